@@ -1,0 +1,66 @@
+# Every target does its own set-up: `make test` and `make demo` work on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Lambda runtime is python3.13; pyenv provides it on this kind of machine.
+PYTHON313 ?= $(shell PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || command -v python3.13)
+VENV      := .venv
+BIN       := $(VENV)/bin
+PY        := $(BIN)/python
+# sam build looks for `python3.13` on PATH: the venv's own interpreter answers.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help venv test unit workflow e2e lint typecheck validate build demo local bench clean
+
+help:
+	@echo "make demo   - start the embedded AWS, deploy template.yaml, provision a private API, step by step"
+	@echo "make test   - every test: lint, types, template, unit, workflow and end-to-end"
+	@echo "make local  - run the embedded AWS in the foreground for the AWS CLI"
+	@echo "make bench  - cold start, end-to-end overhead and cost per provisioning"
+
+$(VENV)/.installed: requirements-dev.txt
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found (try: pyenv install 3.13.0)"; exit 1; }
+	$(PYTHON313) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+validate: venv
+	$(BIN)/sam validate --lint --template template.yaml
+
+build: venv
+	$(BIN)/sam build --template template.yaml
+
+unit: venv
+	$(BIN)/pytest -m unit
+
+workflow: venv
+	$(BIN)/pytest -m workflow
+
+e2e: venv
+	$(BIN)/pytest -m e2e
+
+test: venv lint typecheck validate build
+	$(BIN)/pytest
+
+demo: venv
+	$(PY) -m embedded demo
+
+local: venv
+	$(PY) -m embedded serve
+
+bench: venv
+	$(PY) -m embedded.bench
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

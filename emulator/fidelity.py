@@ -1,0 +1,441 @@
+"""Close the gaps between moto's API Gateway / ELBv2 and the real services.
+
+moto 5.2 is looser than AWS exactly where this product must be strict (see DESIGN.md,
+"Running it without AWS"). ``install()`` patches moto's backend and response classes once
+(idempotently) so that:
+
+* a new VpcLink is ``PENDING``, then ``AVAILABLE`` after ``vpc_link_pending_seconds``, or
+  ``FAILED`` with AWS's ``statusMessage`` when its NLB is missing, is not a network load
+  balancer, or is already associated with another VPC endpoint service. The transition is
+  evaluated lazily whenever links are read. An AVAILABLE link owns a VPC endpoint service
+  configuration in moto's EC2 backend, as on AWS; deleting the link removes it;
+* a V1 VpcLink takes exactly one target ARN;
+* ``put_integration`` keeps ``connectionId``;
+* a VpcLink referenced by an integration (literally, or through the ``vpcLinkId`` stage
+  variable) cannot be deleted; otherwise it is ``DELETING`` for ``vpc_link_deleting_seconds``;
+* network load balancers get ``loadbalancer/net/`` ARNs;
+* tags work on rest apis and vpc links through ``/tags/{arn}``;
+* tests can inject ``TooManyRequestsException`` (HTTP 429) on a named operation.
+
+The test hooks are process-global (moto's backends are too) and also reachable over HTTP
+through :class:`ControlMiddleware` (``POST /_emulator/...``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from moto.apigateway import models as apigw_models
+from moto.apigateway import responses as apigw_responses
+from moto.apigateway.exceptions import BadRequestException, NotFoundException, VpcLinkNotFound
+from moto.elbv2 import models as elbv2_models
+
+STATUS_MESSAGES = {
+    "PENDING": "Your vpc link is being created",
+    "AVAILABLE": "Your vpc link is ready for use",
+    "DELETING": "Your vpc link is being deleted",
+}
+ALREADY_ASSOCIATED = "NLB is already associated with another VPC Endpoint Service"
+_STAGE_VARIABLE = re.compile(r"^\$\{stageVariables\.([A-Za-z0-9_]+)\}$")
+
+
+@dataclass
+class FidelitySettings:
+    """Timing knobs and test hooks; one instance per process (moto's state is global too)."""
+
+    vpc_link_pending_seconds: float = 3.0
+    vpc_link_deleting_seconds: float = 1.0
+    held_nlbs: set[str] = field(default_factory=set)
+    failing_nlbs: dict[str, str] = field(default_factory=dict)
+    throttled: dict[str, int] = field(default_factory=dict)
+
+    def reset_hooks(self) -> None:
+        self.held_nlbs.clear()
+        self.failing_nlbs.clear()
+        self.throttled.clear()
+
+
+settings = FidelitySettings()
+_lock = threading.RLock()
+_installed = False
+_sequence = itertools.count()
+
+
+# --- public hooks ------------------------------------------------------------------------------
+def set_vpc_link_timing(
+    pending_seconds: float | None = None, deleting_seconds: float | None = None
+) -> None:
+    """Seconds a new link stays PENDING, and a deleted link stays DELETING (0 allowed)."""
+    if pending_seconds is not None:
+        settings.vpc_link_pending_seconds = float(pending_seconds)
+    if deleting_seconds is not None:
+        settings.vpc_link_deleting_seconds = float(deleting_seconds)
+
+
+def hold_vpc_links(nlb_arn: str, hold: bool = True) -> None:
+    """Keep the links targeting ``nlb_arn`` PENDING until released (``hold=False``)."""
+    with _lock:
+        if hold:
+            settings.held_nlbs.add(nlb_arn)
+        else:
+            settings.held_nlbs.discard(nlb_arn)
+
+
+def fail_vpc_links(nlb_arn: str, message: str) -> None:
+    """Make the (still PENDING) links targeting ``nlb_arn`` become FAILED with ``message``."""
+    with _lock:
+        settings.failing_nlbs[nlb_arn] = message
+
+
+def throttle(operation: str, times: int = 1) -> None:
+    """Answer the next ``times`` calls of an API Gateway operation (e.g. ``CreateDeployment``)
+    with ``TooManyRequestsException`` (HTTP 429)."""
+    with _lock:
+        settings.throttled[operation] = settings.throttled.get(operation, 0) + int(times)
+
+
+def reset_hooks() -> None:
+    """Forget held / failing NLBs and pending throttles (timings are kept)."""
+    with _lock:
+        settings.reset_hooks()
+
+
+# --- VpcLink lifecycle -------------------------------------------------------------------------
+def _ec2_backend(backend: Any) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[backend.account_id][backend.region_name]
+
+
+def _elbv2_backend(backend: Any) -> Any:
+    return elbv2_models.elbv2_backends[backend.account_id][backend.region_name]
+
+
+def _failure_reason(backend: Any, link: Any) -> str | None:
+    """Why AWS would make this link FAILED, or None when it becomes AVAILABLE."""
+    nlb_arn = link.target_arns[0]
+    if nlb_arn in settings.failing_nlbs:
+        return settings.failing_nlbs[nlb_arn]
+    load_balancer = _elbv2_backend(backend).load_balancers.get(nlb_arn)
+    if load_balancer is None:
+        return f"Failed to create VPC endpoint service: load balancer {nlb_arn} was not found"
+    if load_balancer.type != "network":
+        return (
+            f"Failed to create VPC endpoint service: load balancer {nlb_arn} "
+            f"is not a network load balancer (type {load_balancer.type})"
+        )
+    for other in backend.vpc_links.values():
+        if (
+            other is not link
+            and other._emulator_seq < link._emulator_seq
+            and other.status != "FAILED"
+            and nlb_arn in other.target_arns
+        ):
+            return ALREADY_ASSOCIATED
+    for config in _ec2_backend(backend).configurations.values():
+        if nlb_arn in config.network_load_balancer_arns:
+            return ALREADY_ASSOCIATED
+    return None
+
+
+def _become_available(backend: Any, link: Any) -> None:
+    link.status = "AVAILABLE"
+    link.status_message = STATUS_MESSAGES["AVAILABLE"]
+    config = _ec2_backend(backend).create_vpc_endpoint_service_configuration(
+        lb_arns=list(link.target_arns),
+        acceptance_required=False,
+        private_dns_name=None,
+        tags=[],
+        supported_regions=[],
+    )
+    link._emulator_endpoint_service = config.id
+
+
+def _remove(backend: Any, link: Any) -> None:
+    backend.vpc_links.pop(link.id, None)
+    service_id = getattr(link, "_emulator_endpoint_service", None)
+    if service_id:
+        _ec2_backend(backend).configurations.pop(service_id, None)
+
+
+def _settle(backend: Any) -> None:
+    """Apply every transition that is due, oldest link first (later links depend on it)."""
+    now = time.monotonic()
+    with _lock:
+        links = sorted(backend.vpc_links.values(), key=lambda link: link._emulator_seq)
+        for link in links:
+            elapsed = now - link._emulator_since
+            if link.status == "PENDING":
+                held = link.target_arns[0] in settings.held_nlbs
+                if held or elapsed < settings.vpc_link_pending_seconds:
+                    continue
+                reason = _failure_reason(backend, link)
+                if reason is None:
+                    _become_available(backend, link)
+                else:
+                    link.status, link.status_message = "FAILED", reason
+            elif link.status == "DELETING" and elapsed >= settings.vpc_link_deleting_seconds:
+                _remove(backend, link)
+
+
+def _uses_link(api: Any, connection_id: str, link_id: str) -> bool:
+    variable = _STAGE_VARIABLE.match(connection_id)
+    if variable is None:
+        return connection_id == link_id
+    return any(
+        (stage.variables or {}).get(variable.group(1)) == link_id for stage in api.stages.values()
+    )
+
+
+def _referencing_apis(backend: Any, link_id: str) -> list[str]:
+    """Rest API ids whose integrations use the link, literally or via a stage variable."""
+    referencing = []
+    for api_id, api in backend.apis.items():
+        integrations = (
+            method.method_integration
+            for resource in api.resources.values()
+            for method in resource.resource_methods.values()
+        )
+        if any(
+            _uses_link(api, integration.connection_id, link_id)
+            for integration in integrations
+            if integration is not None and getattr(integration, "connection_id", None)
+        ):
+            referencing.append(api_id)
+    return referencing
+
+
+# --- patches ---------------------------------------------------------------------------------
+def _wrap(owner: Any, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    original = getattr(owner, name)
+
+    def decorate(replacement: Callable[..., Any]) -> Callable[..., Any]:
+        def patched(*args: Any, **kwargs: Any) -> Any:
+            return replacement(original, *args, **kwargs)
+
+        patched.__name__ = name
+        patched.__doc__ = original.__doc__
+        patched._emulator_original = original  # type: ignore[attr-defined]
+        setattr(owner, name, patched)
+        return patched
+
+    return decorate
+
+
+def _patch_vpc_links() -> None:
+    vpc_link_cls = apigw_models.VpcLink
+    backend_cls = apigw_models.APIGatewayBackend
+
+    @_wrap(vpc_link_cls, "__init__")
+    def _init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.status = "PENDING"
+        self.status_message = STATUS_MESSAGES["PENDING"]
+        self._emulator_seq = next(_sequence)
+        self._emulator_since = time.monotonic()
+        self.tags = self.tags or {}
+
+    @_wrap(vpc_link_cls, "to_json")
+    def _to_json(original: Callable[..., dict[str, Any]], self: Any) -> dict[str, Any]:
+        body = original(self)
+        body["statusMessage"] = getattr(self, "status_message", STATUS_MESSAGES["AVAILABLE"])
+        return body
+
+    @_wrap(backend_cls, "create_vpc_link")
+    def _create(original: Callable[..., Any], self: Any, **kwargs: Any) -> Any:
+        target_arns = kwargs.get("target_arns") or []
+        if len(target_arns) != 1:
+            raise BadRequestException(
+                "A VPC link for a REST API takes exactly one network load balancer ARN "
+                f"in targetArns; got {len(target_arns)}"
+            )
+        return original(self, **kwargs)
+
+    @_wrap(backend_cls, "get_vpc_link")
+    def _get(original: Callable[..., Any], self: Any, vpc_link_id: str) -> Any:
+        _settle(self)
+        return original(self, vpc_link_id=vpc_link_id)
+
+    @_wrap(backend_cls, "get_vpc_links")
+    def _list(original: Callable[..., Any], self: Any) -> Any:
+        _settle(self)
+        return original(self)
+
+    @_wrap(backend_cls, "delete_vpc_link")
+    def _delete(original: Callable[..., Any], self: Any, vpc_link_id: str) -> None:
+        del original  # replaced entirely: the original pops the link at once
+        with _lock:
+            _settle(self)
+            link = self.vpc_links.get(vpc_link_id)
+            if link is None:
+                raise VpcLinkNotFound()
+            referencing = _referencing_apis(self, vpc_link_id)
+            if referencing:
+                raise BadRequestException(
+                    f"Cannot delete vpc link {vpc_link_id} because it is referenced in "
+                    f"{', '.join(referencing)}"
+                )
+            if link.status == "DELETING":
+                return
+            link.status = "DELETING"
+            link.status_message = STATUS_MESSAGES["DELETING"]
+            link._emulator_since = time.monotonic()
+            _settle(self)
+
+
+def _patch_integrations() -> None:
+    @_wrap(apigw_models.Integration, "to_json")
+    def _to_json(original: Callable[..., dict[str, Any]], self: Any) -> dict[str, Any]:
+        body = original(self)
+        if getattr(self, "connection_id", None):
+            body["connectionId"] = self.connection_id
+        return body
+
+    @_wrap(apigw_responses.APIGatewayResponse, "put_integration")
+    def _put(original: Callable[..., Any], self: Any) -> Any:
+        status, headers, _ = original(self)
+        parts = self.path.split("/")
+        integration = self.backend.get_integration(parts[2], parts[4], parts[6])
+        integration.connection_id = self._get_param("connectionId")
+        return status, headers, json.dumps(integration.to_json())
+
+
+_TAGGED_ARN = re.compile(
+    r"::/(?:restapis/(?P<api>[^/]+)(?:/stages/(?P<stage>[^/]+))?|vpclinks/(?P<link>[^/]+))$"
+)
+
+
+def _tagged(response: Any) -> Any:
+    """The model a ``/tags/{arn}`` request is about: rest api, stage or vpc link."""
+    arn = unquote(unquote(response.path.split("/tags/", 1)[1]))
+    match = _TAGGED_ARN.search(arn)
+    if match is None:
+        raise NotFoundException(f"Invalid resource identifier {arn}")
+    backend = response.backend
+    if match["link"]:
+        return backend.get_vpc_link(match["link"])
+    if match["stage"]:
+        return backend.get_stage(match["api"], match["stage"])
+    return backend.get_rest_api(match["api"])
+
+
+def _patch_tags() -> None:
+    response_cls = apigw_responses.APIGatewayResponse
+
+    def get_tags(self: Any) -> str:
+        return json.dumps({"tags": _tagged(self).tags or {}})
+
+    def tag_resource(self: Any) -> Any:
+        model = _tagged(self)
+        model.tags = {**(model.tags or {}), **(self._get_param("tags") or {})}
+        return 204, {"status": 204}, ""
+
+    def untag_resource(self: Any) -> Any:
+        model = _tagged(self)
+        keys = self.querystring.get("tagKeys") or []
+        model.tags = {k: v for k, v in (model.tags or {}).items() if k not in keys}
+        return 204, {"status": 204}, ""
+
+    response_cls.get_tags = get_tags
+    response_cls.tag_resource = tag_resource
+    response_cls.untag_resource = untag_resource
+
+
+def _patch_throttling() -> None:
+    @_wrap(apigw_responses.APIGatewayResponse, "call_action")
+    def _call(original: Callable[..., Any], self: Any) -> Any:
+        operation = self._get_action()
+        with _lock:
+            remaining = settings.throttled.get(operation, 0)
+            if remaining:
+                settings.throttled[operation] = remaining - 1
+        if remaining:
+            return self.error("TooManyRequestsException", "Too Many Requests", 429)
+        return original(self)
+
+
+_lb_type: contextvars.ContextVar[str | None] = contextvars.ContextVar("lb_type", default=None)
+_ARN_KIND = {"network": "net", "gateway": "gwy"}
+
+
+def _patch_load_balancer_arns() -> None:
+    make_arn = elbv2_models.make_arn_for_load_balancer
+
+    def make_arn_for_load_balancer(**kwargs: Any) -> str:
+        arn: str = make_arn(**kwargs)
+        kind = _ARN_KIND.get(_lb_type.get() or "")
+        return arn.replace("loadbalancer/app/", f"loadbalancer/{kind}/", 1) if kind else arn
+
+    elbv2_models.make_arn_for_load_balancer = make_arn_for_load_balancer  # type: ignore[assignment]
+
+    @_wrap(elbv2_models.ELBv2Backend, "create_load_balancer")
+    def _create(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _lb_type.set(kwargs.get("loadbalancer_type"))
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _lb_type.reset(token)
+
+
+def install(
+    pending_seconds: float | None = None, deleting_seconds: float | None = None
+) -> None:
+    """Patch moto once per process; later calls only update the timings."""
+    global _installed
+    set_vpc_link_timing(pending_seconds, deleting_seconds)
+    with _lock:
+        if _installed:
+            return
+        _patch_vpc_links()
+        _patch_integrations()
+        _patch_tags()
+        _patch_throttling()
+        _patch_load_balancer_arns()
+        _installed = True
+
+
+# --- HTTP control ----------------------------------------------------------------------------
+def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Apply a ``/_emulator/<path>`` control request; returns the resulting settings.
+
+    * ``vpclinks``: ``pendingSeconds``, ``deletingSeconds``, ``hold`` / ``release`` (lists of
+      NLB ARNs), ``fail`` (``{nlbArn: statusMessage}``);
+    * ``throttle``: ``operation``, ``count`` (default 1);
+    * ``reset-hooks``: no body.
+    """
+    if path == "vpclinks":
+        set_vpc_link_timing(body.get("pendingSeconds"), body.get("deletingSeconds"))
+        for arn in _strings(body.get("hold")):
+            hold_vpc_links(arn)
+        for arn in _strings(body.get("release")):
+            hold_vpc_links(arn, hold=False)
+        for arn, message in (body.get("fail") or {}).items():
+            fail_vpc_links(arn, message)
+    elif path == "throttle":
+        throttle(body["operation"], int(body.get("count", 1)))
+    elif path == "reset-hooks":
+        reset_hooks()
+    else:
+        raise KeyError(path)
+    return {
+        "pendingSeconds": settings.vpc_link_pending_seconds,
+        "deletingSeconds": settings.vpc_link_deleting_seconds,
+        "held": sorted(settings.held_nlbs),
+        "failing": dict(settings.failing_nlbs),
+        "throttled": dict(settings.throttled),
+    }
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)

@@ -1,0 +1,494 @@
+"""Answer Lambda ``Invoke`` with our real handlers, each in warm worker subprocesses.
+
+moto runs Lambda code only in Docker. Its Step Functions interpreter, though, calls Lambda
+through ``boto3.client(...)`` on boto3's default session, so a ``before-send.lambda.Invoke``
+handler registered first on that session answers the call before it leaves the process
+(:func:`install_boto_hook`). Clients in other processes reach the same runtime through
+:meth:`LambdaRuntime.handle_http_invoke`, which the server's middleware calls.
+
+Every function gets a pool of execution environments (:class:`WorkerPool`): a worker process
+started with exactly the environment the template gives the function, kept warm between
+invocations; a second worker starts only when invocations overlap, as on Lambda.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+LOG = logging.getLogger(__name__)
+WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
+INVOKE_PATH_PREFIX = "/2015-03-31/functions/"
+_LOG_LINES_KEPT = 2000
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the template says about one function, resolved (names, ARNs, environment)."""
+
+    logical_id: str
+    name: str
+    arn: str
+    handler: str
+    code_dir: Path
+    layer_dirs: tuple[Path, ...]
+    environment: Mapping[str, str]
+    timeout: int
+    memory: int
+    runtime: str = "python3.13"
+
+
+@dataclass(frozen=True)
+class InvocationRecord:
+    """One invocation, for benchmarks: duration includes the cold start when there was one."""
+
+    function_name: str
+    request_id: str
+    started: float
+    duration_ms: float
+    init_ms: float | None
+    error_type: str | None
+
+    @property
+    def cold_start(self) -> bool:
+        return self.init_ms is not None
+
+
+@dataclass
+class InvocationResult:
+    """What Lambda's Invoke API answers: status, payload, ``X-Amz-Function-Error``, log tail."""
+
+    status_code: int
+    payload: bytes
+    request_id: str
+    function_error: str | None = None
+    log_tail: str = ""
+
+    def headers(self, tail: bool = False) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "X-Amz-Executed-Version": "$LATEST",
+            "x-amzn-RequestId": self.request_id,
+            "Content-Length": str(len(self.payload)),
+        }
+        if self.function_error:
+            headers["X-Amz-Function-Error"] = self.function_error
+        if tail:
+            encoded = self.log_tail.encode()[-4096:]
+            headers["X-Amz-Log-Result"] = base64.b64encode(encoded).decode()
+        return headers
+
+
+class _RawBody:
+    """The ``raw`` object botocore reads a response body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def read(self, *_: Any, **__: Any) -> bytes:
+        body, self._body = self._body, b""
+        return body
+
+    def stream(self, **_: Any) -> Any:
+        body = self.read()
+        if body:
+            yield body
+
+
+class WorkerCrashed(Exception):
+    """The worker process exited while it was serving an invocation."""
+
+
+class Worker:
+    """One execution environment: a subprocess with the function's environment."""
+
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], logs: deque[str]) -> None:
+        self.spec = spec
+        self._logs = logs
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", str(WORKER_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env),
+            cwd=str(spec.code_dir),
+            text=True,
+            encoding="utf-8",
+        )
+        self._answers: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read_answers, daemon=True).start()
+        threading.Thread(target=self._read_logs, daemon=True).start()
+        self.init_ms: float | None = None
+        ready = self._next_answer(timeout=max(10.0, float(spec.timeout)))
+        if ready is None:
+            self.kill()
+            raise WorkerCrashed(f"worker for {spec.name} did not start")
+        self.init_ms = (time.monotonic() - started) * 1000
+
+    def _read_answers(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._answers.put(line)
+        self._answers.put(None)
+
+    def _read_logs(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._logs.append(line.rstrip("\n"))
+            LOG.debug("[%s] %s", self.spec.name, line.rstrip("\n"))
+
+    def _next_answer(self, timeout: float) -> dict[str, Any] | None:
+        line = self._answers.get(timeout=timeout)
+        return None if line is None else json.loads(line)
+
+    def invoke(self, event: Any, request_id: str) -> dict[str, Any]:
+        """Run the handler; raises ``queue.Empty`` on timeout, ``WorkerCrashed`` on exit."""
+        deadline_ms = int(time.time() * 1000) + self.spec.timeout * 1000
+        request = {"requestId": request_id, "event": event, "deadlineMs": deadline_ms}
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except OSError as exc:
+            raise WorkerCrashed(str(exc)) from exc
+        answer = self._next_answer(timeout=float(self.spec.timeout))
+        if answer is None:
+            raise WorkerCrashed(f"exit status {self.process.wait(timeout=5)}")
+        return answer
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+class WorkerPool:
+    """The execution environments of one function."""
+
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str]) -> None:
+        self.spec = spec
+        self.env = dict(env)
+        self.logs: deque[str] = deque(maxlen=_LOG_LINES_KEPT)
+        self._idle: list[Worker] = []
+        self._all: list[Worker] = []
+        self._lock = threading.Lock()
+
+    def acquire(self) -> Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                self._all.remove(worker)
+        worker = Worker(self.spec, self.env, self.logs)
+        with self._lock:
+            self._all.append(worker)
+        return worker
+
+    def release(self, worker: Worker) -> None:
+        with self._lock:
+            if worker.alive():
+                self._idle.append(worker)
+            elif worker in self._all:
+                self._all.remove(worker)
+
+    def discard(self, worker: Worker) -> None:
+        worker.kill()
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+
+    def stop(self) -> None:
+        with self._lock:
+            workers, self._all, self._idle = self._all, [], []
+        for worker in workers:
+            worker.kill()
+
+    @property
+    def size(self) -> int:
+        return len(self._all)
+
+
+def _error_payload(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+@dataclass(eq=False)  # identity semantics: runtimes live in a WeakSet
+class LambdaRuntime:
+    """Runs the stack's functions; one per embedded AWS (several may exist in a process)."""
+
+    functions: Mapping[str, FunctionSpec]
+    endpoint_url: str
+    region: str = "us-east-1"
+    invocations: list[InvocationRecord] = field(default_factory=list)
+    _pools: dict[str, WorkerPool] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        _live_runtimes.add(self)
+
+    # --- configuration --------------------------------------------------------------------
+    def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
+        """The worker's whole environment: the template's variables plus what Lambda sets."""
+        python_path = [str(d) for d in spec.layer_dirs] + [str(spec.code_dir)]
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONPATH": os.pathsep.join(python_path),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]emulator",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "EMULATOR_HANDLER": spec.handler,
+            "EMULATOR_FUNCTION_ARN": spec.arn,
+        }
+        env.update(spec.environment)
+        return env
+
+    def update_functions(self, functions: Mapping[str, FunctionSpec], endpoint_url: str) -> None:
+        """Follow a redeploy: pools whose function or environment changed are restarted."""
+        with self._lock:
+            self.functions = functions
+            self.endpoint_url = endpoint_url
+            wanted = {spec.name: spec for spec in functions.values()}
+            for name, pool in list(self._pools.items()):
+                spec = wanted.get(name)
+                if spec is None or pool.env != self.environment_for(spec) or pool.spec != spec:
+                    pool.stop()
+                    del self._pools[name]
+
+    # --- invocation -----------------------------------------------------------------------
+    def resolve(self, function_ref: str) -> FunctionSpec | None:
+        """A function by name, ARN, partial ARN, with or without a ``$LATEST`` qualifier."""
+        ref = unquote(function_ref)
+        for spec in self.functions.values():
+            if ref in (spec.name, spec.arn, spec.logical_id):
+                return spec
+            if ref.startswith(spec.arn + ":") or ref.endswith(f":function:{spec.name}"):
+                return spec
+            if f":function:{spec.name}:" in ref:
+                return spec
+        return None
+
+    def _pool(self, spec: FunctionSpec) -> WorkerPool:
+        with self._lock:
+            pool = self._pools.get(spec.name)
+            if pool is None:
+                pool = self._pools[spec.name] = WorkerPool(spec, self.environment_for(spec))
+            return pool
+
+    def invoke(self, function_ref: str, payload: bytes | str | None) -> InvocationResult:
+        """Invoke synchronously (``RequestResponse``), like the Lambda API."""
+        request_id = str(uuid.uuid4())
+        spec = self.resolve(function_ref)
+        if spec is None:
+            message = f"Function not found: {function_ref}"
+            body = json.dumps({"Type": "User", "Message": message}).encode()
+            return InvocationResult(404, body, request_id, None)
+        raw = payload.decode() if isinstance(payload, bytes) else (payload or "")
+        try:
+            event = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            body = _error_payload("InvalidRequestContentException", "Could not parse payload")
+            return InvocationResult(400, body, request_id)
+        return self._run(spec, event, request_id)
+
+    def _run(self, spec: FunctionSpec, event: Any, request_id: str) -> InvocationResult:
+        pool = self._pool(spec)
+        started = time.monotonic()
+        log_mark = len(pool.logs)
+        try:
+            worker = pool.acquire()
+        except (WorkerCrashed, queue.Empty) as exc:
+            return self._record(spec, request_id, started, None, InvocationResult(
+                200, _error_payload("Runtime.ExitError", str(exc)), request_id, "Unhandled"))
+        init_ms, worker.init_ms = worker.init_ms, None
+        try:
+            answer = worker.invoke(event, request_id)
+        except queue.Empty:
+            pool.discard(worker)
+            message = (
+                f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds"
+            )
+            result = InvocationResult(
+                200, _error_payload("Sandbox.Timedout", message), request_id, "Unhandled"
+            )
+        except WorkerCrashed as exc:
+            pool.discard(worker)
+            message = f"RequestId: {request_id} Error: Runtime exited with error: {exc}"
+            result = InvocationResult(
+                200, _error_payload("Runtime.ExitError", message), request_id, "Unhandled"
+            )
+        else:
+            pool.release(worker)
+            if "error" in answer:
+                body = json.dumps(answer["error"]).encode()
+                result = InvocationResult(200, body, request_id, "Unhandled")
+            else:
+                result = InvocationResult(200, answer["payload"].encode(), request_id)
+        result.log_tail = "\n".join(list(pool.logs)[log_mark:])
+        return self._record(spec, request_id, started, init_ms, result)
+
+    def _record(
+        self,
+        spec: FunctionSpec,
+        request_id: str,
+        started: float,
+        init_ms: float | None,
+        result: InvocationResult,
+    ) -> InvocationResult:
+        error_type = None
+        if result.function_error:
+            with contextlib.suppress(ValueError, AttributeError):
+                error_type = json.loads(result.payload).get("errorType")
+        self.invocations.append(
+            InvocationRecord(
+                spec.name,
+                request_id,
+                time.time(),
+                (time.monotonic() - started) * 1000,
+                init_ms,
+                error_type,
+            )
+        )
+        return result
+
+    def invoke_async(self, function_ref: str, payload: bytes | str | None) -> InvocationResult:
+        """``InvocationType=Event``: accepted at once (202), run in the background."""
+        threading.Thread(target=self.invoke, args=(function_ref, payload), daemon=True).start()
+        return InvocationResult(202, b"", str(uuid.uuid4()))
+
+    def logs(self, function_name: str) -> list[str]:
+        """The collected stderr/stdout lines of a function's workers (most recent last)."""
+        pool = self._pools.get(function_name)
+        return list(pool.logs) if pool else []
+
+    def pool_size(self, function_name: str) -> int:
+        pool = self._pools.get(function_name)
+        return pool.size if pool else 0
+
+    # --- transports -----------------------------------------------------------------------
+    def dispatch(
+        self, function_ref: str, payload: bytes | str | None, headers: Mapping[str, str]
+    ) -> tuple[InvocationResult, bool]:
+        """Invoke as the Invoke API would for these request headers; returns (result, tail)."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        invocation_type = lowered.get("x-amz-invocation-type", "RequestResponse")
+        tail = lowered.get("x-amz-log-type") == "Tail"
+        if invocation_type == "DryRun":
+            return InvocationResult(204, b"", str(uuid.uuid4())), False
+        if invocation_type == "Event":
+            return self.invoke_async(function_ref, payload), False
+        return self.invoke(function_ref, payload), tail
+
+    def stop(self) -> None:
+        """Kill every worker of every function."""
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.stop()
+        _live_runtimes.discard(self)
+
+
+# --- routing Invoke calls to the right runtime --------------------------------------------------
+_live_runtimes: weakref.WeakSet[LambdaRuntime] = weakref.WeakSet()
+_hooked_sessions: weakref.WeakSet[boto3.Session] = weakref.WeakSet()
+
+
+def function_ref_from_path(path: str) -> str | None:
+    """``/2015-03-31/functions/<name>/invocations`` → ``<name>`` (decoded), else None."""
+    if not path.startswith(INVOKE_PATH_PREFIX) or not path.endswith("/invocations"):
+        return None
+    return unquote(path[len(INVOKE_PATH_PREFIX) : -len("/invocations")])
+
+
+def runtime_for(port: int | None, function_ref: str) -> LambdaRuntime | None:
+    """The live runtime serving this port that knows the function (any, if port unknown)."""
+    for runtime in list(_live_runtimes):
+        same_port = port is None or urlsplit(runtime.endpoint_url).port == port
+        if same_port and runtime.resolve(function_ref) is not None:
+            return runtime
+    return None
+
+
+def _before_send_invoke(request: Any, **_: Any) -> AWSResponse | None:
+    parts = urlsplit(request.url)
+    function_ref = function_ref_from_path(parts.path)
+    if function_ref is None:
+        return None
+    runtime = runtime_for(parts.port, function_ref)
+    if runtime is None:
+        return None
+    body = request.body
+    if hasattr(body, "read"):
+        body = body.read()
+    result, tail = runtime.dispatch(function_ref, body, dict(request.headers))
+    return AWSResponse(request.url, result.status_code, result.headers(tail), _RawBody(result.payload))
+
+
+def install_boto_hook(session: boto3.Session | None = None) -> None:
+    """Register the Invoke handler first on boto3's default session (idempotent).
+
+    Call again after anything replaced ``boto3.DEFAULT_SESSION``.
+    """
+    if session is None:
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        session = boto3.DEFAULT_SESSION
+    assert session is not None
+    if session in _hooked_sessions:
+        return
+    session.events.register_first(
+        "before-send.lambda.Invoke", _before_send_invoke, unique_id="emulator-lambda-invoke"
+    )
+    _hooked_sessions.add(session)
+
+
+def stop_all() -> None:
+    """Stop the workers of every live runtime (registered with atexit)."""
+    for runtime in list(_live_runtimes):
+        runtime.stop()
+
+
+atexit.register(stop_all)

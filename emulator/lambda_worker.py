@@ -1,0 +1,99 @@
+"""One warm Lambda execution environment: imports the handler once, then serves invocations.
+
+Run as a script by :mod:`emulator.lambda_runtime` with exactly the function's environment.
+Protocol: one JSON object per line on stdin (``{"requestId", "event", "deadlineMs"}``) and one
+per line on a private duplicate of the original stdout. The handler's own stdout (Powertools
+logs, EMF metrics) is redirected to stderr, which the parent collects as the function's logs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+class LambdaContext:
+    """The attributes and method of the Python runtime's context object that handlers use."""
+
+    def __init__(self, request_id: str, deadline_ms: int) -> None:
+        env = os.environ
+        self.function_name = env["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = env.get("EMULATOR_FUNCTION_ARN", "")
+        self.memory_limit_in_mb = int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
+    return {
+        "errorType": error_type or type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+    }
+
+
+def _load_handler(spec: str) -> Any:
+    module_name, _, function_name = spec.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        error = _error(exc, "Runtime.ImportModuleError")
+        error["errorMessage"] = f"Unable to import module '{module_name}': {exc}"
+        return error
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        return {
+            "errorType": "Runtime.HandlerNotFound",
+            "errorMessage": f"Handler '{function_name}' missing on module '{module_name}'",
+            "stackTrace": [],
+        }
+    return handler
+
+
+def _invoke(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(handler, dict):  # the import failed: every invocation reports it
+        return {"error": handler}
+    context = LambdaContext(request["requestId"], int(request["deadlineMs"]))
+    try:
+        result = handler(request["event"], context)
+    except Exception as exc:
+        return {"error": _error(exc)}
+    try:
+        return {"payload": json.dumps(result)}
+    except (TypeError, ValueError) as exc:
+        return {"error": _error(exc, "Runtime.MarshalError")}
+
+
+def main() -> None:
+    # Running this file puts its directory first on sys.path; the function must not see it.
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if p and str(Path(p).resolve()) != here]
+    protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    handler = _load_handler(os.environ.get("EMULATOR_HANDLER", "app.handler"))
+    protocol.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        answer = _invoke(handler, json.loads(line))
+        sys.stderr.flush()
+        protocol.write(json.dumps(answer) + "\n")
+
+
+if __name__ == "__main__":
+    main()

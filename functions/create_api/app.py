@@ -1,0 +1,18 @@
+"""Create the REST API with its HTTP_PROXY / VPC_LINK integration on ${stageVariables.vpcLinkId}."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import tasks
+from provisioner.models import CreateApiTask
+from provisioner.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=CreateApiTask)
+def handler(task: CreateApiTask, context: LambdaContext) -> dict[str, Any]:
+    return tasks.create_api(task)

@@ -1,0 +1,18 @@
+"""Deploy the API to its stage, with the vpcLinkId stage variable set in the same call."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import tasks
+from provisioner.models import DeployApiTask
+from provisioner.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=DeployApiTask)
+def handler(task: DeployApiTask, context: LambdaContext) -> dict[str, Any]:
+    return tasks.deploy_api(task)

@@ -1,0 +1,18 @@
+"""Reuse the VpcLink serving the request's NLB, or create one tagged with the request id."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import tasks
+from provisioner.models import EnsureVpcLinkTask
+from provisioner.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=EnsureVpcLinkTask)
+def handler(task: EnsureVpcLinkTask, context: LambdaContext) -> dict[str, Any]:
+    return tasks.ensure_link(task)

@@ -1,0 +1,18 @@
+"""One poll of the VpcLink's status; FAILED and a passed deadline raise named errors."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import tasks
+from provisioner.models import GetVpcLinkStatusTask
+from provisioner.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=GetVpcLinkStatusTask)
+def handler(task: GetVpcLinkStatusTask, context: LambdaContext) -> dict[str, Any]:
+    return tasks.check_link(task)

@@ -1,0 +1,18 @@
+"""Delete what a failed request created (found by its tags) and explain the failure."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import tasks
+from provisioner.models import RollbackTask
+from provisioner.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=RollbackTask)
+def handler(task: RollbackTask, context: LambdaContext) -> dict[str, Any]:
+    return tasks.rollback(task)

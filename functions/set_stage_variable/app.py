@@ -1,0 +1,18 @@
+"""Point the stage's vpcLinkId variable at the AVAILABLE link and confirm it."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import tasks
+from provisioner.models import SetStageVariableTask
+from provisioner.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=SetStageVariableTask)
+def handler(task: SetStageVariableTask, context: LambdaContext) -> dict[str, Any]:
+    return tasks.set_stage_variable(task)

@@ -1,0 +1,1 @@
+"""Private API Provisioner: the domain package shared by every Lambda function (the layer)."""

@@ -1,0 +1,83 @@
+"""boto3 clients, made once per execution environment, and ClientError → named error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from provisioner import errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
+# botocore's standard mode retries throttling and 5xx a few times with jittered backoff within
+# the invocation; what is still failing after that becomes a named error that the state
+# machine retries with longer, fully jittered delays (cheaper than failing the request).
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    user_agent_extra="private-api-provisioner",
+)
+
+
+@cache
+def apigateway() -> APIGatewayClient:
+    return boto3.client("apigateway", config=_CONFIG)
+
+
+@cache
+def elbv2() -> ElasticLoadBalancingv2Client:
+    return boto3.client("elbv2", config=_CONFIG)
+
+
+def reset() -> None:
+    """Forget cached clients (tests that switch endpoints or regions)."""
+    apigateway.cache_clear()
+    elbv2.cache_clear()
+
+
+_THROTTLING = {
+    "TooManyRequestsException",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+}
+_TRANSIENT = {
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "RequestTimeout",
+}
+
+
+def translate(error: ClientError) -> errors.ProvisionerError:
+    """Map an AWS error code onto the name the state machine retries or catches."""
+    code = error.response.get("Error", {}).get("Code", "Unknown")
+    message = error.response.get("Error", {}).get("Message", str(error))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _THROTTLING or status == 429:
+        return errors.TooManyRequests(f"AWS throttled the control plane: {message}")
+    if code in _TRANSIENT or status >= 500 or code == "ConflictException":
+        return errors.TransientAwsError(f"{code}: {message}")
+    if code == "LimitExceededException":
+        return errors.QuotaExceeded(message)
+    if code in {"AccessDeniedException", "AccessDenied", "UnauthorizedException"}:
+        return errors.AccessDenied(message)
+    if code in {"NotFoundException", "LoadBalancerNotFound", "LoadBalancerNotFoundException"}:
+        return errors.ResourceNotFound(message)
+    return errors.AwsRequestRejected(f"{code}: {message}")
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """Re-raise any ClientError in the block as the named error the workflow expects."""
+    try:
+        yield
+    except ClientError as error:
+        raise translate(error) from error

@@ -1,0 +1,137 @@
+"""Every error the workflow can see, by name.
+
+The class name of each exception is the error name the state machine matches in its
+``Retry`` and ``Catch`` blocks (the Lambda runtime reports it as ``errorType``), so these
+names are a contract with ``statemachine/*.asl.json``: rename one only together with the ASL.
+
+``str(error)`` is a small JSON document (``message``, ``remedy`` and, for invalid input,
+``fields``). The Lambda runtime passes it on as ``errorMessage``; the rollback task reads it
+back from the ``Cause`` to tell the requester what went wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One rule one field broke, named so a requester can fix the event."""
+
+    field: str
+    rule: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "rule": self.rule}
+
+
+class ProvisionerError(Exception):
+    """Base of every named error; ``retryable`` ones are retried by the ASL with backoff."""
+
+    retryable: ClassVar[bool] = False
+    default_remedy: ClassVar[str] = "Fix the cause above and send the request again."
+
+    def __init__(
+        self, message: str, *, remedy: str | None = None, fields: list[FieldError] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.remedy = remedy or self.default_remedy
+        self.fields = list(fields or [])
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+    def as_dict(self) -> dict[str, Any]:
+        details: dict[str, Any] = {"message": self.message, "remedy": self.remedy}
+        if self.fields:
+            details["fields"] = [f.as_dict() for f in self.fields]
+        return details
+
+    def __str__(self) -> str:
+        return json.dumps(self.as_dict(), separators=(",", ":"))
+
+
+# --- the requester's input -------------------------------------------------------------------
+class InvalidRequest(ProvisionerError):
+    default_remedy = "Correct the fields listed and send the request again; nothing was created."
+
+    @classmethod
+    def of(cls, fields: list[FieldError]) -> InvalidRequest:
+        listed = "; ".join(f"{f.field}: {f.rule}" for f in fields)
+        noun = "field is" if len(fields) == 1 else "fields are"
+        return cls(f"{len(fields)} {noun} invalid: {listed}", fields=fields)
+
+
+# --- the VpcLink's lifecycle -----------------------------------------------------------------
+class VpcLinkFailed(ProvisionerError):
+    default_remedy = (
+        "Check that the NLB exists in this account and region, is a network load balancer, "
+        "and is not already associated with another VPC endpoint service; then request again."
+    )
+
+
+class VpcLinkTimeout(ProvisionerError):
+    default_remedy = (
+        "VpcLinks typically take 2-4 minutes; request again with a larger timeoutSeconds, "
+        "or check the link in the API Gateway console."
+    )
+
+
+# --- AWS said no -------------------------------------------------------------------------------
+class QuotaExceeded(ProvisionerError):
+    default_remedy = (
+        "Delete unused VpcLinks or REST APIs, or ask for a quota increase in Service Quotas "
+        "(20 VpcLinks and 600 regional REST APIs per account and region by default)."
+    )
+
+
+class AccessDenied(ProvisionerError):
+    default_remedy = "The control plane's IAM role lacks a permission; tell its operators."
+
+
+class ResourceNotFound(ProvisionerError):
+    default_remedy = "A resource disappeared while the request ran; send the request again."
+
+
+class AwsRequestRejected(ProvisionerError):
+    """API Gateway answered BadRequestException: AWS's message is passed on verbatim."""
+
+    default_remedy = "Correct the request as AWS's message says and send it again."
+
+
+class StageNotSafe(ProvisionerError):
+    default_remedy = "The stage was not pointed at a link that is not AVAILABLE; request again."
+
+
+# --- transient: the ASL retries these with exponential backoff and full jitter ---------------
+class TooManyRequests(ProvisionerError):
+    retryable = True
+    default_remedy = (
+        "API Gateway throttled the control plane; it retried and gave up. Request again."
+    )
+
+
+class TransientAwsError(ProvisionerError):
+    retryable = True
+    default_remedy = "AWS had a transient fault; request again in a few minutes."
+
+
+ERRORS_BY_NAME: dict[str, type[ProvisionerError]] = {
+    cls.__name__: cls
+    for cls in (
+        InvalidRequest,
+        VpcLinkFailed,
+        VpcLinkTimeout,
+        QuotaExceeded,
+        AccessDenied,
+        ResourceNotFound,
+        AwsRequestRejected,
+        StageNotSafe,
+        TooManyRequests,
+        TransientAwsError,
+    )
+}

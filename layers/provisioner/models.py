@@ -1,0 +1,206 @@
+"""The request contract and the payloads the workflow's tasks pass to each other.
+
+Field names are camelCase on the wire (like API Gateway's own JSON) and snake_case in code.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+STAGE_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+VPC_LINK_ID_PATTERN = r"^[a-z0-9]{1,32}$"
+NLB_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:elasticloadbalancing:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"loadbalancer/(?P<kind>[a-z]+)/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
+)
+# Tag keys we own. A requester's tags may not use this prefix (nor AWS's).
+TAG_PREFIX = "provisioner:"
+REQUEST_ID_TAG = f"{TAG_PREFIX}request-id"
+MANAGED_BY_TAG = f"{TAG_PREFIX}managed-by"
+MAX_REQUESTER_TAGS = 40  # API Gateway allows 50 per resource; we add ours
+
+RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
+
+
+class WireModel(BaseModel):
+    """camelCase on the wire, snake_case in Python, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+class EndpointType(StrEnum):
+    REGIONAL = "REGIONAL"
+    EDGE = "EDGE"
+    PRIVATE = "PRIVATE"
+
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
+
+
+class RequestDetail(WireModel):
+    """``detail`` of a ``PrivateApiRequested`` event, as the requester sends it."""
+
+    request_id: RequestId | None = None
+    ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    api_name: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"\S")]
+    stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
+    endpoint_type: EndpointType = EndpointType.REGIONAL
+    nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
+    vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
+    endpoint_url: AnyUrl | None = None
+    http_method: HttpMethod = "GET"
+    proxy_all_paths: bool = False
+    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_REQUESTER_TAGS)
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_only(cls, url: AnyUrl | None) -> AnyUrl | None:
+        if url is not None and url.scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_follow_api_gateway_rules(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, value in tags.items():
+            if not 1 <= len(key) <= 128 or len(value) > 256:
+                raise ValueError(f"tag {key!r}: keys are 1-128 characters, values at most 256")
+            if key.lower().startswith(("aws:", TAG_PREFIX)):
+                raise ValueError(
+                    f"tag {key!r}: the prefixes 'aws:' and {TAG_PREFIX!r} are reserved"
+                )
+            if not re.fullmatch(r"[\w\s.:/=+\-@]*", key + value):
+                raise ValueError(f"tag {key!r}: only letters, digits, spaces and _.:/=+-@ allowed")
+        return tags
+
+    @model_validator(mode="after")
+    def _a_target_is_named(self) -> RequestDetail:
+        if self.nlb_arn is None and self.vpc_link_id is None:
+            raise ValueError("nlbArn is required unless vpcLinkId names an existing VpcLink")
+        return self
+
+
+class ProvisionRequest(WireModel):
+    """A validated request with every default filled in: what every later task works from."""
+
+    request_id: RequestId
+    ticket_id: str | None = None
+    requested_by: str | None = None
+    api_name: str
+    stage_name: str
+    endpoint_type: EndpointType
+    nlb_arn: str
+    vpc_link_id: str | None = None
+    endpoint_url: str
+    http_method: HttpMethod
+    proxy_all_paths: bool
+    timeout_seconds: int
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RequestRef(WireModel):
+    """What every notification echoes; known even when a request is rejected."""
+
+    request_id: str
+    ticket_id: str | None = None
+    requested_by: str | None = None
+
+
+class VpcLinkState(WireModel):
+    vpc_link_id: str
+    status: str
+    status_message: str | None = None
+    created_by_this_request: bool
+    deadline: str  # ISO 8601, UTC
+    next_poll_seconds: int
+
+
+class ApiState(WireModel):
+    rest_api_id: str
+    root_resource_id: str
+    created_by_this_request: bool
+
+
+class DeploymentState(WireModel):
+    deployment_id: str
+    stage_name: str
+    invoke_url: str
+
+
+class AwsError(BaseModel):
+    """What a Step Functions ``Catch`` puts at ``ResultPath``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    Error: str
+    Cause: str | None = None
+
+
+# --- task payloads (what the ASL passes to each function) --------------------------------------
+class ValidateTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    event: dict[str, Any]
+
+
+class EnsureVpcLinkTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: ProvisionRequest
+    started_at: str
+
+
+class GetVpcLinkStatusTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: ProvisionRequest
+    link: VpcLinkState
+
+
+class CreateApiTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: ProvisionRequest
+
+
+class DeployApiTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: ProvisionRequest
+    link: VpcLinkState
+    api: ApiState
+
+
+class SetStageVariableTask(DeployApiTask):
+    deployment: DeploymentState
+
+
+class RollbackTask(BaseModel):
+    """The whole workflow state at the moment something failed.
+
+    A failure in Validate leaves the raw EventBridge event (``id``, ``detail``) and no
+    ``request``; any later failure has the validated ``request``.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    request: ProvisionRequest | None = None
+    id: str | None = None
+    detail: Any = None
+    error: AwsError

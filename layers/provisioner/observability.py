@@ -1,0 +1,18 @@
+"""One Logger, Tracer and Metrics for the whole package, configured by POWERTOOLS_* variables.
+
+The correlation id is the request id: ``bind_request`` appends it to every log line.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def bind_request(request_id: str, ticket_id: str | None = None) -> None:
+    logger.set_correlation_id(request_id)
+    logger.append_keys(request_id=request_id, ticket_id=ticket_id)
+    tracer.put_annotation(key="requestId", value=request_id)

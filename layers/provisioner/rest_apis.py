@@ -1,0 +1,129 @@
+"""create_api, deploy_api and point_stage_at_link: the REST API half of the tutorial.
+
+Each step first looks for what an earlier attempt of the same request made (by its tag), so a
+retry after a crash or a timeout creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+
+from provisioner.aws import apigateway
+from provisioner.errors import StageNotSafe
+from provisioner.models import (
+    ApiState,
+    DeploymentState,
+    EndpointType,
+    ProvisionRequest,
+    VpcLinkState,
+)
+from provisioner.notifications import invoke_url
+from provisioner.ownership import created_by, ownership_tags
+from provisioner.settings import Settings
+
+STAGE_VARIABLE = "vpcLinkId"
+PROXY_PATH_PART = "{proxy+}"
+
+# A PRIVATE API cannot be deployed without a resource policy. This one lets any caller that
+# reaches it through an interface VPC endpoint invoke it; tighten it with aws:SourceVpce.
+_PRIVATE_API_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "execute-api:Invoke",
+                "Resource": "execute-api:/*",
+            }
+        ],
+    }
+)
+
+
+def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
+    """The REST API with the tutorial's private integration on ``/`` (and ``/{proxy+}``)."""
+    api = _api_of(request, settings)
+    if api is None:
+        api = apigateway.create_rest_api(
+            name=request.api_name,
+            endpoint_type=request.endpoint_type.value,
+            description=f"Private integration to {request.nlb_arn} (request {request.request_id})",
+            tags=ownership_tags(request, settings),
+            policy=_PRIVATE_API_POLICY if request.endpoint_type is EndpointType.PRIVATE else None,
+        )
+    apigateway.put_private_integration(
+        api.id, api.root_resource_id, request.http_method, request.endpoint_url
+    )
+    if request.proxy_all_paths:
+        proxy_id = _proxy_resource_id(api.id) or apigateway.create_resource(
+            api.id, api.root_resource_id, PROXY_PATH_PART
+        )
+        apigateway.put_private_integration(
+            api.id,
+            proxy_id,
+            "ANY",
+            f"{request.endpoint_url}/{{proxy}}",
+            proxy_path_parameter=True,
+        )
+    return ApiState(
+        rest_api_id=api.id, root_resource_id=api.root_resource_id, created_by_this_request=True
+    )
+
+
+def deploy_api(
+    request: ProvisionRequest, link: VpcLinkState, api: ApiState, *, settings: Settings
+) -> DeploymentState:
+    """Deploy to the stage with ``vpcLinkId`` set in the same call, once the link is ready."""
+    _require_available(link.vpc_link_id)
+    stage = apigateway.get_stage(api.rest_api_id, request.stage_name)
+    if stage and created_by(stage.get("tags", {}), request.request_id, settings):
+        deployment_id = str(stage["deploymentId"])
+    else:
+        deployment_id = apigateway.create_deployment(
+            api.rest_api_id,
+            request.stage_name,
+            variables={STAGE_VARIABLE: link.vpc_link_id},
+            description=f"Request {request.request_id}",
+        )
+        apigateway.tag(
+            f"/restapis/{api.rest_api_id}/stages/{request.stage_name}",
+            ownership_tags(request, settings),
+        )
+    return DeploymentState(
+        deployment_id=deployment_id,
+        stage_name=request.stage_name,
+        invoke_url=invoke_url(api.rest_api_id, apigateway.region(), request.stage_name),
+    )
+
+
+def point_stage_at_link(api: ApiState, stage_name: str, link: VpcLinkState) -> None:
+    """Set the stage's ``vpcLinkId`` to a link that is AVAILABLE now, and read it back."""
+    _require_available(link.vpc_link_id)
+    apigateway.set_stage_variable(api.rest_api_id, stage_name, STAGE_VARIABLE, link.vpc_link_id)
+    stage = apigateway.get_stage(api.rest_api_id, stage_name) or {}
+    if stage.get("variables", {}).get(STAGE_VARIABLE) != link.vpc_link_id:
+        raise StageNotSafe(
+            f"Stage {stage_name} of API {api.rest_api_id} does not point at {link.vpc_link_id}"
+        )
+
+
+def _require_available(vpc_link_id: str) -> None:
+    link = apigateway.get_vpc_link(vpc_link_id)
+    if link is None or link.status != "AVAILABLE":
+        state = "missing" if link is None else link.status
+        raise StageNotSafe(f"VpcLink {vpc_link_id} is {state}; no stage may point at it")
+
+
+def _api_of(request: ProvisionRequest, settings: Settings) -> apigateway.RestApi | None:
+    for api in apigateway.rest_apis():
+        if created_by(api.tags, request.request_id, settings):
+            return api
+    return None
+
+
+def _proxy_resource_id(rest_api_id: str) -> str | None:
+    for resource in apigateway.resources(rest_api_id):
+        if resource.get("pathPart") == PROXY_PATH_PART:
+            return str(resource["id"])
+    return None

@@ -1,0 +1,151 @@
+"""validate_request: the edge of the system. Every field error is found and listed at once.
+
+Shape errors come from the Pydantic model; the rest needs AWS: the NLB must exist, be a
+``network`` load balancer and live in this account and region (the tutorial: the NLB and the
+API must be owned by the same account), and a named ``vpcLinkId`` must exist and be usable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
+from provisioner.aws import apigateway, elbv2
+from provisioner.errors import FieldError, InvalidRequest
+from provisioner.models import (
+    NLB_ARN_PATTERN,
+    REQUEST_ID_PATTERN,
+    ProvisionRequest,
+    RequestDetail,
+    RequestRef,
+)
+from provisioner.settings import Settings
+
+_USABLE_NLB_STATES = frozenset({"active", "provisioning", "active_impaired"})
+
+
+def request_ref_from_event(event: dict[str, Any]) -> RequestRef:
+    """Who to answer, even for an event too broken to validate: the ``requestId`` when it is
+    well formed, else the EventBridge event id (the documented default)."""
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+    assert isinstance(detail, dict)
+    requested = detail.get("requestId")
+    request_id = (
+        requested
+        if isinstance(requested, str) and re.fullmatch(REQUEST_ID_PATTERN, requested)
+        else str(event.get("id") or "unknown")
+    )
+    return RequestRef(
+        request_id=request_id,
+        ticket_id=_short_text(detail.get("ticketId"), 128),
+        requested_by=_short_text(detail.get("requestedBy"), 256),
+    )
+
+
+def _short_text(value: Any, limit: int) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def validate_request(
+    event: dict[str, Any], *, account: str, region: str, settings: Settings
+) -> ProvisionRequest:
+    """The normalised request, or ``InvalidRequest`` listing every problem found."""
+    try:
+        envelope = parse(event=event, model=EventBridgeModel)
+    except ValidationError as error:
+        raise InvalidRequest.of(_field_errors(error, prefix="")) from error
+    try:
+        detail = RequestDetail.model_validate(envelope.detail)
+    except ValidationError as error:
+        raise InvalidRequest.of(_field_errors(error, prefix="detail.")) from error
+
+    problems: list[FieldError] = []
+    nlb_arn = detail.nlb_arn
+    link = apigateway.get_vpc_link(detail.vpc_link_id) if detail.vpc_link_id else None
+    if detail.vpc_link_id:
+        problems += _link_problems(detail.vpc_link_id, link, nlb_arn)
+        if link is not None and nlb_arn is None and link.target_arns:
+            nlb_arn = link.target_arns[0]
+    load_balancer = None
+    if nlb_arn is not None:
+        problems += _ownership_problems(nlb_arn, account=account, region=region)
+        load_balancer = elbv2.find_load_balancer(nlb_arn)
+        problems += _load_balancer_problems(nlb_arn, load_balancer)
+    if problems:
+        raise InvalidRequest.of(problems)
+    assert nlb_arn is not None and load_balancer is not None
+
+    return ProvisionRequest(
+        request_id=detail.request_id or envelope.id,
+        ticket_id=detail.ticket_id,
+        requested_by=detail.requested_by,
+        api_name=detail.api_name,
+        stage_name=detail.stage_name or settings.default_stage_name,
+        endpoint_type=detail.endpoint_type,
+        nlb_arn=nlb_arn,
+        vpc_link_id=detail.vpc_link_id,
+        endpoint_url=str(detail.endpoint_url or f"http://{load_balancer.dns_name}").rstrip("/"),
+        http_method=detail.http_method,
+        proxy_all_paths=detail.proxy_all_paths,
+        timeout_seconds=detail.timeout_seconds or settings.link_timeout_seconds,
+        tags=detail.tags,
+    )
+
+
+def _field_errors(error: ValidationError, *, prefix: str) -> list[FieldError]:
+    found = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"])
+        rule = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            rule = "unknown field (check its spelling against the request contract)"
+        elif item["type"] == "string_pattern_mismatch":
+            rule = f"must match {item.get('ctx', {}).get('pattern', 'the documented pattern')}"
+        found.append(FieldError(field=f"{prefix}{location}".rstrip("."), rule=rule))
+    return found
+
+
+def _ownership_problems(nlb_arn: str, *, account: str, region: str) -> list[FieldError]:
+    match = re.fullmatch(NLB_ARN_PATTERN, nlb_arn)
+    if match is None:  # a vpcLinkId's target; the model already checked a requested nlbArn
+        return [FieldError("detail.nlbArn", f"must match {NLB_ARN_PATTERN}")]
+    problems = []
+    if match["account"] != account:
+        problems.append(
+            FieldError("detail.nlbArn", f"must be in this account ({account}), like the API")
+        )
+    if match["region"] != region:
+        problems.append(FieldError("detail.nlbArn", f"must be in this region ({region})"))
+    return problems
+
+
+def _load_balancer_problems(
+    nlb_arn: str, load_balancer: elbv2.LoadBalancer | None
+) -> list[FieldError]:
+    if load_balancer is None:
+        return [FieldError("detail.nlbArn", f"no load balancer {nlb_arn} exists")]
+    if load_balancer.type != "network":
+        return [
+            FieldError(
+                "detail.nlbArn",
+                f"must be a network load balancer; this one is of type {load_balancer.type!r}",
+            )
+        ]
+    if load_balancer.state and load_balancer.state not in _USABLE_NLB_STATES:
+        return [FieldError("detail.nlbArn", f"load balancer is {load_balancer.state}")]
+    return []
+
+
+def _link_problems(
+    vpc_link_id: str, link: apigateway.VpcLink | None, nlb_arn: str | None
+) -> list[FieldError]:
+    if link is None:
+        return [FieldError("detail.vpcLinkId", f"no VpcLink {vpc_link_id} exists")]
+    if link.status not in apigateway.LINK_STATUSES_IN_SERVICE:
+        return [FieldError("detail.vpcLinkId", f"VpcLink {vpc_link_id} is {link.status}")]
+    if nlb_arn is not None and nlb_arn not in link.target_arns:
+        return [FieldError("detail.vpcLinkId", f"VpcLink {vpc_link_id} does not target {nlb_arn}")]
+    return []

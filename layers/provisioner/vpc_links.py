@@ -1,0 +1,91 @@
+"""ensure_vpc_link and check_vpc_link: find or create the link, then wait for it.
+
+Links are a scarce quota (20 per account and region by default), so a link that already
+targets the NLB and is in service is reused, never duplicated.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from provisioner.aws import apigateway
+from provisioner.errors import VpcLinkFailed, VpcLinkTimeout
+from provisioner.models import ProvisionRequest, VpcLinkState
+from provisioner.ownership import created_by, ownership_tags
+from provisioner.settings import Settings
+
+
+def ensure_vpc_link(
+    request: ProvisionRequest, *, started_at: str, settings: Settings
+) -> VpcLinkState:
+    """The link this request will use: the one it named, one it created on an earlier attempt,
+    one already serving its NLB, or a new one tagged with the request id."""
+    deadline = _parse_time(started_at) + timedelta(seconds=request.timeout_seconds)
+    if request.vpc_link_id:
+        named = apigateway.get_vpc_link(request.vpc_link_id)
+        if named is None:
+            raise VpcLinkFailed(f"VpcLink {request.vpc_link_id} no longer exists")
+        return _state(named, created=False, deadline=deadline, settings=settings)
+
+    candidates = [
+        link
+        for link in apigateway.vpc_links()
+        if request.nlb_arn in link.target_arns
+        and link.status in apigateway.LINK_STATUSES_IN_SERVICE
+    ]
+    for link in candidates:  # a retry of this very request: it created the link already
+        if created_by(link.tags, request.request_id, settings):
+            return _state(link, created=True, deadline=deadline, settings=settings)
+    if candidates:  # prefer a link that is ready now
+        reused = min(candidates, key=lambda link: (link.status != "AVAILABLE", link.id))
+        return _state(reused, created=False, deadline=deadline, settings=settings)
+
+    created = apigateway.create_vpc_link(
+        name=f"{request.api_name}-{request.request_id}"[:128],
+        nlb_arn=request.nlb_arn,
+        description=f"Private integration for request {request.request_id}",
+        tags=ownership_tags(request, settings),
+    )
+    return _state(created, created=True, deadline=deadline, settings=settings)
+
+
+def check_vpc_link(link: VpcLinkState, *, settings: Settings) -> VpcLinkState:
+    """The link's status now. FAILED and a passed deadline are errors with a remedy."""
+    current = apigateway.get_vpc_link(link.vpc_link_id)
+    if current is None:
+        raise VpcLinkFailed(f"VpcLink {link.vpc_link_id} was deleted while we waited for it")
+    if current.status == "FAILED":
+        raise VpcLinkFailed(
+            f"VpcLink {link.vpc_link_id} FAILED: {current.status_message or 'no reason given'}"
+        )
+    if current.status not in apigateway.LINK_STATUSES_IN_SERVICE:
+        raise VpcLinkFailed(f"VpcLink {link.vpc_link_id} is {current.status}")
+    deadline = _parse_time(link.deadline)
+    if current.status == "PENDING" and datetime.now(UTC) >= deadline:
+        raise VpcLinkTimeout(
+            f"VpcLink {link.vpc_link_id} was still PENDING at the deadline {link.deadline}"
+        )
+    return _state(
+        current, created=link.created_by_this_request, deadline=deadline, settings=settings
+    )
+
+
+def _state(
+    link: apigateway.VpcLink, *, created: bool, deadline: datetime, settings: Settings
+) -> VpcLinkState:
+    remaining = (deadline - datetime.now(UTC)).total_seconds()
+    # Never sleep past the deadline, never poll faster than once a second.
+    next_poll = max(1, min(settings.poll_interval_seconds, int(remaining + 0.999)))
+    return VpcLinkState(
+        vpc_link_id=link.id,
+        status=link.status,
+        status_message=link.status_message,
+        created_by_this_request=created,
+        deadline=deadline.isoformat(),
+        next_poll_seconds=next_poll,
+    )
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
