@@ -11,6 +11,7 @@ queue when it has one, as EventBridge does once its retries are exhausted.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import logging
@@ -26,8 +27,17 @@ from moto.utilities.arns import parse_arn
 LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
 _installed = False
-ENVELOPE_KEYS = ("version", "id", "detail-type", "source", "account", "time", "region",
-                 "resources", "detail")
+ENVELOPE_KEYS = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+)
 
 
 def envelope(event: dict[str, Any]) -> dict[str, Any]:
@@ -88,13 +98,17 @@ def install() -> None:
         def send_to_targets(
             self: Any, original_event: dict[str, Any], transform_input: bool = True
         ) -> None:
-            original(self, original_event, transform_input)
+            # moto raises NotImplementedError on target types it does not know: hand it the
+            # others only, on a shallow copy so the rule itself is never mutated.
+            ours = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]
+            others = copy.copy(self)
+            others.targets = [t for t in self.targets if t not in ours]
+            original(others, original_event, transform_input)
             if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
                 return
             event = envelope(original_event)
-            for target in self.targets:
-                if parse_arn(target["Arn"]).service == "states":
-                    _start_execution(self, target, event)
+            for target in ours:
+                _start_execution(self, target, event)
 
         events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
         _installed = True

@@ -231,9 +231,8 @@ def _wrap(owner: Any, name: str) -> Callable[[Callable[..., Any]], Callable[...,
     return decorate
 
 
-def _patch_vpc_links() -> None:
+def _patch_vpc_link_model() -> None:
     vpc_link_cls = apigw_models.VpcLink
-    backend_cls = apigw_models.APIGatewayBackend
 
     @_wrap(vpc_link_cls, "__init__")
     def _init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
@@ -249,6 +248,10 @@ def _patch_vpc_links() -> None:
         body = original(self)
         body["statusMessage"] = getattr(self, "status_message", STATUS_MESSAGES["AVAILABLE"])
         return body
+
+
+def _patch_vpc_link_backend() -> None:
+    backend_cls = apigw_models.APIGatewayBackend
 
     @_wrap(backend_cls, "create_vpc_link")
     def _create(original: Callable[..., Any], self: Any, **kwargs: Any) -> Any:
@@ -329,6 +332,17 @@ def _tagged(response: Any) -> Any:
 
 
 def _patch_tags() -> None:
+    # botocore sends the ARN's slashes %2F-encoded; the server decodes them, so moto's only
+    # route for ARNs with slashes (stages) misses rest apis and vpc links: add theirs.
+    from moto.apigateway import urls
+
+    arn = "{0}/tags/arn:(?P<partition>[^/]+):apigateway:(?P<region_name>[^/]+)::"
+    urls.url_paths[arn + "/restapis/(?P<function_id>[^/]+)$"] = (
+        apigw_responses.APIGatewayResponse.dispatch
+    )
+    urls.url_paths[arn + "/vpclinks/(?P<vpclink_id>[^/]+)$"] = (
+        apigw_responses.APIGatewayResponse.dispatch
+    )
     response_cls = apigw_responses.APIGatewayResponse
 
     def get_tags(self: Any) -> str:
@@ -386,16 +400,15 @@ def _patch_load_balancer_arns() -> None:
             _lb_type.reset(token)
 
 
-def install(
-    pending_seconds: float | None = None, deleting_seconds: float | None = None
-) -> None:
+def install(pending_seconds: float | None = None, deleting_seconds: float | None = None) -> None:
     """Patch moto once per process; later calls only update the timings."""
     global _installed
     set_vpc_link_timing(pending_seconds, deleting_seconds)
     with _lock:
         if _installed:
             return
-        _patch_vpc_links()
+        _patch_vpc_link_model()
+        _patch_vpc_link_backend()
         _patch_integrations()
         _patch_tags()
         _patch_throttling()

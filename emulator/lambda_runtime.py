@@ -137,6 +137,7 @@ class Worker:
             encoding="utf-8",
         )
         self._answers: queue.Queue[str | None] = queue.Queue()
+        self._ended: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read_answers, daemon=True).start()
         threading.Thread(target=self._read_logs, daemon=True).start()
         self.init_ms: float | None = None
@@ -154,9 +155,19 @@ class Worker:
 
     def _read_logs(self) -> None:
         assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self._logs.append(line.rstrip("\n"))
-            LOG.debug("[%s] %s", self.spec.name, line.rstrip("\n"))
+        for raw in self.process.stderr:
+            line = raw.rstrip("\n")
+            self._logs.append(line)
+            LOG.debug("[%s] %s", self.spec.name, line)
+            if line.startswith("END RequestId: "):
+                self._ended.put(line.removeprefix("END RequestId: "))
+
+    def _wait_for_end_line(self, request_id: str, timeout: float = 2.0) -> None:
+        """Wait until the worker's output for this request has been collected."""
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(queue.Empty):
+            while self._ended.get(timeout=max(0.0, deadline - time.monotonic())) != request_id:
+                pass
 
     def _next_answer(self, timeout: float) -> dict[str, Any] | None:
         line = self._answers.get(timeout=timeout)
@@ -175,6 +186,7 @@ class Worker:
         answer = self._next_answer(timeout=float(self.spec.timeout))
         if answer is None:
             raise WorkerCrashed(f"exit status {self.process.wait(timeout=5)}")
+        self._wait_for_end_line(request_id)
         return answer
 
     def alive(self) -> bool:
@@ -341,8 +353,15 @@ class LambdaRuntime:
         try:
             worker = pool.acquire()
         except (WorkerCrashed, queue.Empty) as exc:
-            return self._record(spec, request_id, started, None, InvocationResult(
-                200, _error_payload("Runtime.ExitError", str(exc)), request_id, "Unhandled"))
+            return self._record(
+                spec,
+                request_id,
+                started,
+                None,
+                InvocationResult(
+                    200, _error_payload("Runtime.ExitError", str(exc)), request_id, "Unhandled"
+                ),
+            )
         init_ms, worker.init_ms = worker.init_ms, None
         try:
             answer = worker.invoke(event, request_id)
@@ -463,8 +482,11 @@ def _before_send_invoke(request: Any, **_: Any) -> AWSResponse | None:
     body = request.body
     if hasattr(body, "read"):
         body = body.read()
-    result, tail = runtime.dispatch(function_ref, body, dict(request.headers))
-    return AWSResponse(request.url, result.status_code, result.headers(tail), _RawBody(result.payload))
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+    result, tail = runtime.dispatch(function_ref, body, headers)
+    return AWSResponse(
+        request.url, result.status_code, result.headers(tail), _RawBody(result.payload)
+    )
 
 
 def install_boto_hook(session: boto3.Session | None = None) -> None:

@@ -42,7 +42,9 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     return {
         "errorType": error_type or type(exc).__name__,
         "errorMessage": str(exc),
-        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+        "stackTrace": traceback.format_list(
+            [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+        ),
     }
 
 
@@ -90,8 +92,12 @@ def main() -> None:
     for line in sys.stdin:
         if not line.strip():
             continue
-        answer = _invoke(handler, json.loads(line))
-        sys.stderr.flush()
+        request = json.loads(line)
+        version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        print(f"START RequestId: {request['requestId']} Version: {version}", file=sys.stderr)
+        answer = _invoke(handler, request)
+        # The parent waits for this line, so the answer's log tail holds all the output.
+        print(f"END RequestId: {request['requestId']}", file=sys.stderr, flush=True)
         protocol.write(json.dumps(answer) + "\n")
 
 

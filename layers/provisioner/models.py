@@ -16,7 +16,6 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
-    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -93,12 +92,6 @@ class RequestDetail(WireModel):
             if not re.fullmatch(r"[\w\s.:/=+\-@]*", key + value):
                 raise ValueError(f"tag {key!r}: only letters, digits, spaces and _.:/=+-@ allowed")
         return tags
-
-    @model_validator(mode="after")
-    def _a_target_is_named(self) -> RequestDetail:
-        if self.nlb_arn is None and self.vpc_link_id is None:
-            raise ValueError("nlbArn is required unless vpcLinkId names an existing VpcLink")
-        return self
 
 
 class ProvisionRequest(WireModel):

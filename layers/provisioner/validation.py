@@ -57,12 +57,15 @@ def validate_request(
         envelope = parse(event=event, model=EventBridgeModel)
     except ValidationError as error:
         raise InvalidRequest.of(_field_errors(error, prefix="")) from error
+    raw_detail = envelope.detail if isinstance(envelope.detail, dict) else {}
+    problems = _target_problems(raw_detail)
     try:
         detail = RequestDetail.model_validate(envelope.detail)
     except ValidationError as error:
-        raise InvalidRequest.of(_field_errors(error, prefix="detail.")) from error
+        raise InvalidRequest.of(_field_errors(error, prefix="detail.") + problems) from error
+    if problems:
+        raise InvalidRequest.of(problems)
 
-    problems: list[FieldError] = []
     nlb_arn = detail.nlb_arn
     link = apigateway.get_vpc_link(detail.vpc_link_id) if detail.vpc_link_id else None
     if detail.vpc_link_id:
@@ -93,6 +96,13 @@ def validate_request(
         timeout_seconds=detail.timeout_seconds or settings.link_timeout_seconds,
         tags=detail.tags,
     )
+
+
+def _target_problems(detail: dict[str, Any]) -> list[FieldError]:
+    """Checked beside the model, so it is reported together with every other field error."""
+    if detail.get("nlbArn") is None and detail.get("vpcLinkId") is None:
+        return [FieldError("detail.nlbArn", "required unless vpcLinkId names an existing VpcLink")]
+    return []
 
 
 def _field_errors(error: ValidationError, *, prefix: str) -> list[FieldError]:

@@ -1,0 +1,241 @@
+"""``EmbeddedAws``: moto over HTTP with the stack deployed and our handlers answering Invoke.
+
+    with EmbeddedAws(parameters={"PollIntervalSeconds": 1}) as aws:
+        aws.client("events").put_events(Entries=[...])
+
+Starting it: a threaded moto server on 127.0.0.1 (a free port unless one is given) behind
+:class:`ControlMiddleware`, ``MOTO_PORT`` set so moto's Step Functions interpreter calls this
+server, moto configured to execute state machines, the fidelity patches, the Lambda runtime
+and the EventBridge → Step Functions bridge installed, then ``template.yaml`` deployed.
+moto's state is process-global, so starting (and ``reset()``) wipes every backend first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import boto3
+from botocore.config import Config
+from moto.core.config import default_user_config
+from moto.moto_api import _internal as moto_api
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from emulator import events_bridge, fidelity
+from emulator.lambda_runtime import LambdaRuntime, function_ref_from_path, install_boto_hook
+from emulator.stack import REPO_ROOT, DeployedStack, deploy
+
+CONTROL_PREFIX = "/_emulator/"
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class ControlMiddleware:
+    """In front of moto's WSGI app: ``POST /_emulator/<hook>`` test controls (see
+    :func:`emulator.fidelity.apply_control`), and Lambda Invoke for out-of-process clients."""
+
+    def __init__(self, app: WsgiApp, runtime: Callable[[], LambdaRuntime | None]) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith(CONTROL_PREFIX) and method == "POST":
+            return self._control(path[len(CONTROL_PREFIX) :], environ, start_response)
+        function_ref = function_ref_from_path(environ.get("RAW_URI", "").split("?")[0] or path)
+        runtime = self.runtime()
+        if method == "POST" and function_ref and runtime and runtime.resolve(function_ref):
+            headers = {
+                key[5:].replace("_", "-"): value
+                for key, value in environ.items()
+                if key.startswith("HTTP_")
+            }
+            result, tail = runtime.dispatch(function_ref, _body(environ), headers)
+            status = f"{result.status_code} {'OK' if result.status_code < 300 else 'Error'}"
+            start_response(status, list(result.headers(tail).items()))
+            return [result.payload]
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _control(name: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        try:
+            body = json.loads(_body(environ) or b"{}")
+            answer, status = fidelity.apply_control(name, body), "200 OK"
+        except (KeyError, ValueError, TypeError) as exc:
+            answer, status = {"message": f"bad control request: {exc!r}"}, "400 Bad Request"
+        payload = json.dumps(answer).encode()
+        start_response(status, [("Content-Type", "application/json")])
+        return [payload]
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler without one access-log line per request."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class EmbeddedAws:
+    """A running, HTTP-reachable moto with ``template.yaml`` deployed into it."""
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        template: Path = REPO_ROOT / "template.yaml",
+        parameters: Mapping[str, Any] | None = None,
+        stack_name: str = "private-api-provisioner",
+        region: str = "us-east-1",
+        vpc_link_pending_seconds: float = 3.0,
+        vpc_link_deleting_seconds: float = 1.0,
+        deploy_stack: bool = True,
+    ) -> None:
+        self.port = port or free_port()
+        self.template = template
+        self.parameters = dict(parameters or {})
+        self.stack_name = stack_name
+        self.region = region
+        self.vpc_link_pending_seconds = vpc_link_pending_seconds
+        self.vpc_link_deleting_seconds = vpc_link_deleting_seconds
+        self.deploy_stack = deploy_stack
+        self.stack: DeployedStack | None = None
+        self.lambda_runtime: LambdaRuntime | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._previous_env: dict[str, str | None] = {}
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return dict(self.stack.outputs) if self.stack else {}
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> Self:
+        self._set_env({"MOTO_PORT": str(self.port), "AWS_DEFAULT_REGION": self.region})
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        default_user_config["lambda"] = {"use_docker": False}
+        fidelity.install(self.vpc_link_pending_seconds, self.vpc_link_deleting_seconds)
+        fidelity.reset_hooks()
+        events_bridge.install()
+        install_boto_hook()
+        app = ControlMiddleware(
+            DomainDispatcherApplication(create_backend_app), lambda: self.lambda_runtime
+        )
+        self._server = make_server(
+            "127.0.0.1", self.port, app, threaded=True, request_handler=QuietRequestHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"moto-{self.port}", daemon=True
+        )
+        self._thread.start()
+        try:
+            self._wipe_and_deploy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wipe_and_deploy(self) -> None:
+        moto_api.moto_api_backend.reset()
+        if not self.deploy_stack:
+            return
+        self.stack = deploy(
+            self.endpoint_url,
+            self.template,
+            stack_name=self.stack_name,
+            region=self.region,
+            parameter_overrides=self.parameters,
+        )
+        if self.lambda_runtime is None:
+            self.lambda_runtime = LambdaRuntime(
+                self.stack.functions, self.endpoint_url, self.region
+            )
+        else:
+            self.lambda_runtime.update_functions(self.stack.functions, self.endpoint_url)
+
+    def reset(self) -> None:
+        """Wipe every moto backend and the test hooks, then redeploy (warm workers stay)."""
+        fidelity.reset_hooks()
+        fidelity.set_vpc_link_timing(self.vpc_link_pending_seconds, self.vpc_link_deleting_seconds)
+        install_boto_hook()
+        self._wipe_and_deploy()
+
+    def stop(self) -> None:
+        """Stop the workers and the server, restore the environment; safe to call twice."""
+        if self.lambda_runtime is not None:
+            self.lambda_runtime.stop()
+            self.lambda_runtime = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        for key, value in self._previous_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._previous_env = {}
+
+    def _set_env(self, values: Mapping[str, str]) -> None:
+        for key, value in values.items():
+            self._previous_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- helpers --------------------------------------------------------------------------
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client for this emulator (dummy credentials, its region, no retries
+        unless ``config`` says otherwise)."""
+        kwargs.setdefault("config", Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
+        )
+        return session.client(service, endpoint_url=self.endpoint_url, **kwargs)
+
+    def control(self, hook: str, **body: Any) -> dict[str, Any]:
+        """POST a test control over HTTP, as an out-of-process test would."""
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.endpoint_url}{CONTROL_PREFIX}{hook}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]

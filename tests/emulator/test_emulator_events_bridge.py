@@ -1,0 +1,79 @@
+"""EventBridge rules whose target is a state machine start executions (moto does not)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from emulator.runtime import EmbeddedAws
+from tests.emulator.emulator_helpers import wait_for
+
+pytestmark = pytest.mark.unit
+
+
+def _put(aws: EmbeddedAws, detail_type: str, detail: dict) -> str:
+    answer = aws.client("events").put_events(
+        Entries=[
+            {
+                "EventBusName": aws.outputs["BusName"],
+                "Source": "tests.emulator",
+                "DetailType": detail_type,
+                "Detail": json.dumps(detail),
+            }
+        ]
+    )
+    assert answer["FailedEntryCount"] == 0
+    return str(answer["Entries"][0]["EventId"])
+
+
+def _executions(aws: EmbeddedAws) -> list[dict]:
+    sfn = aws.client("stepfunctions")
+    return sfn.list_executions(stateMachineArn=aws.outputs["WorkflowArn"])["executions"]
+
+
+def _finished(aws: EmbeddedAws) -> dict:
+    sfn = aws.client("stepfunctions")
+    executions = wait_for(lambda: [e for e in _executions(aws) if e["status"] != "RUNNING"])
+    return sfn.describe_execution(executionArn=executions[0]["executionArn"])
+
+
+def test_matching_event_starts_the_workflow_with_the_event_envelope(aws: EmbeddedAws) -> None:
+    event_id = _put(aws, "StubRequested", {"apiName": "orders"})
+
+    execution = _finished(aws)
+    assert execution["status"] == "SUCCEEDED"
+    started_with = json.loads(execution["input"])
+    assert set(started_with) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
+    assert started_with["id"] == event_id
+    assert started_with["detail-type"] == "StubRequested"
+    assert started_with["detail"] == {"apiName": "orders"}
+    assert started_with["time"].endswith("Z")
+    output = json.loads(execution["output"])
+    assert output["echo"]["event"] == started_with  # the real handler ran in the workflow
+
+
+def test_handler_error_type_reaches_the_workflow_catch(aws: EmbeddedAws) -> None:
+    _put(aws, "StubRequested", {"explode": True})
+
+    execution = _finished(aws)
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["error"]["Error"] == "StubFailure"
+
+
+def test_event_matching_no_rule_starts_nothing(aws: EmbeddedAws) -> None:
+    _put(aws, "SomethingElse", {"apiName": "orders"})
+    time.sleep(0.5)
+
+    assert _executions(aws) == []

@@ -1,0 +1,246 @@
+"""The API Gateway / ELBv2 fidelity fixes, checked with boto3 over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from emulator import fidelity
+from emulator.runtime import EmbeddedAws
+from tests.emulator.emulator_helpers import load_balancer, wait_for
+
+pytestmark = pytest.mark.unit
+
+
+def _status(aws: EmbeddedAws, link_id: str) -> dict:
+    return aws.client("apigateway").get_vpc_link(vpcLinkId=link_id)
+
+
+def _settled(aws: EmbeddedAws, link_id: str) -> dict:
+    return wait_for(
+        lambda: (link := _status(aws, link_id))["status"] != "PENDING" and link, timeout=5
+    )
+
+
+def test_network_load_balancer_arn_reads_net_and_is_found_by_arn(aws: EmbeddedAws) -> None:
+    nlb = load_balancer(aws, "nlb")
+    alb = load_balancer(aws, "alb", "application")
+
+    assert ":loadbalancer/net/nlb/" in nlb
+    assert ":loadbalancer/app/alb/" in alb
+    found = aws.client("elbv2").describe_load_balancers(LoadBalancerArns=[nlb])["LoadBalancers"]
+    assert found[0]["Type"] == "network"
+
+
+def test_new_link_is_pending_then_available_after_the_configured_delay(aws: EmbeddedAws) -> None:
+    aws.control("vpclinks", pendingSeconds=1.0)
+    nlb = load_balancer(aws, "nlb")
+    apigw = aws.client("apigateway")
+
+    started = time.monotonic()
+    created = apigw.create_vpc_link(name="link", targetArns=[nlb])
+    assert created["status"] == "PENDING"
+    assert _status(aws, created["id"])["status"] == "PENDING"
+
+    link = _settled(aws, created["id"])
+    assert link["status"] == "AVAILABLE"
+    assert link["statusMessage"] == "Your vpc link is ready for use"
+    assert time.monotonic() - started >= 1.0
+    services = aws.client("ec2").describe_vpc_endpoint_service_configurations()
+    assert [s["NetworkLoadBalancerArns"] for s in services["ServiceConfigurations"]] == [[nlb]]
+
+
+def test_link_to_missing_load_balancer_fails_with_status_message(aws: EmbeddedAws) -> None:
+    nlb = load_balancer(aws, "nlb").replace("/nlb/", "/gone/")
+    link_id = aws.client("apigateway").create_vpc_link(name="l", targetArns=[nlb])["id"]
+
+    link = _settled(aws, link_id)
+    assert link["status"] == "FAILED"
+    assert link["statusMessage"] == (
+        f"Failed to create VPC endpoint service: load balancer {nlb} was not found"
+    )
+
+
+def test_link_to_application_load_balancer_fails(aws: EmbeddedAws) -> None:
+    alb = load_balancer(aws, "alb", "application")
+    link_id = aws.client("apigateway").create_vpc_link(name="l", targetArns=[alb])["id"]
+
+    link = _settled(aws, link_id)
+    assert link["status"] == "FAILED"
+    assert "is not a network load balancer" in link["statusMessage"]
+
+
+def test_second_link_on_the_same_nlb_fails_like_aws(aws: EmbeddedAws) -> None:
+    nlb = load_balancer(aws, "nlb")
+    apigw = aws.client("apigateway")
+    first = apigw.create_vpc_link(name="first", targetArns=[nlb])["id"]
+    second = apigw.create_vpc_link(name="second", targetArns=[nlb])["id"]
+
+    assert _settled(aws, first)["status"] == "AVAILABLE"
+    failed = _settled(aws, second)
+    assert failed["status"] == "FAILED"
+    assert failed["statusMessage"] == "NLB is already associated with another VPC Endpoint Service"
+
+
+def test_nlb_with_an_existing_endpoint_service_fails(aws: EmbeddedAws) -> None:
+    nlb = load_balancer(aws, "nlb")
+    aws.client("ec2").create_vpc_endpoint_service_configuration(NetworkLoadBalancerArns=[nlb])
+    link_id = aws.client("apigateway").create_vpc_link(name="l", targetArns=[nlb])["id"]
+
+    assert _settled(aws, link_id)["statusMessage"] == fidelity.ALREADY_ASSOCIATED
+
+
+def test_hooks_hold_a_link_pending_or_fail_it_over_http(aws: EmbeddedAws) -> None:
+    held, failing = load_balancer(aws, "held"), load_balancer(aws, "failing")
+    aws.control("vpclinks", hold=[held], fail={failing: "Internal failure, try again"})
+    apigw = aws.client("apigateway")
+    held_id = apigw.create_vpc_link(name="h", targetArns=[held])["id"]
+    failing_id = apigw.create_vpc_link(name="f", targetArns=[failing])["id"]
+
+    assert _settled(aws, failing_id)["statusMessage"] == "Internal failure, try again"
+    time.sleep(0.5)
+    assert _status(aws, held_id)["status"] == "PENDING"
+    aws.control("vpclinks", release=[held])
+    assert _settled(aws, held_id)["status"] == "AVAILABLE"
+
+
+def test_link_with_two_targets_is_rejected(aws: EmbeddedAws) -> None:
+    arns = [load_balancer(aws, "one"), load_balancer(aws, "two")]
+    with pytest.raises(ClientError) as caught:
+        aws.client("apigateway").create_vpc_link(name="l", targetArns=arns)
+
+    assert caught.value.response["Error"]["Code"] == "BadRequestException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def _api_with_private_integration(aws: EmbeddedAws, connection_id: str) -> tuple[str, str]:
+    apigw = aws.client("apigateway")
+    api = apigw.create_rest_api(name="api", tags={"requestId": "r-1"})
+    root = api["rootResourceId"]
+    apigw.put_method(
+        restApiId=api["id"], resourceId=root, httpMethod="GET", authorizationType="NONE"
+    )
+    apigw.put_integration(
+        restApiId=api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        type="HTTP_PROXY",
+        integrationHttpMethod="GET",
+        uri="http://nlb.example.com",
+        connectionType="VPC_LINK",
+        connectionId=connection_id,
+    )
+    return api["id"], root
+
+
+def test_put_integration_keeps_connection_id(aws: EmbeddedAws) -> None:
+    api_id, root = _api_with_private_integration(aws, "${stageVariables.vpcLinkId}")
+
+    got = aws.client("apigateway").get_integration(
+        restApiId=api_id, resourceId=root, httpMethod="GET"
+    )
+    assert got["connectionType"] == "VPC_LINK"
+    assert got["connectionId"] == "${stageVariables.vpcLinkId}"
+
+
+def test_link_referenced_literally_cannot_be_deleted(aws: EmbeddedAws) -> None:
+    apigw = aws.client("apigateway")
+    link_id = apigw.create_vpc_link(name="l", targetArns=[load_balancer(aws, "nlb")])["id"]
+    api_id, _ = _api_with_private_integration(aws, link_id)
+
+    with pytest.raises(ClientError) as caught:
+        apigw.delete_vpc_link(vpcLinkId=link_id)
+    assert caught.value.response["Error"]["Code"] == "BadRequestException"
+    assert caught.value.response["Error"]["Message"] == (
+        f"Cannot delete vpc link {link_id} because it is referenced in {api_id}"
+    )
+
+
+def test_link_referenced_through_stage_variable_cannot_be_deleted(aws: EmbeddedAws) -> None:
+    apigw = aws.client("apigateway")
+    link_id = apigw.create_vpc_link(name="l", targetArns=[load_balancer(aws, "nlb")])["id"]
+    other_id = apigw.create_vpc_link(name="o", targetArns=[load_balancer(aws, "other")])["id"]
+    api_id, _ = _api_with_private_integration(aws, "${stageVariables.vpcLinkId}")
+    apigw.create_deployment(restApiId=api_id, stageName="prod", variables={"vpcLinkId": link_id})
+
+    with pytest.raises(ClientError) as caught:
+        apigw.delete_vpc_link(vpcLinkId=link_id)
+    assert api_id in caught.value.response["Error"]["Message"]
+    apigw.delete_vpc_link(vpcLinkId=other_id)  # not referenced by any stage
+
+
+def test_deleted_link_is_deleting_then_gone(aws: EmbeddedAws) -> None:
+    aws.control("vpclinks", deletingSeconds=0.5)
+    apigw = aws.client("apigateway")
+    nlb = load_balancer(aws, "nlb")
+    link_id = apigw.create_vpc_link(name="l", targetArns=[nlb])["id"]
+    assert _settled(aws, link_id)["status"] == "AVAILABLE"
+
+    apigw.delete_vpc_link(vpcLinkId=link_id)
+    assert _status(aws, link_id)["status"] == "DELETING"
+
+    def gone() -> bool:
+        try:
+            _status(aws, link_id)
+        except ClientError as error:
+            return error.response["Error"]["Code"] == "NotFoundException"
+        return False
+
+    wait_for(gone, timeout=5)
+    services = aws.client("ec2").describe_vpc_endpoint_service_configurations()
+    assert services["ServiceConfigurations"] == []
+    replacement = apigw.create_vpc_link(name="again", targetArns=[nlb])["id"]
+    assert _settled(aws, replacement)["status"] == "AVAILABLE"
+
+
+def test_zero_deleting_seconds_removes_the_link_at_once(aws: EmbeddedAws) -> None:
+    aws.control("vpclinks", deletingSeconds=0)
+    apigw = aws.client("apigateway")
+    link_id = apigw.create_vpc_link(name="l", targetArns=[load_balancer(aws, "nlb")])["id"]
+
+    apigw.delete_vpc_link(vpcLinkId=link_id)
+    with pytest.raises(apigw.exceptions.NotFoundException):
+        apigw.get_vpc_link(vpcLinkId=link_id)
+
+
+def test_tags_on_rest_apis_and_vpc_links(aws: EmbeddedAws) -> None:
+    apigw = aws.client("apigateway")
+    api = apigw.create_rest_api(name="api", tags={"requestId": "r-1"})
+    link = apigw.create_vpc_link(
+        name="l", targetArns=[load_balancer(aws, "nlb")], tags={"requestId": "r-1"}
+    )
+    api_arn = f"arn:aws:apigateway:us-east-1::/restapis/{api['id']}"
+    link_arn = f"arn:aws:apigateway:us-east-1::/vpclinks/{link['id']}"
+
+    assert apigw.get_rest_apis()["items"][0]["tags"] == {"requestId": "r-1"}
+    assert apigw.get_vpc_links()["items"][0]["tags"] == {"requestId": "r-1"}
+    apigw.tag_resource(resourceArn=api_arn, tags={"ticketId": "T-9"})
+    apigw.tag_resource(resourceArn=link_arn, tags={"ticketId": "T-9"})
+    apigw.untag_resource(resourceArn=link_arn, tagKeys=["requestId"])
+    assert apigw.get_tags(resourceArn=api_arn)["tags"] == {"requestId": "r-1", "ticketId": "T-9"}
+    assert apigw.get_tags(resourceArn=link_arn)["tags"] == {"ticketId": "T-9"}
+
+
+def test_throttled_create_deployment_answers_429(aws: EmbeddedAws) -> None:
+    api_id, _ = _api_with_private_integration(aws, "abc123")
+    aws.control("throttle", operation="CreateDeployment", count=1)
+
+    with pytest.raises(ClientError) as caught:
+        aws.client("apigateway").create_deployment(restApiId=api_id, stageName="prod")
+    assert caught.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+def test_throttled_create_deployment_is_retried_and_succeeds(aws: EmbeddedAws) -> None:
+    api_id, _ = _api_with_private_integration(aws, "abc123")
+    fidelity.throttle("CreateDeployment", times=2)
+    retrying = aws.client(
+        "apigateway", config=Config(retries={"total_max_attempts": 3, "mode": "standard"})
+    )
+
+    deployment = retrying.create_deployment(restApiId=api_id, stageName="prod")
+    assert deployment["ResponseMetadata"]["RetryAttempts"] == 2
+    assert fidelity.settings.throttled["CreateDeployment"] == 0

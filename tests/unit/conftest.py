@@ -1,0 +1,191 @@
+"""Fixtures for the unit tests: in-process moto, the functions' environment, a VPC with a
+network and an application load balancer, EventBridge events and a Lambda context.
+
+moto is looser than AWS (see DESIGN.md, "Running it without AWS"). When the embedded
+runtime's ``emulator.fidelity`` is importable, it is installed for the whole session with
+links that settle at once (``pending_seconds=0``), so these tests see what AWS would show:
+a new link is PENDING until it is next read, ``net/`` NLB ARNs, ``connectionId`` kept,
+referenced links undeletable. Tests that need a specific link status set it on moto's
+model through :func:`force_link_status`, which works with and without fidelity.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from .support import (
+    FIDELITY,
+    FUNCTION_ENVIRONMENT,
+    REGION,
+    FakeLambdaContext,
+    Inventory,
+    Network,
+    eventbridge_event,
+    force_link_status,
+)
+
+
+# --- AWS ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def fidelity() -> ModuleType | None:
+    """``emulator.fidelity`` when it exists (installed once per process), else None."""
+    return FIDELITY
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SECURITY_TOKEN", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # The EC2 backend otherwise loads thousands of AMIs for every test; none is used here.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+@pytest.fixture
+def function_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment the template gives every function."""
+    for name, value in FUNCTION_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    return dict(FUNCTION_ENVIRONMENT)
+
+
+@pytest.fixture
+def aws(aws_credentials: None, function_environment: dict[str, str]) -> Iterator[None]:
+    """In-process moto; the layer's cached boto3 clients are made afresh inside it."""
+    from provisioner.aws import clients
+
+    if FIDELITY is not None:
+        saved = (
+            FIDELITY.settings.vpc_link_pending_seconds,
+            FIDELITY.settings.vpc_link_deleting_seconds,
+        )
+        FIDELITY.install(pending_seconds=0, deleting_seconds=0)
+        FIDELITY.reset_hooks()
+    clients.reset()
+    with mock_aws():
+        yield
+    clients.reset()
+    if FIDELITY is not None:
+        FIDELITY.reset_hooks()
+        FIDELITY.set_vpc_link_timing(*saved)
+
+
+@pytest.fixture
+def settings(function_environment: dict[str, str]) -> Any:
+    from provisioner.settings import Settings
+
+    return Settings.from_environment()
+
+
+@pytest.fixture
+def apigw(aws: None) -> Any:
+    return boto3.client("apigateway", region_name=REGION)
+
+
+@pytest.fixture
+def network(aws: None) -> Network:
+    """A VPC with two subnets, an internal network LB (the target) and an application LB."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet_ids = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"))
+    ]
+    nlb = elbv2.create_load_balancer(
+        Name="orders-nlb", Subnets=subnet_ids, Scheme="internal", Type="network"
+    )["LoadBalancers"][0]
+    alb = elbv2.create_load_balancer(
+        Name="orders-alb", Subnets=subnet_ids, Scheme="internal", Type="application"
+    )["LoadBalancers"][0]
+    return Network(
+        vpc_id=vpc_id,
+        subnet_ids=subnet_ids,
+        nlb_arn=nlb["LoadBalancerArn"],
+        nlb_dns_name=nlb["DNSName"],
+        alb_arn=alb["LoadBalancerArn"],
+    )
+
+
+@pytest.fixture
+def second_nlb_arn(network: Network) -> str:
+    """Another network load balancer in the same VPC."""
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    return str(
+        elbv2.create_load_balancer(
+            Name="billing-nlb", Subnets=network.subnet_ids, Scheme="internal", Type="network"
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+    )
+
+
+# --- link status control -----------------------------------------------------------------------
+@pytest.fixture
+def link_status() -> Callable[..., None]:
+    return force_link_status
+
+
+# --- resources left behind -------------------------------------------------------------------
+@pytest.fixture
+def inventory(apigw: Any) -> Callable[[], Inventory]:
+    """What exists in API Gateway right now (links being deleted count as gone)."""
+
+    def take() -> Inventory:
+        return Inventory(
+            vpc_link_ids=sorted(
+                link["id"]
+                for link in apigw.get_vpc_links()["items"]
+                if link.get("status") != "DELETING"
+            ),
+            rest_api_ids=sorted(api["id"] for api in apigw.get_rest_apis()["items"]),
+        )
+
+    return take
+
+
+# --- events, requests and the Lambda context ----------------------------------------------------
+@pytest.fixture
+def make_event() -> Callable[..., dict[str, Any]]:
+    return eventbridge_event
+
+
+@pytest.fixture
+def make_request(network: Network) -> Callable[..., Any]:
+    """A validated ``ProvisionRequest`` for the test NLB, with overrides (snake_case)."""
+    from provisioner.models import EndpointType, ProvisionRequest
+
+    def build(**overrides: Any) -> ProvisionRequest:
+        values: dict[str, Any] = {
+            "request_id": f"req-{uuid.uuid4().hex[:12]}",
+            "ticket_id": "OPS-42",
+            "requested_by": "alice@example.com",
+            "api_name": "orders",
+            "stage_name": "prod",
+            "endpoint_type": EndpointType.REGIONAL,
+            "nlb_arn": network.nlb_arn,
+            "endpoint_url": f"http://{network.nlb_dns_name}",
+            "http_method": "GET",
+            "proxy_all_paths": False,
+            "timeout_seconds": 900,
+            "tags": {"team": "orders"},
+        }
+        values.update(overrides)
+        return ProvisionRequest(**values)
+
+    return build
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()

@@ -1,0 +1,115 @@
+"""Helpers shared by the unit tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK_NAME = "private-api-provisioner-test"
+
+FUNCTION_ENVIRONMENT = {
+    "PROVISIONER_STACK_NAME": STACK_NAME,
+    "PROVISIONER_POLL_INTERVAL_SECONDS": "15",
+    "PROVISIONER_LINK_TIMEOUT_SECONDS": "900",
+    "PROVISIONER_DEFAULT_STAGE_NAME": "prod",
+    "POWERTOOLS_SERVICE_NAME": "private-api-provisioner",
+    "POWERTOOLS_METRICS_NAMESPACE": "PrivateApiProvisionerTests",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+# Powertools reads its variables when ``provisioner.observability`` is imported (at collection
+# time, before any fixture runs), so they must be in place before the test modules import it.
+for _name, _value in FUNCTION_ENVIRONMENT.items():
+    if _name.startswith("POWERTOOLS_"):
+        os.environ.setdefault(_name, _value)
+
+
+def _load_fidelity() -> ModuleType | None:
+    """The embedded runtime's moto patches, unless UNIT_TESTS_PLAIN_MOTO=1 asks for bare moto
+    (to check that the tests hold in both; another suite in the same process may install it)."""
+    if os.environ.get("UNIT_TESTS_PLAIN_MOTO") == "1":
+        return None
+    try:
+        module = importlib.import_module("emulator.fidelity")
+    except ImportError:
+        return None
+    return module if callable(getattr(module, "install", None)) else None
+
+
+FIDELITY = _load_fidelity()
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc_id: str
+    subnet_ids: list[str]
+    nlb_arn: str
+    nlb_dns_name: str
+    alb_arn: str
+
+
+@dataclass
+class Inventory:
+    vpc_link_ids: list[str] = field(default_factory=list)
+    rest_api_ids: list[str] = field(default_factory=list)
+
+
+def _link_model(vpc_link_id: str) -> Any:
+    from moto.apigateway.models import apigateway_backends
+
+    return apigateway_backends[ACCOUNT][REGION].vpc_links[vpc_link_id]
+
+
+def force_link_status(vpc_link_id: str, status: str, status_message: str | None = None) -> None:
+    """Put a link in ``status`` as AWS would report it (moto's own links are AVAILABLE at
+    once and have no ``statusMessage``; fidelity settles PENDING links unless held)."""
+    model = _link_model(vpc_link_id)
+    if FIDELITY is not None and status == "PENDING":
+        FIDELITY.hold_vpc_links(model.target_arns[0])
+    model.status = status
+    model.status_message = status_message
+    plain_to_json = type(model).to_json
+
+    def to_json() -> dict[str, Any]:
+        body = plain_to_json(model)
+        if model.status_message is not None:
+            body["statusMessage"] = model.status_message
+        return body
+
+    model.to_json = to_json  # moto 5.2's VpcLink.to_json has no statusMessage
+
+
+def eventbridge_event(
+    detail: Any, *, event_id: str | None = None, detail_type: str = "PrivateApiRequested"
+) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "tests",
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+class FakeLambdaContext:
+    function_name = "x"
+    function_version = "$LATEST"
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:x"
+    memory_limit_in_mb = 256
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/x"
+    log_stream_name = "2024/01/01/[$LATEST]0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000

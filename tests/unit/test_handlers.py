@@ -1,0 +1,303 @@
+"""The thin handlers, called with the payloads statemachine/provision.asl.json sends them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from provisioner.errors import InvalidRequest, StageNotSafe, VpcLinkFailed
+from provisioner.models import MANAGED_BY_TAG, REQUEST_ID_TAG
+
+from .support import REGION, STACK_NAME, eventbridge_event
+
+pytestmark = [
+    pytest.mark.unit,
+    # A task that raises publishes no metric; Powertools says so, and that is expected here.
+    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+]
+
+FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
+ASL = Path(__file__).resolve().parents[2] / "statemachine" / "provision.asl.json"
+HANDLER_NAMES = sorted(path.parent.name for path in FUNCTIONS.glob("*/app.py"))
+
+
+def load_handler(name: str) -> ModuleType:
+    """``functions/<name>/app.py`` under a name of its own (every handler is called app.py)."""
+    spec = importlib.util.spec_from_file_location(
+        f"unit_handler_{name}", FUNCTIONS / name / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def handlers() -> dict[str, ModuleType]:
+    return {name: load_handler(name) for name in HANDLER_NAMES}
+
+
+def progress_of(result: dict[str, Any], status: str, request_id: str) -> dict[str, Any]:
+    """Check the progress notification a task returns; give back its body."""
+    progress = result["progress"]
+    assert set(progress) == {"message", "attributes"}
+    body = progress["message"]
+    assert body["status"] == status
+    assert body["requestId"] == request_id
+    assert body["message"]
+    assert progress["attributes"]["status"] == {"DataType": "String", "StringValue": status}
+    assert progress["attributes"]["requestId"]["StringValue"] == request_id
+    json.dumps(progress)  # SNS gets it as JSON
+    return body
+
+
+def test_there_is_a_handler_for_every_lambda_task_of_the_asl():
+    function_arns = set()
+
+    def walk(states: dict[str, Any]) -> None:
+        for state in states.values():
+            if state.get("Resource") == "arn:aws:states:::lambda:invoke":
+                function_arns.add(state["Parameters"]["FunctionName"])
+            for branch in state.get("Branches", []):
+                walk(branch["States"])
+
+    walk(json.loads(ASL.read_text())["States"])
+    assert len(function_arns) == len(HANDLER_NAMES) == 7
+
+
+# --- validate_request -----------------------------------------------------------------------------
+def test_validate_returns_the_camel_case_request_and_the_accepted_notification(
+    network, handlers, lambda_context
+):
+    # Given the ASL's payload: {"event.$": "$"}
+    event = eventbridge_event(
+        {"apiName": "orders", "nlbArn": network.nlb_arn, "ticketId": "OPS-1"}, event_id="evt-1"
+    )
+
+    # When the handler runs
+    result = handlers["validate_request"].handler({"event": event}, lambda_context)
+
+    # Then it returns the request with every default, camelCase, and an ACCEPTED notification
+    assert set(result) == {"request", "progress"}
+    assert result["request"] == {
+        "requestId": "evt-1",
+        "ticketId": "OPS-1",
+        "apiName": "orders",
+        "stageName": "prod",
+        "endpointType": "REGIONAL",
+        "nlbArn": network.nlb_arn,
+        "endpointUrl": f"http://{network.nlb_dns_name}",
+        "httpMethod": "GET",
+        "proxyAllPaths": False,
+        "timeoutSeconds": 900,
+        "tags": {},
+    }
+    body = progress_of(result, "ACCEPTED", "evt-1")
+    assert body["ticketId"] == "OPS-1"
+    assert result["progress"]["attributes"]["ticketId"]["StringValue"] == "OPS-1"
+
+
+def test_validate_raises_invalid_request_instead_of_returning_it(network, handlers, lambda_context):
+    event = eventbridge_event({"apiName": "", "stageName": "a b"})
+
+    with pytest.raises(InvalidRequest) as raised:
+        handlers["validate_request"].handler({"event": event}, lambda_context)
+
+    # The Lambda runtime reports the class name as errorType and str() as errorMessage
+    assert type(raised.value).__name__ == "InvalidRequest"
+    fields = {f["field"] for f in json.loads(str(raised.value))["fields"]}
+    assert fields == {"detail.apiName", "detail.stageName", "detail.nlbArn"}
+
+
+def test_validate_checks_the_nlb_against_the_functions_own_account(
+    network, handlers, lambda_context
+):
+    # Given a function deployed in another account than the NLB's
+    class OtherAccountContext(type(lambda_context)):
+        invoked_function_arn = f"arn:aws:lambda:{REGION}:999999999999:function:x"
+
+    event = eventbridge_event({"apiName": "orders", "nlbArn": network.nlb_arn})
+
+    with pytest.raises(InvalidRequest, match="999999999999"):
+        handlers["validate_request"].handler({"event": event}, OtherAccountContext())
+
+
+# --- the happy path, task by task, as the ASL chains them -----------------------------------------
+def test_the_tasks_chain_into_a_deployed_api_on_its_link(
+    network, apigw, handlers, lambda_context, link_status
+):
+    # Given a validated request
+    event = eventbridge_event(
+        {"apiName": "orders", "nlbArn": network.nlb_arn, "requestId": "r-42", "tags": {"t": "1"}}
+    )
+    state = handlers["validate_request"].handler({"event": event}, lambda_context)
+    request = state["request"]
+
+    # When EnsureVpcLink runs ({"request.$", "startedAt.$": "$$.Execution.StartTime"})
+    started_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    ensured = handlers["ensure_vpc_link"].handler(
+        {"request": request, "startedAt": started_at}, lambda_context
+    )
+    link = ensured["link"]
+    assert set(ensured) == {"link", "progress"}
+    assert link["createdByThisRequest"] is True
+    assert link["status"] in {"PENDING", "AVAILABLE"}
+    assert 1 <= link["nextPollSeconds"] <= 15
+    body = progress_of(ensured, f"VPC_LINK_{link['status']}", "r-42")
+    assert body["vpcLinkId"] == link["vpcLinkId"]
+
+    # And GetVpcLinkStatus polls it ({"request.$", "link.$": "$.linkState.link"})
+    link_status(link["vpcLinkId"], "AVAILABLE", "Your vpc link is ready for use")
+    polled = handlers["get_vpc_link_status"].handler(
+        {"request": request, "link": link}, lambda_context
+    )
+    link = polled["link"]
+    assert link["status"] == "AVAILABLE"
+    assert link["statusMessage"] == "Your vpc link is ready for use"
+    progress_of(polled, "VPC_LINK_AVAILABLE", "r-42")
+
+    # And CreateApi runs in the other branch ({"request.$"})
+    created = handlers["create_api"].handler({"request": request}, lambda_context)
+    api = created["api"]
+    assert set(api) == {"restApiId", "rootResourceId", "createdByThisRequest"}
+    assert progress_of(created, "API_CREATED", "r-42")["restApiId"] == api["restApiId"]
+
+    # And DeployApi, then SetStageVariable
+    deployed = handlers["deploy_api"].handler(
+        {"request": request, "link": link, "api": api}, lambda_context
+    )
+    deployment = deployed["deployment"]
+    invoke_url = f"https://{api['restApiId']}.execute-api.{REGION}.amazonaws.com/prod"
+    assert deployment["stageName"] == "prod"
+    assert deployment["invokeUrl"] == invoke_url
+    progress_of(deployed, "API_DEPLOYED", "r-42")
+    done = handlers["set_stage_variable"].handler(
+        {"request": request, "link": link, "api": api, "deployment": deployment}, lambda_context
+    )
+
+    # Then the last notification is SUCCEEDED with the invoke URL and everything known
+    assert set(done) == {"progress"}
+    body = progress_of(done, "SUCCEEDED", "r-42")
+    assert body["invokeUrl"] == invoke_url
+    assert (body["vpcLinkId"], body["restApiId"], body["stageName"]) == (
+        link["vpcLinkId"],
+        api["restApiId"],
+        "prod",
+    )
+    assert invoke_url in body["message"]
+    # And the resources left behind are the request's, pointed at its link
+    stage = apigw.get_stage(restApiId=api["restApiId"], stageName="prod")
+    assert stage["variables"] == {"vpcLinkId": link["vpcLinkId"]}
+    tags = apigw.get_rest_api(restApiId=api["restApiId"])["tags"]
+    assert tags == {"t": "1", REQUEST_ID_TAG: "r-42", MANAGED_BY_TAG: STACK_NAME}
+
+
+def test_get_vpc_link_status_raises_vpc_link_failed_with_aws_reason(
+    network, apigw, handlers, lambda_context, make_request, link_status
+):
+    request = make_request()
+    created = apigw.create_vpc_link(name="l", targetArns=[network.nlb_arn])
+    link_status(
+        created["id"], "FAILED", "NLB is already associated with another VPC Endpoint Service"
+    )
+    link = {
+        "vpcLinkId": created["id"],
+        "status": "PENDING",
+        "createdByThisRequest": True,
+        "deadline": "2999-01-01T00:00:00+00:00",
+        "nextPollSeconds": 15,
+    }
+
+    with pytest.raises(VpcLinkFailed, match="already associated with another VPC Endpoint"):
+        handlers["get_vpc_link_status"].handler(
+            {"request": request.to_wire(), "link": link}, lambda_context
+        )
+
+
+def test_deploy_api_raises_stage_not_safe_for_a_pending_link(
+    network, apigw, handlers, lambda_context, make_request, link_status
+):
+    request = make_request().to_wire()
+    api = handlers["create_api"].handler({"request": request}, lambda_context)["api"]
+    created = apigw.create_vpc_link(name="l", targetArns=[network.nlb_arn])
+    link_status(created["id"], "PENDING", "Your vpc link is being created")
+    link = {
+        "vpcLinkId": created["id"],
+        "status": "PENDING",
+        "createdByThisRequest": True,
+        "deadline": "2999-01-01T00:00:00+00:00",
+        "nextPollSeconds": 15,
+    }
+
+    with pytest.raises(StageNotSafe):
+        handlers["deploy_api"].handler(
+            {"request": request, "link": link, "api": api}, lambda_context
+        )
+    assert apigw.get_stages(restApiId=api["restApiId"])["item"] == []
+
+
+# --- rollback_request ----------------------------------------------------------------------------
+def test_rollback_of_a_rejected_event_returns_a_rejected_outcome(
+    network, handlers, lambda_context, inventory
+):
+    # Given Validate's Catch: the raw event with the error at $.error ("Payload.$": "$")
+    event = eventbridge_event({"stageName": "a b", "ticketId": "OPS-9"}, event_id="evt-9")
+    with pytest.raises(InvalidRequest) as raised:
+        handlers["validate_request"].handler({"event": event}, lambda_context)
+    cause = json.dumps({"errorMessage": str(raised.value), "errorType": "InvalidRequest"})
+    before = inventory()
+
+    # When Rollback runs
+    result = handlers["rollback_request"].handler(
+        {**event, "error": {"Error": "InvalidRequest", "Cause": cause}}, lambda_context
+    )
+
+    # Then the outcome is REJECTED with every field error, and nothing changed
+    assert set(result) == {"outcome", "progress"}
+    assert result["outcome"]["status"] == "REJECTED"
+    assert result["outcome"]["error"]["code"] == "InvalidRequest"
+    assert {f["field"] for f in result["outcome"]["error"]["fields"]} == {
+        "detail.apiName",
+        "detail.stageName",
+        "detail.nlbArn",
+    }
+    body = progress_of(result, "REJECTED", "evt-9")
+    assert body["ticketId"] == "OPS-9"
+    assert body["error"] == result["outcome"]["error"]
+    assert inventory() == before
+
+
+def test_rollback_after_a_late_failure_deletes_the_requests_resources(
+    network, handlers, lambda_context, make_request, inventory
+):
+    # Given a request that created its link and API, then failed in DeployApi
+    request = make_request().to_wire()
+    handlers["ensure_vpc_link"].handler(
+        {"request": request, "startedAt": datetime.now(UTC).isoformat()}, lambda_context
+    )
+    handlers["create_api"].handler({"request": request}, lambda_context)
+    assert len(inventory().vpc_link_ids) == len(inventory().rest_api_ids) == 1
+    cause = json.dumps(
+        {
+            "errorType": "StageNotSafe",
+            "errorMessage": str(StageNotSafe("VpcLink l is PENDING; no stage may point at it")),
+        }
+    )
+
+    # When Rollback runs on the state DeployApi's Catch leaves ({request, link, api, error})
+    result = handlers["rollback_request"].handler(
+        {"request": request, "error": {"Error": "StageNotSafe", "Cause": cause}}, lambda_context
+    )
+
+    # Then both are gone and the outcome is FAILED with the reason
+    assert inventory().vpc_link_ids == inventory().rest_api_ids == []
+    assert result["outcome"]["status"] == "FAILED"
+    assert result["outcome"]["error"]["message"] == "VpcLink l is PENDING; no stage may point at it"
+    body = progress_of(result, "FAILED", request["requestId"])
+    assert "Rolled back" in body["message"]

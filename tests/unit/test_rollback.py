@@ -1,0 +1,264 @@
+"""rollback_request: undo what a failed request created (by tag) and say why it failed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from provisioner import errors
+from provisioner.errors import FieldError, InvalidRequest
+from provisioner.models import AwsError, RollbackTask
+from provisioner.notifications import Status
+from provisioner.rest_apis import create_api, deploy_api
+from provisioner.rollback import describe_error, rollback_request
+from provisioner.vpc_links import ensure_vpc_link
+
+from .support import eventbridge_event
+
+pytestmark = pytest.mark.unit
+
+LAMBDA_TIMEOUT_CAUSE = json.dumps(
+    {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 30.00 seconds"}
+)
+
+
+def lambda_cause(error: errors.ProvisionerError) -> str:
+    """The ``Cause`` Step Functions records when a Lambda task raises ``error``."""
+    return json.dumps(
+        {
+            "errorMessage": str(error),
+            "errorType": type(error).__name__,
+            "requestId": "0b1e6a2c-0000-0000-0000-000000000000",
+            "stackTrace": ['  File "/var/task/app.py", line 17, in handler\n'],
+        }
+    )
+
+
+def caught(error: errors.ProvisionerError) -> AwsError:
+    return AwsError(Error=type(error).__name__, Cause=lambda_cause(error))
+
+
+def provision(request, settings, link_status) -> tuple[str, str]:
+    """What a request leaves behind when it fails late: its link, its API and its stage."""
+    link = ensure_vpc_link(request, started_at=datetime.now(UTC).isoformat(), settings=settings)
+    link_status(link.vpc_link_id, "AVAILABLE", "Your vpc link is ready for use")
+    api = create_api(request, settings=settings)
+    deploy_api(request, link, api, settings=settings)
+    return link.vpc_link_id, api.rest_api_id
+
+
+# --- FAILED: roll back what this request created --------------------------------------------------
+def test_a_failed_request_loses_its_api_and_link_and_keeps_everyone_elses(
+    network, second_nlb_arn, make_request, settings, inventory, link_status
+):
+    # Given a request that created a link and an API, beside another request's resources
+    others = make_request(nlb_arn=second_nlb_arn, api_name="billing")
+    other_link, other_api = provision(others, settings, link_status)
+    request = make_request()
+    link_id, api_id = provision(request, settings, link_status)
+
+    # When the request fails and is rolled back
+    report = rollback_request(
+        RollbackTask(
+            request=request, error=caught(errors.StageNotSafe("VpcLink x is PENDING; no stage"))
+        ),
+        settings=settings,
+    )
+
+    # Then only its own API and link are gone
+    assert report.status is Status.FAILED
+    assert sorted(report.deleted) == sorted([f"REST API {api_id}", f"VpcLink {link_id}"])
+    assert report.kept == []
+    assert inventory().rest_api_ids == [other_api]
+    assert inventory().vpc_link_ids == [other_link]
+    # And it explains the failure with the original error's message and remedy
+    assert report.error == {
+        "code": "StageNotSafe",
+        "message": "VpcLink x is PENDING; no stage",
+        "remedy": errors.StageNotSafe.default_remedy,
+    }
+    assert report.ref.request_id == request.request_id
+    assert "Rolled back:" in report.sentence
+    assert report.sentence.startswith(f"Request {request.request_id} failed: VpcLink x")
+
+
+def test_a_reused_link_is_not_deleted_with_the_request_that_reused_it(
+    network, apigw, make_request, settings, inventory, link_status
+):
+    # Given a link that already served the NLB, reused by a request that then failed
+    shared = apigw.create_vpc_link(name="shared", targetArns=[network.nlb_arn])
+    link_status(shared["id"], "AVAILABLE", "Your vpc link is ready for use")
+    request = make_request()
+    _, api_id = provision(request, settings, link_status)
+
+    # When the request is rolled back
+    report = rollback_request(
+        RollbackTask(request=request, error=caught(errors.TransientAwsError("x"))),
+        settings=settings,
+    )
+
+    # Then its API is gone and the shared link stays
+    assert report.deleted == [f"REST API {api_id}"]
+    assert inventory().vpc_link_ids == [shared["id"]]
+    assert inventory().rest_api_ids == []
+
+
+def test_resources_of_another_stack_with_the_same_request_id_are_kept(
+    network, apigw, make_request, settings, inventory
+):
+    # Given an API another control plane (another stack) created for the same request id
+    request = make_request()
+    apigw.create_rest_api(
+        name="foreign",
+        tags={"provisioner:request-id": request.request_id, "provisioner:managed-by": "other"},
+    )
+
+    report = rollback_request(
+        RollbackTask(request=request, error=caught(errors.TransientAwsError("x"))),
+        settings=settings,
+    )
+
+    assert report.deleted == []
+    assert len(inventory().rest_api_ids) == 1
+
+
+def test_a_failure_before_anything_was_created_says_so(network, make_request, settings, inventory):
+    request = make_request()
+
+    report = rollback_request(
+        RollbackTask(request=request, error=caught(errors.QuotaExceeded("VpcLink limit"))),
+        settings=settings,
+    )
+
+    assert (report.status, report.deleted, report.kept) == (Status.FAILED, [], [])
+    assert report.sentence.endswith("Nothing had been created.")
+    assert report.error["code"] == "QuotaExceeded"
+    assert "quota" in report.error["remedy"].lower()
+
+
+def test_a_link_that_another_api_uses_is_kept_with_the_reason(
+    network, make_request, settings, inventory, link_status, fidelity
+):
+    # AWS refuses to delete a referenced link; bare moto does not, emulator.fidelity does.
+    if fidelity is None:
+        pytest.skip("needs emulator.fidelity: bare moto deletes links that are in use")
+
+    # Given request A created a link, then request B reused it and deployed on it
+    first = make_request()
+    link_id, _ = provision(first, settings, link_status)
+    second = make_request(api_name="billing")
+    second_link, second_api = provision(second, settings, link_status)
+    assert second_link == link_id
+
+    # When A is rolled back
+    report = rollback_request(
+        RollbackTask(request=first, error=caught(errors.TransientAwsError("x"))), settings=settings
+    )
+
+    # Then A's API is gone but the link B uses is kept, and the report says why
+    assert [entry.split(" (")[0] for entry in report.kept] == [f"VpcLink {link_id}"]
+    assert "Cannot delete vpc link" in report.kept[0]
+    assert inventory().vpc_link_ids == [link_id]
+    assert inventory().rest_api_ids == [second_api]
+    assert "Kept:" in report.sentence
+
+
+# --- REJECTED: nothing was created, list the fields -----------------------------------------------
+def test_a_rejected_request_deletes_nothing_and_lists_every_field(
+    network, apigw, settings, inventory
+):
+    # Given a raw event that Validate rejected (its state is the event plus the error)
+    event = eventbridge_event({"requestId": "r-7", "ticketId": "OPS-7"}, event_id="evt-7")
+    rejection = InvalidRequest.of(
+        [FieldError("detail.apiName", "Field required"), FieldError("detail.nlbArn", "required")]
+    )
+    # and, to prove nothing is looked for, an API tagged as if this request had made it
+    apigw.create_rest_api(
+        name="decoy",
+        tags={"provisioner:request-id": "r-7", "provisioner:managed-by": settings.stack_name},
+    )
+    before = inventory()
+
+    # When it is "rolled back"
+    report = rollback_request(
+        RollbackTask.model_validate({**event, "error": caught(rejection).model_dump()}),
+        settings=settings,
+    )
+
+    # Then nothing is deleted and the report lists every field error
+    assert report.status is Status.REJECTED
+    assert report.deleted == []
+    assert inventory() == before
+    assert report.error["code"] == "InvalidRequest"
+    assert report.error["fields"] == [
+        {"field": "detail.apiName", "rule": "Field required"},
+        {"field": "detail.nlbArn", "rule": "required"},
+    ]
+    assert (report.ref.request_id, report.ref.ticket_id) == ("r-7", "OPS-7")
+    assert report.sentence.startswith("Request r-7 was rejected: 2 fields are invalid")
+    assert "Nothing had been created" not in report.sentence
+
+
+def test_a_rejected_event_with_a_malformed_request_id_is_answered_by_event_id(aws, settings):
+    event = eventbridge_event({"requestId": "not valid!"}, event_id="evt-8")
+    rejection = InvalidRequest.of([FieldError("detail.requestId", "must match")])
+
+    report = rollback_request(
+        RollbackTask.model_validate({**event, "error": caught(rejection).model_dump()}),
+        settings=settings,
+    )
+
+    assert report.ref.request_id == "evt-8"
+
+
+# --- describe_error -------------------------------------------------------------------------------
+def test_describe_error_reads_our_json_error_message_back():
+    error = errors.VpcLinkFailed("VpcLink abc FAILED: NLB is already associated")
+
+    assert describe_error(caught(error)) == {
+        "code": "VpcLinkFailed",
+        "message": "VpcLink abc FAILED: NLB is already associated",
+        "remedy": errors.VpcLinkFailed.default_remedy,
+    }
+
+
+def test_describe_error_passes_a_lambda_timeout_on_as_aws_wrote_it():
+    described = describe_error(AwsError(Error="Sandbox.Timedout", Cause=LAMBDA_TIMEOUT_CAUSE))
+
+    assert described["code"] == "Sandbox.Timedout"
+    assert described["message"] == "Task timed out after 30.00 seconds"
+    assert described["remedy"]
+
+
+def test_describe_error_passes_a_non_json_cause_on_verbatim():
+    cause = "An error occurred while executing the state 'CreateApi' (entered at the event id #9)."
+
+    described = describe_error(AwsError(Error="States.Runtime", Cause=cause))
+
+    assert described["code"] == "States.Runtime"
+    assert described["message"] == cause
+    assert described["remedy"]
+
+
+def test_describe_error_of_our_name_without_json_uses_our_remedy():
+    described = describe_error(AwsError(Error="TooManyRequests", Cause="Rate exceeded"))
+    assert described == {
+        "code": "TooManyRequests",
+        "message": "Rate exceeded",
+        "remedy": errors.TooManyRequests.default_remedy,
+    }
+
+
+@pytest.mark.parametrize("cause", [None, ""])
+def test_describe_error_without_a_cause_uses_the_error_name(cause):
+    described = describe_error(AwsError(Error="States.Timeout", Cause=cause))
+    assert described["message"] == "States.Timeout"
+
+
+@pytest.mark.parametrize("cause", ['"a json string"', "[1, 2]", '{"errorMessage": 42}', "null"])
+def test_describe_error_survives_json_that_is_not_our_shape(cause):
+    described = describe_error(AwsError(Error="States.Runtime", Cause=cause))
+    assert described["code"] == "States.Runtime"
+    assert isinstance(described["message"], str) and described["message"]
