@@ -54,13 +54,13 @@ test: venv lint typecheck validate build
 	$(BIN)/pytest
 
 demo: venv
-	$(PY) -m embedded demo
+	$(PY) -m emulator demo
 
 local: venv
-	$(PY) -m embedded serve
+	$(PY) -m emulator serve
 
 bench: venv
-	$(PY) -m embedded.bench
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

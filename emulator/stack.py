@@ -298,6 +298,7 @@ class _Deployer:
         self._clients: dict[str, Any] = {}
         self.handlers: dict[str, Callable[[str, dict[str, Any]], PhysicalResource]] = {
             "AWS::IAM::Role": self.iam_role,
+            "AWS::IAM::ManagedPolicy": self.iam_managed_policy,
             "AWS::Lambda::LayerVersion": self.layer_version,
             "AWS::Lambda::Function": self.function,
             "AWS::KMS::Key": self.kms_key,
@@ -346,6 +347,18 @@ class _Deployer:
                 LOG.debug("managed policy %s not attached to %s", policy_arn, name)
         return PhysicalResource(
             logical_id, "AWS::IAM::Role", name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+        )
+
+    def iam_managed_policy(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+        name = props.get("ManagedPolicyName") or _physical_name(self.stack_name, logical_id)
+        policy = self.client("iam").create_policy(
+            PolicyName=name,
+            Path=props.get("Path", "/"),
+            PolicyDocument=json.dumps(props["PolicyDocument"]),
+            Description=props.get("Description", ""),
+        )["Policy"]
+        return PhysicalResource(
+            logical_id, "AWS::IAM::ManagedPolicy", policy["Arn"], {"PolicyArn": policy["Arn"]}
         )
 
     def layer_version(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:

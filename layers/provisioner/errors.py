@@ -66,6 +66,23 @@ class InvalidRequest(ProvisionerError):
         return cls(f"{len(fields)} {noun} invalid: {listed}", fields=fields)
 
 
+class DuplicateRequestConflict(ProvisionerError):
+    default_remedy = "Use a new requestId for a different request; nothing was changed."
+
+
+class DuplicateRequest(ProvisionerError):
+    """A second delivery of a request already running or done: the workflow ends quietly."""
+
+    default_remedy = "Nothing to do: the first delivery of this request is being handled."
+
+
+class NotManagedHere(ProvisionerError):
+    default_remedy = (
+        "This control plane only changes resources it created (tagged provisioner:managed-by); "
+        "change this one by hand or through whoever created it."
+    )
+
+
 # --- the VpcLink's lifecycle -----------------------------------------------------------------
 class VpcLinkFailed(ProvisionerError):
     default_remedy = (
@@ -107,6 +124,10 @@ class StageNotSafe(ProvisionerError):
     default_remedy = "The stage was not pointed at a link that is not AVAILABLE; request again."
 
 
+class ConditionFailed(ProvisionerError):
+    """A DynamoDB condition did not hold: handled inside the ledger, never leaves a task."""
+
+
 # --- transient: the ASL retries these with exponential backoff and full jitter ---------------
 class TooManyRequests(ProvisionerError):
     retryable = True
@@ -120,6 +141,13 @@ class TransientAwsError(ProvisionerError):
     default_remedy = "AWS had a transient fault; request again in a few minutes."
 
 
+class LinkCreationInProgress(ProvisionerError):
+    """Another request is creating the VpcLink for this NLB right now: wait and reuse it."""
+
+    retryable = True
+    default_remedy = "Another request kept creating this NLB's VpcLink too long; request again."
+
+
 ERRORS_BY_NAME: dict[str, type[ProvisionerError]] = {
     cls.__name__: cls
     for cls in (
@@ -131,7 +159,12 @@ ERRORS_BY_NAME: dict[str, type[ProvisionerError]] = {
         ResourceNotFound,
         AwsRequestRejected,
         StageNotSafe,
+        DuplicateRequestConflict,
+        DuplicateRequest,
+        NotManagedHere,
+        ConditionFailed,
         TooManyRequests,
         TransientAwsError,
+        LinkCreationInProgress,
     )
 }

@@ -94,6 +94,12 @@ class RequestDetail(WireModel):
         return tags
 
 
+class WorkflowKind(StrEnum):
+    PROVISION = "PROVISION"
+    TEARDOWN = "TEARDOWN"
+    RELINK = "RELINK"
+
+
 class ProvisionRequest(WireModel):
     """A validated request with every default filled in: what every later task works from."""
 
@@ -111,13 +117,38 @@ class ProvisionRequest(WireModel):
     timeout_seconds: int
     tags: dict[str, str] = Field(default_factory=dict)
 
+    @property
+    def ref(self) -> RequestRef:
+        return RequestRef(
+            request_id=self.request_id, ticket_id=self.ticket_id, requested_by=self.requested_by
+        )
+
 
 class RequestRef(WireModel):
     """What every notification echoes; known even when a request is rejected."""
 
+    model_config = ConfigDict(extra="ignore")
+
     request_id: str
     ticket_id: str | None = None
     requested_by: str | None = None
+
+    @property
+    def ref(self) -> RequestRef:
+        return RequestRef(
+            request_id=self.request_id, ticket_id=self.ticket_id, requested_by=self.requested_by
+        )
+
+
+class LinkRequest(RequestRef):
+    """What finding, creating and waiting for a VpcLink needs: read from a provisioning or a
+    relink request alike (their other fields are ignored)."""
+
+    api_name: str = "private-api"
+    nlb_arn: str | None = None
+    vpc_link_id: str | None = None
+    timeout_seconds: int
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class VpcLinkState(WireModel):
@@ -154,17 +185,18 @@ class AwsError(BaseModel):
 class ValidateTask(WireModel):
     model_config = ConfigDict(extra="ignore")
     event: dict[str, Any]
+    execution_arn: str
 
 
 class EnsureVpcLinkTask(WireModel):
     model_config = ConfigDict(extra="ignore")
-    request: ProvisionRequest
+    request: LinkRequest
     started_at: str
 
 
 class GetVpcLinkStatusTask(WireModel):
     model_config = ConfigDict(extra="ignore")
-    request: ProvisionRequest
+    request: LinkRequest
     link: VpcLinkState
 
 
@@ -184,16 +216,23 @@ class SetStageVariableTask(DeployApiTask):
     deployment: DeploymentState
 
 
-class RollbackTask(BaseModel):
+class FailedState(BaseModel):
     """The whole workflow state at the moment something failed.
 
-    A failure in Validate leaves the raw EventBridge event (``id``, ``detail``) and no
+    A failure in a Validate task leaves the raw EventBridge event (``id``, ``detail``) and no
     ``request``; any later failure has the validated ``request``.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    request: ProvisionRequest | None = None
+    request: RequestRef | None = None
     id: str | None = None
     detail: Any = None
     error: AwsError
+
+
+class RollbackTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    workflow: WorkflowKind
+    execution_arn: str
+    state: FailedState

@@ -49,7 +49,7 @@ def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
             name=request.api_name,
             endpoint_type=request.endpoint_type.value,
             description=f"Private integration to {request.nlb_arn} (request {request.request_id})",
-            tags=ownership_tags(request, settings),
+            tags=ownership_tags(request.request_id, request.tags, settings),
             policy=_PRIVATE_API_POLICY if request.endpoint_type is EndpointType.PRIVATE else None,
         )
     apigateway.put_private_integration(
@@ -88,7 +88,7 @@ def deploy_api(
         )
         apigateway.tag(
             f"/restapis/{api.rest_api_id}/stages/{request.stage_name}",
-            ownership_tags(request, settings),
+            ownership_tags(request.request_id, request.tags, settings),
         )
     return DeploymentState(
         deployment_id=deployment_id,
@@ -97,14 +97,14 @@ def deploy_api(
     )
 
 
-def point_stage_at_link(api: ApiState, stage_name: str, link: VpcLinkState) -> None:
+def point_stage_at_link(rest_api_id: str, stage_name: str, link: VpcLinkState) -> None:
     """Set the stage's ``vpcLinkId`` to a link that is AVAILABLE now, and read it back."""
     _require_available(link.vpc_link_id)
-    apigateway.set_stage_variable(api.rest_api_id, stage_name, STAGE_VARIABLE, link.vpc_link_id)
-    stage = apigateway.get_stage(api.rest_api_id, stage_name) or {}
+    apigateway.set_stage_variable(rest_api_id, stage_name, STAGE_VARIABLE, link.vpc_link_id)
+    stage = apigateway.get_stage(rest_api_id, stage_name) or {}
     if stage.get("variables", {}).get(STAGE_VARIABLE) != link.vpc_link_id:
         raise StageNotSafe(
-            f"Stage {stage_name} of API {api.rest_api_id} does not point at {link.vpc_link_id}"
+            f"Stage {stage_name} of API {rest_api_id} does not point at {link.vpc_link_id}"
         )
 
 

@@ -12,15 +12,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner import errors
+from provisioner import errors, ledger
 from provisioner.aws import apigateway
 from provisioner.models import AwsError, RequestRef, RollbackTask
 from provisioner.notifications import Status
+from provisioner.observability import logger
 from provisioner.ownership import created_by
 from provisioner.settings import Settings
 from provisioner.validation import request_ref_from_event
 
 _GENERIC_REMEDY = "Send the request again; if it fails the same way, tell the operators."
+_REJECTIONS = frozenset({errors.InvalidRequest.__name__, errors.DuplicateRequestConflict.__name__})
 
 
 @dataclass
@@ -30,6 +32,16 @@ class RollbackReport:
     error: dict[str, Any]
     deleted: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "message": self.sentence,
+            "error": self.error,
+            "deleted": self.deleted,
+            "kept": self.kept,
+        }
 
     @property
     def sentence(self) -> str:
@@ -79,30 +91,54 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 
 def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackReport:
+    """Undo what this execution's request created; only the execution that owns the request
+    in the ledger may: a failed duplicate delivery must not undo the original's work."""
+    state = task.state
     ref = (
-        RequestRef(
-            request_id=task.request.request_id,
-            ticket_id=task.request.ticket_id,
-            requested_by=task.request.requested_by,
-        )
-        if task.request
-        else request_ref_from_event({"id": task.id, "detail": task.detail})
+        state.request.ref
+        if state.request
+        else request_ref_from_event({"id": state.id, "detail": state.detail})
     )
-    error = describe_error(task.error)
-    if task.error.Error == errors.InvalidRequest.__name__:
+    error = describe_error(state.error)
+    if state.error.Error in _REJECTIONS:
         # Validation runs before anything is created: there is nothing to roll back.
-        return RollbackReport(ref=ref, status=Status.REJECTED, error=error)
+        report = RollbackReport(ref=ref, status=Status.REJECTED, error=error)
+        if state.error.Error == errors.InvalidRequest.__name__:
+            ledger.record_rejection(
+                settings.ledger_table, ref.request_id, task.workflow.value, report.outcome
+            )
+        return report
 
     report = RollbackReport(ref=ref, status=Status.FAILED, error=error)
+    owner = ledger.get_request(settings.ledger_table, ref.request_id) or {}
+    if owner.get("executionArn") != task.execution_arn:
+        return report  # this delivery failed before it claimed the request: it created nothing
+    _delete_created(ref.request_id, report, settings)
+    try:
+        ledger.record_progress(
+            settings.ledger_table,
+            ref.request_id,
+            status=Status.FAILED.value,
+            message=report.sentence,
+            outcome=report.outcome,
+        )
+    except errors.ProvisionerError:  # the requester's answer matters more than the trace
+        logger.exception("Could not record the failure in the ledger")
+    return report
+
+
+def _delete_created(request_id: str, report: RollbackReport, settings: Settings) -> None:
     for api in list(apigateway.rest_apis()):
-        if created_by(api.tags, ref.request_id, settings):
+        if created_by(api.tags, request_id, settings):
             apigateway.delete_rest_api(api.id)
             report.deleted.append(f"REST API {api.id}")
     for link in list(apigateway.vpc_links()):
-        if created_by(link.tags, ref.request_id, settings) and link.status != "DELETING":
+        if created_by(link.tags, request_id, settings) and link.status != "DELETING":
             try:
                 apigateway.delete_vpc_link(link.id)
-                report.deleted.append(f"VpcLink {link.id}")
             except errors.AwsRequestRejected as refused:  # another API uses it now
                 report.kept.append(f"VpcLink {link.id} ({refused.message})")
-    return report
+                continue
+            report.deleted.append(f"VpcLink {link.id}")
+            for nlb_arn in link.target_arns:
+                ledger.release_nlb(settings.ledger_table, nlb_arn, link.id)

@@ -18,6 +18,7 @@ class Settings(BaseModel):
     poll_interval_seconds: int = Field(alias="PROVISIONER_POLL_INTERVAL_SECONDS", ge=1, default=15)
     link_timeout_seconds: int = Field(alias="PROVISIONER_LINK_TIMEOUT_SECONDS", ge=1, default=900)
     default_stage_name: str = Field(alias="PROVISIONER_DEFAULT_STAGE_NAME", default="prod")
+    ledger_table: str = Field(alias="PROVISIONER_LEDGER_TABLE", min_length=1)
 
     @classmethod
     def from_environment(cls) -> Settings:

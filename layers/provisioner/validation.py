@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel
 
 from provisioner.aws import apigateway, elbv2
 from provisioner.errors import FieldError, InvalidRequest
@@ -49,40 +50,62 @@ def _short_text(value: Any, limit: int) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
 
 
-def validate_request(
-    event: dict[str, Any], *, account: str, region: str, settings: Settings
-) -> ProvisionRequest:
-    """The normalised request, or ``InvalidRequest`` listing every problem found."""
+def parse_detail[DetailModel: BaseModel](
+    event: dict[str, Any],
+    model: type[DetailModel],
+    *,
+    one_of: tuple[tuple[str, ...], ...] = (),
+) -> tuple[str, DetailModel]:
+    """The event id and its ``detail`` as ``model``, or ``InvalidRequest`` listing every
+    field error. Each group in ``one_of`` names fields of which exactly one must be given."""
     try:
         envelope = parse(event=event, model=EventBridgeModel)
     except ValidationError as error:
         raise InvalidRequest.of(_field_errors(error, prefix="")) from error
     raw_detail = envelope.detail if isinstance(envelope.detail, dict) else {}
-    problems = _target_problems(raw_detail)
+    problems = [problem for group in one_of for problem in _exactly_one(raw_detail, group)]
     try:
-        detail = RequestDetail.model_validate(envelope.detail)
+        detail = model.model_validate(raw_detail)
     except ValidationError as error:
         raise InvalidRequest.of(_field_errors(error, prefix="detail.") + problems) from error
     if problems:
         raise InvalidRequest.of(problems)
+    return envelope.id, detail
 
+
+def _exactly_one(detail: dict[str, Any], group: tuple[str, ...]) -> list[FieldError]:
+    """Checked beside the model, so it is reported together with every other field error."""
+    given = [name for name in group if detail.get(name) is not None]
+    if len(given) == 1:
+        return []
+    first, *others = group
+    if not given:
+        return [FieldError(f"detail.{first}", f"required unless {' or '.join(others)} is given")]
+    return [FieldError(f"detail.{given[1]}", f"give only one of {', '.join(group)}")]
+
+
+def validate_request(
+    event: dict[str, Any], *, account: str, region: str, settings: Settings
+) -> ProvisionRequest:
+    """The normalised request, or ``InvalidRequest`` listing every problem found."""
+    event_id, detail = parse_detail(event, RequestDetail, one_of=(("nlbArn", "vpcLinkId"),))
+    problems: list[FieldError] = []
     nlb_arn = detail.nlb_arn
-    link = apigateway.get_vpc_link(detail.vpc_link_id) if detail.vpc_link_id else None
     if detail.vpc_link_id:
-        problems += _link_problems(detail.vpc_link_id, link, nlb_arn)
-        if link is not None and nlb_arn is None and link.target_arns:
+        link = apigateway.get_vpc_link(detail.vpc_link_id)
+        problems += link_problems(detail.vpc_link_id, link)
+        if link is not None and link.target_arns:
             nlb_arn = link.target_arns[0]
     load_balancer = None
     if nlb_arn is not None:
-        problems += _ownership_problems(nlb_arn, account=account, region=region)
-        load_balancer = elbv2.find_load_balancer(nlb_arn)
-        problems += _load_balancer_problems(nlb_arn, load_balancer)
+        load_balancer, found = check_load_balancer(nlb_arn, account=account, region=region)
+        problems += found
     if problems:
         raise InvalidRequest.of(problems)
     assert nlb_arn is not None and load_balancer is not None
 
     return ProvisionRequest(
-        request_id=detail.request_id or envelope.id,
+        request_id=detail.request_id or event_id,
         ticket_id=detail.ticket_id,
         requested_by=detail.requested_by,
         api_name=detail.api_name,
@@ -98,11 +121,13 @@ def validate_request(
     )
 
 
-def _target_problems(detail: dict[str, Any]) -> list[FieldError]:
-    """Checked beside the model, so it is reported together with every other field error."""
-    if detail.get("nlbArn") is None and detail.get("vpcLinkId") is None:
-        return [FieldError("detail.nlbArn", "required unless vpcLinkId names an existing VpcLink")]
-    return []
+def check_load_balancer(
+    nlb_arn: str, *, account: str, region: str
+) -> tuple[elbv2.LoadBalancer | None, list[FieldError]]:
+    """The NLB, and what is wrong with it for a private integration from this stack."""
+    load_balancer = elbv2.find_load_balancer(nlb_arn)
+    problems = _ownership_problems(nlb_arn, account=account, region=region)
+    return load_balancer, problems + _load_balancer_problems(nlb_arn, load_balancer)
 
 
 def _field_errors(error: ValidationError, *, prefix: str) -> list[FieldError]:
@@ -149,13 +174,9 @@ def _load_balancer_problems(
     return []
 
 
-def _link_problems(
-    vpc_link_id: str, link: apigateway.VpcLink | None, nlb_arn: str | None
-) -> list[FieldError]:
+def link_problems(vpc_link_id: str, link: apigateway.VpcLink | None) -> list[FieldError]:
     if link is None:
         return [FieldError("detail.vpcLinkId", f"no VpcLink {vpc_link_id} exists")]
     if link.status not in apigateway.LINK_STATUSES_IN_SERVICE:
         return [FieldError("detail.vpcLinkId", f"VpcLink {vpc_link_id} is {link.status}")]
-    if nlb_arn is not None and nlb_arn not in link.target_arns:
-        return [FieldError("detail.vpcLinkId", f"VpcLink {vpc_link_id} does not target {nlb_arn}")]
     return []

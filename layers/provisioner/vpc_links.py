@@ -1,23 +1,25 @@
 """ensure_vpc_link and check_vpc_link: find or create the link, then wait for it.
 
 Links are a scarce quota (20 per account and region by default), so a link that already
-targets the NLB and is in service is reused, never duplicated.
+targets the NLB and is in service is reused, never duplicated, even when N requests for the
+same NLB arrive at the same moment: the ledger's NLB claim lets exactly one of them create
+the link; the others raise ``LinkCreationInProgress``, which the state machine retries, and
+find the new link on their next attempt.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from provisioner import ledger
 from provisioner.aws import apigateway
-from provisioner.errors import VpcLinkFailed, VpcLinkTimeout
-from provisioner.models import ProvisionRequest, VpcLinkState
+from provisioner.errors import LinkCreationInProgress, VpcLinkFailed, VpcLinkTimeout
+from provisioner.models import LinkRequest, VpcLinkState
 from provisioner.ownership import created_by, ownership_tags
 from provisioner.settings import Settings
 
 
-def ensure_vpc_link(
-    request: ProvisionRequest, *, started_at: str, settings: Settings
-) -> VpcLinkState:
+def ensure_vpc_link(request: LinkRequest, *, started_at: str, settings: Settings) -> VpcLinkState:
     """The link this request will use: the one it named, one it created on an earlier attempt,
     one already serving its NLB, or a new one tagged with the request id."""
     deadline = _parse_time(started_at) + timedelta(seconds=request.timeout_seconds)
@@ -26,27 +28,50 @@ def ensure_vpc_link(
         if named is None:
             raise VpcLinkFailed(f"VpcLink {request.vpc_link_id} no longer exists")
         return _state(named, created=False, deadline=deadline, settings=settings)
+    if not request.nlb_arn:
+        raise VpcLinkFailed("the request names neither a VpcLink nor an NLB")
+    nlb_arn = request.nlb_arn
 
+    existing = _link_in_service(request, nlb_arn, settings)
+    if existing is not None:
+        link, created = existing
+        return _state(link, created=created, deadline=deadline, settings=settings)
+
+    claim = ledger.claim_nlb(settings.ledger_table, nlb_arn, request.request_id)
+    if not claim.won and claim.vpc_link_id:
+        # The holder's link is gone or FAILED (it is not in service): take over from it.
+        claim = ledger.claim_nlb(
+            settings.ledger_table, nlb_arn, request.request_id, replacing_link=claim.vpc_link_id
+        )
+    if not claim.won:
+        raise LinkCreationInProgress(
+            f"request {claim.holder} is creating the VpcLink for {nlb_arn}; it will be reused"
+        )
+    created_link = apigateway.create_vpc_link(
+        name=f"{request.api_name}-{request.request_id}"[:128],
+        nlb_arn=nlb_arn,
+        description=f"Private integration for request {request.request_id}",
+        tags=ownership_tags(request.request_id, request.tags, settings),
+    )
+    ledger.record_nlb_link(settings.ledger_table, nlb_arn, request.request_id, created_link.id)
+    return _state(created_link, created=True, deadline=deadline, settings=settings)
+
+
+def _link_in_service(
+    request: LinkRequest, nlb_arn: str, settings: Settings
+) -> tuple[apigateway.VpcLink, bool] | None:
+    """A PENDING or AVAILABLE link on the NLB, and whether this request created it."""
     candidates = [
         link
         for link in apigateway.vpc_links()
-        if request.nlb_arn in link.target_arns
-        and link.status in apigateway.LINK_STATUSES_IN_SERVICE
+        if nlb_arn in link.target_arns and link.status in apigateway.LINK_STATUSES_IN_SERVICE
     ]
     for link in candidates:  # a retry of this very request: it created the link already
         if created_by(link.tags, request.request_id, settings):
-            return _state(link, created=True, deadline=deadline, settings=settings)
+            return link, True
     if candidates:  # prefer a link that is ready now
-        reused = min(candidates, key=lambda link: (link.status != "AVAILABLE", link.id))
-        return _state(reused, created=False, deadline=deadline, settings=settings)
-
-    created = apigateway.create_vpc_link(
-        name=f"{request.api_name}-{request.request_id}"[:128],
-        nlb_arn=request.nlb_arn,
-        description=f"Private integration for request {request.request_id}",
-        tags=ownership_tags(request, settings),
-    )
-    return _state(created, created=True, deadline=deadline, settings=settings)
+        return min(candidates, key=lambda link: (link.status != "AVAILABLE", link.id)), False
+    return None
 
 
 def check_vpc_link(link: VpcLinkState, *, settings: Settings) -> VpcLinkState:

@@ -11,6 +11,7 @@ model through :func:`force_link_status`, which works with and without fidelity.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -23,6 +24,7 @@ from moto import mock_aws
 from .support import (
     FIDELITY,
     FUNCTION_ENVIRONMENT,
+    LEDGER_TABLE,
     REGION,
     FakeLambdaContext,
     Inventory,
@@ -61,6 +63,21 @@ def function_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return dict(FUNCTION_ENVIRONMENT)
 
 
+def _create_ledger_table() -> None:
+    """The request ledger, as template.yaml declares it (one string hash key, ``pk``)."""
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=LEDGER_TABLE,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@functools.cache
+def _shared_session() -> boto3.Session:
+    return boto3.Session(region_name=REGION)
+
+
 @pytest.fixture
 def aws(aws_credentials: None, function_environment: dict[str, str]) -> Iterator[None]:
     """In-process moto; the layer's cached boto3 clients are made afresh inside it."""
@@ -75,6 +92,11 @@ def aws(aws_credentials: None, function_environment: dict[str, str]) -> Iterator
         FIDELITY.reset_hooks()
     clients.reset()
     with mock_aws():
+        # moto hides boto3's default session for the duration of the mock, so every test would
+        # parse the service models (EC2's is large) again; one session made under the mock has
+        # moto's stubber and dummy credentials, and its loader keeps the models.
+        boto3.DEFAULT_SESSION = _shared_session()
+        _create_ledger_table()
         yield
     clients.reset()
     if FIDELITY is not None:

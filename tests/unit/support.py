@@ -13,12 +13,15 @@ from typing import Any
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "private-api-provisioner-test"
+LEDGER_TABLE = f"{STACK_NAME}-ledger"
+EXECUTION_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:provision:run-1"
 
 FUNCTION_ENVIRONMENT = {
     "PROVISIONER_STACK_NAME": STACK_NAME,
     "PROVISIONER_POLL_INTERVAL_SECONDS": "15",
     "PROVISIONER_LINK_TIMEOUT_SECONDS": "900",
     "PROVISIONER_DEFAULT_STAGE_NAME": "prod",
+    "PROVISIONER_LEDGER_TABLE": LEDGER_TABLE,
     "POWERTOOLS_SERVICE_NAME": "private-api-provisioner",
     "POWERTOOLS_METRICS_NAMESPACE": "PrivateApiProvisionerTests",
     "POWERTOOLS_TRACE_DISABLED": "true",

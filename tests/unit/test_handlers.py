@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -11,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from provisioner import ledger
 from provisioner.errors import InvalidRequest, StageNotSafe, VpcLinkFailed
 from provisioner.models import MANAGED_BY_TAG, REQUEST_ID_TAG
 
-from .support import REGION, STACK_NAME, eventbridge_event
+from .support import EXECUTION_ARN, LEDGER_TABLE, REGION, STACK_NAME, eventbridge_event
 
 pytestmark = [
     pytest.mark.unit,
@@ -23,7 +25,7 @@ pytestmark = [
 ]
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
-ASL = Path(__file__).resolve().parents[2] / "statemachine" / "provision.asl.json"
+STATE_MACHINES = sorted((Path(__file__).resolve().parents[2] / "statemachine").glob("*.asl.json"))
 HANDLER_NAMES = sorted(path.parent.name for path in FUNCTIONS.glob("*/app.py"))
 
 
@@ -57,18 +59,30 @@ def progress_of(result: dict[str, Any], status: str, request_id: str) -> dict[st
     return body
 
 
-def test_there_is_a_handler_for_every_lambda_task_of_the_asl():
-    function_arns = set()
-
-    def walk(states: dict[str, Any]) -> None:
+def test_every_lambda_task_of_every_workflow_has_a_handler_and_every_handler_a_task():
+    def function_names(states: dict[str, Any]) -> set[str]:
+        found = set()
         for state in states.values():
             if state.get("Resource") == "arn:aws:states:::lambda:invoke":
-                function_arns.add(state["Parameters"]["FunctionName"])
+                found.add(state["Parameters"]["FunctionName"])
             for branch in state.get("Branches", []):
-                walk(branch["States"])
+                found |= function_names(branch["States"])
+        return found
 
-    walk(json.loads(ASL.read_text())["States"])
-    assert len(function_arns) == len(HANDLER_NAMES) == 7
+    referenced = set().union(
+        *(function_names(json.loads(path.read_text())["States"]) for path in STATE_MACHINES)
+    )
+    # ${ValidateRequestFunctionArn} is functions/validate_request
+    as_folders = {re.sub(r"(?<!^)(?=[A-Z])", "_", name[2:-12]).lower() for name in referenced}
+    assert as_folders == set(HANDLER_NAMES)
+
+
+def validated(handlers, lambda_context, detail, **event) -> dict[str, Any]:
+    """ValidateRequest's payload and result: {"event.$": "$", "executionArn.$": ...}."""
+    return handlers["validate_request"].handler(
+        {"event": eventbridge_event(detail, **event), "executionArn": EXECUTION_ARN},
+        lambda_context,
+    )
 
 
 # --- validate_request -----------------------------------------------------------------------------
@@ -81,7 +95,9 @@ def test_validate_returns_the_camel_case_request_and_the_accepted_notification(
     )
 
     # When the handler runs
-    result = handlers["validate_request"].handler({"event": event}, lambda_context)
+    result = handlers["validate_request"].handler(
+        {"event": event, "executionArn": EXECUTION_ARN}, lambda_context
+    )
 
     # Then it returns the request with every default, camelCase, and an ACCEPTED notification
     assert set(result) == {"request", "progress"}
@@ -101,18 +117,24 @@ def test_validate_returns_the_camel_case_request_and_the_accepted_notification(
     body = progress_of(result, "ACCEPTED", "evt-1")
     assert body["ticketId"] == "OPS-1"
     assert result["progress"]["attributes"]["ticketId"]["StringValue"] == "OPS-1"
+    # And the request is claimed in the ledger by this execution
+    item = ledger.get_request(LEDGER_TABLE, "evt-1")
+    assert (item["status"], item["executionArn"]) == ("ACCEPTED", EXECUTION_ARN)
 
 
 def test_validate_raises_invalid_request_instead_of_returning_it(network, handlers, lambda_context):
     event = eventbridge_event({"apiName": "", "stageName": "a b"})
 
     with pytest.raises(InvalidRequest) as raised:
-        handlers["validate_request"].handler({"event": event}, lambda_context)
+        handlers["validate_request"].handler(
+            {"event": event, "executionArn": EXECUTION_ARN}, lambda_context
+        )
 
     # The Lambda runtime reports the class name as errorType and str() as errorMessage
     assert type(raised.value).__name__ == "InvalidRequest"
     fields = {f["field"] for f in json.loads(str(raised.value))["fields"]}
     assert fields == {"detail.apiName", "detail.stageName", "detail.nlbArn"}
+    assert ledger.get_request(LEDGER_TABLE, event["id"]) is None  # nothing claimed either
 
 
 def test_validate_checks_the_nlb_against_the_functions_own_account(
@@ -125,7 +147,9 @@ def test_validate_checks_the_nlb_against_the_functions_own_account(
     event = eventbridge_event({"apiName": "orders", "nlbArn": network.nlb_arn})
 
     with pytest.raises(InvalidRequest, match="999999999999"):
-        handlers["validate_request"].handler({"event": event}, OtherAccountContext())
+        handlers["validate_request"].handler(
+            {"event": event, "executionArn": EXECUTION_ARN}, OtherAccountContext()
+        )
 
 
 # --- the happy path, task by task, as the ASL chains them -----------------------------------------
@@ -133,10 +157,11 @@ def test_the_tasks_chain_into_a_deployed_api_on_its_link(
     network, apigw, handlers, lambda_context, link_status
 ):
     # Given a validated request
-    event = eventbridge_event(
-        {"apiName": "orders", "nlbArn": network.nlb_arn, "requestId": "r-42", "tags": {"t": "1"}}
+    state = validated(
+        handlers,
+        lambda_context,
+        {"apiName": "orders", "nlbArn": network.nlb_arn, "requestId": "r-42", "tags": {"t": "1"}},
     )
-    state = handlers["validate_request"].handler({"event": event}, lambda_context)
     request = state["request"]
 
     # When EnsureVpcLink runs ({"request.$", "startedAt.$": "$$.Execution.StartTime"})
@@ -196,6 +221,19 @@ def test_the_tasks_chain_into_a_deployed_api_on_its_link(
     assert stage["variables"] == {"vpcLinkId": link["vpcLinkId"]}
     tags = apigw.get_rest_api(restApiId=api["restApiId"])["tags"]
     assert tags == {"t": "1", REQUEST_ID_TAG: "r-42", MANAGED_BY_TAG: STACK_NAME}
+    # And the ledger tells the story, milestone by milestone
+    item = ledger.get_request(LEDGER_TABLE, "r-42")
+    assert item["status"] == "SUCCEEDED"
+    assert item["resources"]["vpcLinkId"] == link["vpcLinkId"]
+    assert item["resources"]["restApiId"] == api["restApiId"]
+    assert [entry["status"] for entry in item["history"]] == [
+        "ACCEPTED",
+        f"VPC_LINK_{ensured['link']['status']}",
+        "VPC_LINK_AVAILABLE",
+        "API_CREATED",
+        "API_DEPLOYED",
+        "SUCCEEDED",
+    ]
 
 
 def test_get_vpc_link_status_raises_vpc_link_failed_with_aws_reason(
@@ -221,9 +259,11 @@ def test_get_vpc_link_status_raises_vpc_link_failed_with_aws_reason(
 
 
 def test_deploy_api_raises_stage_not_safe_for_a_pending_link(
-    network, apigw, handlers, lambda_context, make_request, link_status
+    network, apigw, handlers, lambda_context, link_status
 ):
-    request = make_request().to_wire()
+    request = validated(handlers, lambda_context, {"apiName": "o", "nlbArn": network.nlb_arn})[
+        "request"
+    ]
     api = handlers["create_api"].handler({"request": request}, lambda_context)["api"]
     created = apigw.create_vpc_link(name="l", targetArns=[network.nlb_arn])
     link_status(created["id"], "PENDING", "Your vpc link is being created")
@@ -249,18 +289,27 @@ def test_rollback_of_a_rejected_event_returns_a_rejected_outcome(
     # Given Validate's Catch: the raw event with the error at $.error ("Payload.$": "$")
     event = eventbridge_event({"stageName": "a b", "ticketId": "OPS-9"}, event_id="evt-9")
     with pytest.raises(InvalidRequest) as raised:
-        handlers["validate_request"].handler({"event": event}, lambda_context)
+        handlers["validate_request"].handler(
+            {"event": event, "executionArn": EXECUTION_ARN}, lambda_context
+        )
     cause = json.dumps({"errorMessage": str(raised.value), "errorType": "InvalidRequest"})
     before = inventory()
 
     # When Rollback runs
     result = handlers["rollback_request"].handler(
-        {**event, "error": {"Error": "InvalidRequest", "Cause": cause}}, lambda_context
+        {
+            "workflow": "PROVISION",
+            "executionArn": EXECUTION_ARN,
+            "state": {**event, "error": {"Error": "InvalidRequest", "Cause": cause}},
+        },
+        lambda_context,
     )
 
     # Then the outcome is REJECTED with every field error, and nothing changed
     assert set(result) == {"outcome", "progress"}
     assert result["outcome"]["status"] == "REJECTED"
+    assert result["outcome"]["detailType"] == "PrivateApiRequestRejected"
+    assert result["outcome"]["deleted"] == []
     assert result["outcome"]["error"]["code"] == "InvalidRequest"
     assert {f["field"] for f in result["outcome"]["error"]["fields"]} == {
         "detail.apiName",
@@ -274,10 +323,12 @@ def test_rollback_of_a_rejected_event_returns_a_rejected_outcome(
 
 
 def test_rollback_after_a_late_failure_deletes_the_requests_resources(
-    network, handlers, lambda_context, make_request, inventory
+    network, handlers, lambda_context, inventory
 ):
     # Given a request that created its link and API, then failed in DeployApi
-    request = make_request().to_wire()
+    request = validated(handlers, lambda_context, {"apiName": "o", "nlbArn": network.nlb_arn})[
+        "request"
+    ]
     handlers["ensure_vpc_link"].handler(
         {"request": request, "startedAt": datetime.now(UTC).isoformat()}, lambda_context
     )
@@ -292,12 +343,18 @@ def test_rollback_after_a_late_failure_deletes_the_requests_resources(
 
     # When Rollback runs on the state DeployApi's Catch leaves ({request, link, api, error})
     result = handlers["rollback_request"].handler(
-        {"request": request, "error": {"Error": "StageNotSafe", "Cause": cause}}, lambda_context
+        {
+            "workflow": "PROVISION",
+            "executionArn": EXECUTION_ARN,
+            "state": {"request": request, "error": {"Error": "StageNotSafe", "Cause": cause}},
+        },
+        lambda_context,
     )
 
     # Then both are gone and the outcome is FAILED with the reason
     assert inventory().vpc_link_ids == inventory().rest_api_ids == []
     assert result["outcome"]["status"] == "FAILED"
+    assert result["outcome"]["detailType"] == "PrivateApiProvisioningFailed"
     assert result["outcome"]["error"]["message"] == "VpcLink l is PENDING; no stage may point at it"
     body = progress_of(result, "FAILED", request["requestId"])
     assert "Rolled back" in body["message"]

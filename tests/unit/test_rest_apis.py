@@ -240,7 +240,7 @@ def test_pointing_the_stage_at_another_available_link_updates_the_variable(
     link_status(other["id"], "AVAILABLE", "Your vpc link is ready for use")
 
     # When the stage is pointed at it
-    point_stage_at_link(api, "prod", link_state(other["id"]))
+    point_stage_at_link(api.rest_api_id, "prod", link_state(other["id"]))
 
     # Then the stage variable names the new link
     stage = apigw.get_stage(restApiId=api.rest_api_id, stageName="prod")
@@ -254,7 +254,7 @@ def test_pointing_the_stage_at_its_own_link_again_is_harmless(
     api = create_api(request, settings=settings)
     deploy_api(request, available_link, api, settings=settings)
 
-    point_stage_at_link(api, "prod", available_link)
+    point_stage_at_link(api.rest_api_id, "prod", available_link)
 
     stage = apigw.get_stage(restApiId=api.rest_api_id, stageName="prod")
     assert stage["variables"] == {"vpcLinkId": available_link.vpc_link_id}
@@ -270,7 +270,7 @@ def test_the_stage_is_not_pointed_at_a_link_that_is_not_available(
     link_status(pending["id"], "PENDING", "Your vpc link is being created")
 
     with pytest.raises(StageNotSafe):
-        point_stage_at_link(api, "prod", link_state(pending["id"], "PENDING"))
+        point_stage_at_link(api.rest_api_id, "prod", link_state(pending["id"], "PENDING"))
 
     stage = apigw.get_stage(restApiId=api.rest_api_id, stageName="prod")
     assert stage["variables"] == {"vpcLinkId": available_link.vpc_link_id}
@@ -282,4 +282,4 @@ def test_a_stage_that_does_not_exist_is_not_safe(network, apigw, available_link)
     api = ApiState(rest_api_id=api_id, root_resource_id=root, created_by_this_request=True)
 
     with pytest.raises(ResourceNotFound):
-        point_stage_at_link(api, "prod", available_link)
+        point_stage_at_link(api.rest_api_id, "prod", available_link)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from provisioner import errors
+from provisioner import errors, ledger
 from provisioner.errors import FieldError, InvalidRequest
 from provisioner.models import AwsError, RollbackTask
 from provisioner.notifications import Status
@@ -15,7 +15,7 @@ from provisioner.rest_apis import create_api, deploy_api
 from provisioner.rollback import describe_error, rollback_request
 from provisioner.vpc_links import ensure_vpc_link
 
-from .support import eventbridge_event
+from .support import EXECUTION_ARN, LEDGER_TABLE, eventbridge_event
 
 pytestmark = pytest.mark.unit
 
@@ -40,8 +40,33 @@ def caught(error: errors.ProvisionerError) -> AwsError:
     return AwsError(Error=type(error).__name__, Cause=lambda_cause(error))
 
 
+def claim(request, execution_arn: str = EXECUTION_ARN) -> None:
+    """Validate's claim in the ledger: this execution runs this request."""
+    ledger.claim_request(
+        LEDGER_TABLE,
+        request_id=request.request_id,
+        kind="PROVISION",
+        fingerprint=ledger.body_hash(request.to_wire()),
+        execution_arn=execution_arn,
+        ticket_id=request.ticket_id,
+        requested_by=request.requested_by,
+    )
+
+
+def failed(state: dict, execution_arn: str = EXECUTION_ARN) -> RollbackTask:
+    """The Rollback payload: {"workflow": "PROVISION", "executionArn.$", "state.$": "$"}."""
+    return RollbackTask.model_validate(
+        {"workflow": "PROVISION", "executionArn": execution_arn, "state": state}
+    )
+
+
+def after(request, error: errors.ProvisionerError) -> RollbackTask:
+    return failed({"request": request.to_wire(), "error": caught(error).model_dump()})
+
+
 def provision(request, settings, link_status) -> tuple[str, str]:
     """What a request leaves behind when it fails late: its link, its API and its stage."""
+    claim(request)
     link = ensure_vpc_link(request, started_at=datetime.now(UTC).isoformat(), settings=settings)
     link_status(link.vpc_link_id, "AVAILABLE", "Your vpc link is ready for use")
     api = create_api(request, settings=settings)
@@ -61,9 +86,7 @@ def test_a_failed_request_loses_its_api_and_link_and_keeps_everyone_elses(
 
     # When the request fails and is rolled back
     report = rollback_request(
-        RollbackTask(
-            request=request, error=caught(errors.StageNotSafe("VpcLink x is PENDING; no stage"))
-        ),
+        after(request, errors.StageNotSafe("VpcLink x is PENDING; no stage")),
         settings=settings,
     )
 
@@ -95,7 +118,7 @@ def test_a_reused_link_is_not_deleted_with_the_request_that_reused_it(
 
     # When the request is rolled back
     report = rollback_request(
-        RollbackTask(request=request, error=caught(errors.TransientAwsError("x"))),
+        after(request, errors.TransientAwsError("x")),
         settings=settings,
     )
 
@@ -110,13 +133,14 @@ def test_resources_of_another_stack_with_the_same_request_id_are_kept(
 ):
     # Given an API another control plane (another stack) created for the same request id
     request = make_request()
+    claim(request)
     apigw.create_rest_api(
         name="foreign",
         tags={"provisioner:request-id": request.request_id, "provisioner:managed-by": "other"},
     )
 
     report = rollback_request(
-        RollbackTask(request=request, error=caught(errors.TransientAwsError("x"))),
+        after(request, errors.TransientAwsError("x")),
         settings=settings,
     )
 
@@ -126,9 +150,10 @@ def test_resources_of_another_stack_with_the_same_request_id_are_kept(
 
 def test_a_failure_before_anything_was_created_says_so(network, make_request, settings, inventory):
     request = make_request()
+    claim(request)
 
     report = rollback_request(
-        RollbackTask(request=request, error=caught(errors.QuotaExceeded("VpcLink limit"))),
+        after(request, errors.QuotaExceeded("VpcLink limit")),
         settings=settings,
     )
 
@@ -153,9 +178,7 @@ def test_a_link_that_another_api_uses_is_kept_with_the_reason(
     assert second_link == link_id
 
     # When A is rolled back
-    report = rollback_request(
-        RollbackTask(request=first, error=caught(errors.TransientAwsError("x"))), settings=settings
-    )
+    report = rollback_request(after(first, errors.TransientAwsError("x")), settings=settings)
 
     # Then A's API is gone but the link B uses is kept, and the report says why
     assert [entry.split(" (")[0] for entry in report.kept] == [f"VpcLink {link_id}"]
@@ -163,6 +186,52 @@ def test_a_link_that_another_api_uses_is_kept_with_the_reason(
     assert inventory().vpc_link_ids == [link_id]
     assert inventory().rest_api_ids == [second_api]
     assert "Kept:" in report.sentence
+
+
+def test_the_ledger_records_the_failure_and_frees_the_nlb(
+    network, make_request, settings, link_status
+):
+    # Given a request that created the NLB's link (and so holds the NLB's claim)
+    request = make_request()
+    link_id, _ = provision(request, settings, link_status)
+
+    # When it is rolled back
+    report = rollback_request(after(request, errors.TransientAwsError("x")), settings=settings)
+
+    # Then its ledger item says FAILED with the outcome, and another request may claim the NLB
+    item = ledger.get_request(LEDGER_TABLE, request.request_id)
+    assert item["status"] == "FAILED"
+    assert item["outcome"]["deleted"] == report.deleted
+    assert f"VpcLink {link_id}" in report.deleted
+    assert ledger.claim_nlb(LEDGER_TABLE, network.nlb_arn, "someone-else").won
+
+
+def test_a_duplicate_delivery_that_failed_does_not_undo_the_originals_work(
+    network, make_request, settings, inventory, link_status
+):
+    # Given a request provisioned by its first execution
+    request = make_request()
+    provision(request, settings, link_status)
+    before = inventory()
+
+    # When a second execution for the same request fails and rolls back
+    duplicate = "arn:aws:states:us-east-1:123456789012:execution:provision:run-2"
+    report = rollback_request(
+        failed(
+            {
+                "request": request.to_wire(),
+                "error": caught(errors.TransientAwsError("x")).model_dump(),
+            },
+            execution_arn=duplicate,
+        ),
+        settings=settings,
+    )
+
+    # Then nothing of the original's is deleted, and its ledger item is untouched
+    assert report.status is Status.FAILED
+    assert report.deleted == []
+    assert inventory() == before
+    assert ledger.get_request(LEDGER_TABLE, request.request_id)["status"] == "ACCEPTED"
 
 
 # --- REJECTED: nothing was created, list the fields -----------------------------------------------
@@ -183,7 +252,7 @@ def test_a_rejected_request_deletes_nothing_and_lists_every_field(
 
     # When it is "rolled back"
     report = rollback_request(
-        RollbackTask.model_validate({**event, "error": caught(rejection).model_dump()}),
+        failed({**event, "error": caught(rejection).model_dump()}),
         settings=settings,
     )
 
@@ -199,6 +268,32 @@ def test_a_rejected_request_deletes_nothing_and_lists_every_field(
     assert (report.ref.request_id, report.ref.ticket_id) == ("r-7", "OPS-7")
     assert report.sentence.startswith("Request r-7 was rejected: 2 fields are invalid")
     assert "Nothing had been created" not in report.sentence
+    # And the ledger keeps a trace of the rejection
+    assert ledger.get_request(LEDGER_TABLE, "r-7")["status"] == "REJECTED"
+
+
+def test_a_request_id_reused_for_another_body_is_rejected_and_deletes_nothing(
+    network, make_request, settings, inventory, link_status
+):
+    # Given a provisioned request, and a different body sent under the same requestId
+    request = make_request()
+    provision(request, settings, link_status)
+    before = inventory()
+    conflict = errors.DuplicateRequestConflict(f"requestId {request.request_id} was used")
+
+    # When that second execution rolls back
+    report = rollback_request(
+        failed(
+            {"request": request.to_wire(), "error": caught(conflict).model_dump()},
+            execution_arn="arn:aws:states:us-east-1:123456789012:execution:provision:run-2",
+        ),
+        settings=settings,
+    )
+
+    # Then it is REJECTED, the first request's resources stay, and its ledger item too
+    assert report.status is Status.REJECTED
+    assert inventory() == before
+    assert ledger.get_request(LEDGER_TABLE, request.request_id)["status"] != "REJECTED"
 
 
 def test_a_rejected_event_with_a_malformed_request_id_is_answered_by_event_id(aws, settings):
@@ -206,7 +301,7 @@ def test_a_rejected_event_with_a_malformed_request_id_is_answered_by_event_id(aw
     rejection = InvalidRequest.of([FieldError("detail.requestId", "must match")])
 
     report = rollback_request(
-        RollbackTask.model_validate({**event, "error": caught(rejection).model_dump()}),
+        failed({**event, "error": caught(rejection).model_dump()}),
         settings=settings,
     )
 

@@ -11,12 +11,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from provisioner.errors import VpcLinkFailed, VpcLinkTimeout
+from provisioner import ledger
+from provisioner.errors import LinkCreationInProgress, VpcLinkFailed, VpcLinkTimeout
 from provisioner.models import MANAGED_BY_TAG, REQUEST_ID_TAG, VpcLinkState
 from provisioner.settings import Settings
 from provisioner.vpc_links import check_vpc_link, ensure_vpc_link
 
-from .support import STACK_NAME
+from .support import LEDGER_TABLE, STACK_NAME
 
 pytestmark = pytest.mark.unit
 
@@ -178,6 +179,47 @@ def test_a_named_vpc_link_that_vanished_is_a_failure(network, apigw, make_reques
     assert apigw.get_vpc_links()["items"] == []
 
 
+def test_a_request_waits_while_another_is_creating_the_nlbs_link(
+    network, apigw, make_request, settings
+):
+    # Given another request has claimed the NLB and not created its link yet
+    holder = make_request()
+    assert ledger.claim_nlb(LEDGER_TABLE, network.nlb_arn, holder.request_id).won
+
+    # When a second request for the same NLB ensures its link
+    with pytest.raises(LinkCreationInProgress) as raised:
+        ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+
+    # Then it creates nothing and names the holder (the ASL retries it, then it reuses)
+    assert holder.request_id in raised.value.message
+    assert raised.value.retryable
+    assert apigw.get_vpc_links()["items"] == []
+
+
+def test_the_waiting_request_reuses_the_link_once_it_exists(network, apigw, make_request, settings):
+    first = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+
+    second = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+
+    assert (second.vpc_link_id, second.created_by_this_request) == (first.vpc_link_id, False)
+    assert len(apigw.get_vpc_links()["items"]) == 1
+
+
+def test_a_claim_whose_link_failed_is_taken_over(
+    network, apigw, make_request, settings, link_status
+):
+    # Given the NLB's claim names a link that FAILED
+    first = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    link_status(first.vpc_link_id, "FAILED", ALREADY_ASSOCIATED)
+
+    # When another request ensures a link for the NLB
+    second = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+
+    # Then it creates a new one instead of waiting forever
+    assert second.vpc_link_id != first.vpc_link_id
+    assert second.created_by_this_request is True
+
+
 # --- check_vpc_link ------------------------------------------------------------------------------
 def test_a_failed_link_raises_with_aws_status_message_verbatim(
     network, apigw, settings, link_status
@@ -276,7 +318,11 @@ def test_the_next_poll_never_overshoots_the_deadline_by_a_whole_second(
     link = apigw.create_vpc_link(name="l", targetArns=[network.nlb_arn])
     link_status(link["id"], "AVAILABLE", "Your vpc link is ready for use")
     settings = Settings.model_validate(
-        {"PROVISIONER_STACK_NAME": STACK_NAME, "PROVISIONER_POLL_INTERVAL_SECONDS": poll_interval}
+        {
+            "PROVISIONER_STACK_NAME": STACK_NAME,
+            "PROVISIONER_LEDGER_TABLE": LEDGER_TABLE,
+            "PROVISIONER_POLL_INTERVAL_SECONDS": poll_interval,
+        }
     )
     deadline = datetime.now(UTC) + timedelta(seconds=seconds_left)
 

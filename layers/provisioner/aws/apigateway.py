@@ -186,6 +186,13 @@ def get_stage(rest_api_id: str, stage_name: str) -> dict[str, Any] | None:
         return None
 
 
+def stages(rest_api_id: str) -> list[dict[str, Any]]:
+    with aws_errors():
+        return [
+            dict(stage) for stage in clients.apigateway().get_stages(restApiId=rest_api_id)["item"]
+        ]
+
+
 def create_deployment(
     rest_api_id: str, stage_name: str, variables: dict[str, str], description: str
 ) -> str:

@@ -15,6 +15,7 @@ from provisioner import errors
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
 # botocore's standard mode retries throttling and 5xx a few times with jittered backoff within
@@ -36,10 +37,16 @@ def elbv2() -> ElasticLoadBalancingv2Client:
     return boto3.client("elbv2", config=_CONFIG)
 
 
+@cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or regions)."""
     apigateway.cache_clear()
     elbv2.cache_clear()
+    dynamodb.cache_clear()
 
 
 _THROTTLING = {
@@ -61,7 +68,9 @@ def translate(error: ClientError) -> errors.ProvisionerError:
     code = error.response.get("Error", {}).get("Code", "Unknown")
     message = error.response.get("Error", {}).get("Message", str(error))
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in _THROTTLING or status == 429:
+    if code == "ConditionalCheckFailedException":
+        return errors.ConditionFailed(message)
+    if code in _THROTTLING or status == 429 or code == "ProvisionedThroughputExceededException":
         return errors.TooManyRequests(f"AWS throttled the control plane: {message}")
     if code in _TRANSIENT or status >= 500 or code == "ConflictException":
         return errors.TransientAwsError(f"{code}: {message}")

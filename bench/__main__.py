@@ -1,0 +1,99 @@
+"""``python -m bench``: (a) cold-start imports, (b) end-to-end overhead, (c) cost, one run."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+
+from bench import coldstart, provisioning
+from bench.template import template_functions
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--repeats", type=int, default=7, help="runs per side for (a)")
+    parser.add_argument("--provisionings", type=int, default=3, help="sequential runs for (b)")
+    parser.add_argument("--poll-interval", type=int, default=2, help="PollIntervalSeconds")
+    parser.add_argument("--pending-seconds", type=float, default=4.0, help="VpcLink PENDING")
+    parser.add_argument(
+        "--trace-disabled",
+        action="store_true",
+        help="(a) with POWERTOOLS_TRACE_DISABLED=true, as the emulator runs handlers",
+    )
+    parser.add_argument("--skip-coldstart", action="store_true")
+    parser.add_argument("--skip-e2e", action="store_true")
+    return parser.parse_args(argv)
+
+
+def _summary_coldstart(results: list[coldstart.ColdStart]) -> str:
+    worst = max(results, key=lambda r: r.ratio)
+    failing = sum(1 for r in results if not r.passed)
+    ratios = statistics.median(r.ratio for r in results)
+    verdict = "PASS" if not failing else f"FAIL ({failing}/{len(results)} functions over)"
+    return (
+        f"(a) cold-start import ratio: median {ratios:.2f}x, worst {worst.ratio:.2f}x "
+        f"({worst.function.logical_id}), target <= {coldstart.TARGET_RATIO}x: {verdict}"
+    )
+
+
+def _summary_e2e(result: provisioning.E2eResult) -> list[str]:
+    overheads = result.overheads
+    worst = f"{max(overheads):.2f} s" if overheads else "n/a"
+    median = f"{statistics.median(overheads):.2f} s" if overheads else "n/a"
+    runs = result.runs
+    transitions = statistics.median(r.transitions for r in runs)
+    invocations = statistics.median(len(r.invocations) for r in runs)
+    cost = statistics.median(r.cost for r in runs)
+    cold = sum(1 for r in runs for i in r.invocations if i.cold_start)
+    return [
+        f"(b) end-to-end overhead after AVAILABLE: median {median}, worst {worst}, "
+        f"target <= {result.target:g} s (poll {result.poll_interval} s + 2 s): "
+        f"{'PASS' if result.passed else 'FAIL'}",
+        f"(c) per provisioning (median of {len(runs)}): {transitions:g} state transitions = "
+        f"${cost:.6f} (${cost * 1000:.2f} per 1,000 provisionings), {invocations:g} Lambda "
+        f"invocations; {cold} cold starts over all {len(runs)} runs",
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    began = time.monotonic()
+    summary: list[str] = []
+    failed = False
+    if not args.skip_coldstart:
+        functions = template_functions()
+        results = coldstart.measure(functions, args.repeats, tracing=not args.trace_disabled)
+        print(
+            "\n".join(coldstart.report(results, args.repeats, not args.trace_disabled)), flush=True
+        )
+        print(flush=True)
+        summary.append(_summary_coldstart(results))
+        failed |= not all(r.passed for r in results)
+    if not args.skip_e2e:
+        try:
+            e2e = provisioning.measure(args.provisionings, args.poll_interval, args.pending_seconds)
+        except Exception as exc:  # the stack under test is broken: say so, keep the summary
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
+            print(f"(b)/(c) not measured: the provisioning could not run: {reason}\n")
+            summary.append(f"(b)/(c) not measured: {reason[:160]}")
+            failed = True
+        else:
+            print("\n".join(provisioning.report_overhead(e2e)))
+            print()
+            print("\n".join(provisioning.report_counts(e2e)))
+            print()
+            summary.extend(_summary_e2e(e2e))
+            failed |= not e2e.passed
+    print("=" * 100)
+    print("SUMMARY")
+    print("\n".join(summary))
+    print(f"bench took {time.monotonic() - began:.0f} s; exit status {int(failed)}")
+    print("=" * 100)
+    return int(failed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+"""``python -m emulator demo`` (``make demo``): from nothing to a working private API, then two
+failures handled as the product promises, in well under a minute.
+
+The demo owns the embedded AWS but otherwise behaves like any requester: every call (the
+network, the request, the follow-up and every check) is boto3 over HTTP to the endpoint.
+
+1. A VPC, two subnets and an internal NLB; a PrivateApiRequested event; each notification as it
+   arrives; then API Gateway itself is asked whether the stage variable names the link and the
+   root integration goes through it.
+2. A request for an NLB that does not exist: REJECTED, every field listed, nothing created.
+3. An NLB already behind another VPC endpoint service: the link goes FAILED, the notification
+   carries AWS's statusMessage, and the API created in parallel is rolled back.
+
+Exit status 0 only when every check passes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from emulator.console import Console, since
+from emulator.local import ACCOUNT_ID, REGION, LocalSettings, claim_port, http_client
+from emulator.local import start_embedded_aws as _start_embedded_aws
+from privateapi.network import SampleNetwork, create_sample_network
+from privateapi.progress import Notification, ProgressFollower
+from privateapi.submit import put_request
+
+FOLLOW_TIMEOUT_SECONDS = 60
+CLEANUP_TIMEOUT_SECONDS = 10
+ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+REQUEST_ID_TAG = "provisioner:request-id"
+STAGE_VARIABLE = "${stageVariables.vpcLinkId}"
+MISSING_NLB_ARN = (
+    f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:"
+    "loadbalancer/net/ghost-nlb/0123456789abcdef"
+)
+
+
+# --- talking to the endpoint --------------------------------------------------------------------
+@dataclass
+class Requester:
+    """A requester's view of the control plane: clients over HTTP, the bus and the topic."""
+
+    endpoint_url: str
+    bus_name: str
+    topic_arn: str
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = http_client(self.endpoint_url, service)
+        return self._clients[service]
+
+    def create_network(self, name: str) -> SampleNetwork:
+        return create_sample_network(self.client("ec2"), self.client("elbv2"), name)
+
+    def request(self, **detail: Any) -> str:
+        return put_request(self.client("events"), self.bus_name, detail)
+
+    def left_behind(self, request_id: str) -> list[str]:
+        """REST APIs and VpcLinks still tagged with ``request_id`` (DELETING links count)."""
+        apigateway = self.client("apigateway")
+        apis = apigateway.get_rest_apis()["items"]
+        links = apigateway.get_vpc_links()["items"]
+        return [
+            f"{kind} {item['id']}"
+            for kind, items in (("rest api", apis), ("vpc link", links))
+            for item in items
+            if (item.get("tags") or {}).get(REQUEST_ID_TAG) == request_id
+        ]
+
+    @property
+    def state_machine_arn(self) -> str:
+        if "state_machine" not in self._clients:
+            machines = self.client("stepfunctions").list_state_machines()["stateMachines"]
+            self._clients["state_machine"] = next(
+                m["stateMachineArn"] for m in machines if m["name"].endswith("-provision")
+            )
+        return str(self._clients["state_machine"])
+
+    def execution_failure(self, request_id: str) -> tuple[str, str, str] | None:
+        """``(name, error, cause)`` of the execution that handled ``request_id``, if it failed."""
+        sfn = self.client("stepfunctions")
+        executions = sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+        for execution in executions:
+            if execution["status"] not in ENDED_BADLY:
+                continue
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if request_id in described.get("input", ""):
+                return execution["name"], described.get("error", ""), described.get("cause", "")
+        return None
+
+
+# --- following one request ----------------------------------------------------------------------
+@dataclass
+class FollowedRequest:
+    """The notifications of one request, and when each happened relative to the request."""
+
+    request_id: str
+    sent_at: datetime
+    timeline: list[tuple[Notification, float]] = field(default_factory=list)
+    execution_failure: tuple[str, str, str] | None = None
+
+    @property
+    def final(self) -> Notification | None:
+        last = self.timeline[-1][0] if self.timeline else None
+        return last if last is not None and last.final else None
+
+    @property
+    def statuses(self) -> list[str]:
+        return [notification.status for notification, _ in self.timeline]
+
+    def seconds_since_sent(self, notification: Notification, arrival: float) -> float:
+        """From the notification's own timestamp (when the step happened), else its arrival."""
+        try:
+            stamp = datetime.fromisoformat(notification.body["timestamp"])
+        except (KeyError, TypeError, ValueError):
+            return arrival
+        return max(0.0, (stamp - self.sent_at).total_seconds())
+
+    def steps(self) -> list[tuple[str, float, float]]:
+        rows, previous = [], 0.0
+        for notification, arrival in self.timeline:
+            at = self.seconds_since_sent(notification, arrival)
+            rows.append((notification.status, at - previous, at))
+            previous = at
+        return rows
+
+
+def follow(
+    console: Console, requester: Requester, follower: ProgressFollower, followed: FollowedRequest
+) -> FollowedRequest:
+    """Print each notification of the request as it arrives, until its final one (or until
+    its execution ended without one: then its error and cause are printed instead)."""
+    started = time.monotonic()
+    while followed.final is None and since(started) < FOLLOW_TIMEOUT_SECONDS:
+        arrived = [n for n in follower.poll(wait_seconds=1) if n.request_id == followed.request_id]
+        for notification in arrived:
+            followed.timeline.append((notification, since(started)))
+            console.notification(notification, f"{since(started):5.1f} s")
+        if not arrived and followed.final is None:
+            followed.execution_failure = requester.execution_failure(followed.request_id)
+            if followed.execution_failure:
+                console.execution_failed(*followed.execution_failure)
+                break
+        last = followed.statuses[-1] if followed.statuses else "sent"
+        console.status(f"{since(started):5.1f} s  {last}, waiting for the next step ...")
+    return followed
+
+
+def send_and_follow(
+    console: Console, requester: Requester, follower: ProgressFollower, **detail: Any
+) -> FollowedRequest:
+    sent_at = datetime.now().astimezone()
+    request_id = requester.request(**detail)
+    console.line(f"  PrivateApiRequested put on {requester.bus_name}: requestId {request_id}")
+    return follow(console, requester, follower, FollowedRequest(request_id, sent_at))
+
+
+# --- checks ---------------------------------------------------------------------------------------
+@dataclass
+class Verdict:
+    """Every check the demo makes; the exit status is 0 only when all of them passed."""
+
+    console: Console
+    failures: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, what: str, detail: Any = "") -> bool:
+        if not self.console.check(ok, what, str(detail)):
+            self.failures.append(what)
+        return ok
+
+    def final_status(self, followed: FollowedRequest, expected: str) -> bool:
+        final, failure = followed.final, followed.execution_failure
+        if final:
+            got = final.status
+        elif failure:
+            got = f"no final notification: the execution failed with {failure[1]}"
+        else:
+            got = f"no final notification in {FOLLOW_TIMEOUT_SECONDS} s"
+        return self.check(got == expected, f"the request ended {expected}", f"got {got}")
+
+
+def wait_until_nothing_left(requester: Requester, request_id: str) -> list[str]:
+    """Bounded wait for rollback to finish (a deleted link stays DELETING for a moment)."""
+    deadline = time.monotonic() + CLEANUP_TIMEOUT_SECONDS
+    left = requester.left_behind(request_id)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = requester.left_behind(request_id)
+    return left
+
+
+def print_execution_failure(console: Console, requester: Requester, request_id: str) -> None:
+    failure = requester.execution_failure(request_id)
+    if failure is not None:
+        console.execution_failed(*failure)
+
+
+# --- scenario 1: a private API --------------------------------------------------------------------
+def scenario_private_api(
+    console: Console, requester: Requester, follower: ProgressFollower, verdict: Verdict
+) -> None:
+    console.heading("1. A private API for an internal NLB")
+    started = time.monotonic()
+    network = requester.create_network("orders-service")
+    console.line(
+        f"  network: {network.vpc_id}, subnets {', '.join(network.subnet_ids)} "
+        f"({since(started):.1f} s)"
+    )
+    console.line(f"  internal NLB: {network.nlb_arn}")
+    followed = send_and_follow(
+        console, requester, follower, apiName="orders", nlbArn=network.nlb_arn
+    )
+    if not verdict.final_status(followed, "SUCCEEDED"):
+        return
+    assert followed.final is not None
+    body = followed.final.body
+    verify_link(requester, verdict, body["vpcLinkId"], network.nlb_arn)
+    verify_stage_and_integration(requester, verdict, body)
+    print_summary(console, body, followed)
+
+
+def verify_link(requester: Requester, verdict: Verdict, link_id: str, nlb_arn: str) -> None:
+    link = requester.client("apigateway").get_vpc_link(vpcLinkId=link_id)
+    verdict.check(link["status"] == "AVAILABLE", f"VpcLink {link_id} is AVAILABLE", link["status"])
+    verdict.check(link["targetArns"] == [nlb_arn], "the link targets our NLB", link["targetArns"])
+
+
+def verify_stage_and_integration(
+    requester: Requester, verdict: Verdict, body: dict[str, Any]
+) -> None:
+    apigateway = requester.client("apigateway")
+    api_id, stage_name, link_id = body["restApiId"], body["stageName"], body["vpcLinkId"]
+    variables = apigateway.get_stage(restApiId=api_id, stageName=stage_name).get("variables", {})
+    verdict.check(
+        variables.get("vpcLinkId") == link_id,
+        f"stage {stage_name}: vpcLinkId = {link_id}",
+        variables,
+    )
+    resources = apigateway.get_resources(restApiId=api_id)["items"]
+    root = next(r for r in resources if r["path"] == "/")
+    integration = apigateway.get_integration(
+        restApiId=api_id, resourceId=root["id"], httpMethod="GET"
+    )
+    expected = {
+        "type": "HTTP_PROXY",
+        "connectionType": "VPC_LINK",
+        "connectionId": STAGE_VARIABLE,
+    }
+    for key, value in expected.items():
+        got = integration.get(key)
+        verdict.check(got == value, f"GET / integration {key} = {value}", f"got {got}")
+
+
+def print_summary(console: Console, body: dict[str, Any], followed: FollowedRequest) -> None:
+    console.line()
+    console.line("  Summary")
+    console.field("VPC link", body["vpcLinkId"])
+    console.field("REST API", body["restApiId"])
+    console.field("Stage", body["stageName"])
+    console.field("Invoke URL", body["invokeUrl"])
+    console.line("  Steps (from each notification's timestamp):")
+    console.steps(followed.steps())
+
+
+# --- scenario 2: rejected -------------------------------------------------------------------------
+def scenario_missing_nlb(
+    console: Console, requester: Requester, follower: ProgressFollower, verdict: Verdict
+) -> None:
+    console.heading("2. A request for an NLB that does not exist (and a bad stage name)")
+    followed = send_and_follow(
+        console,
+        requester,
+        follower,
+        apiName="ghost",
+        stageName="no spaces",
+        nlbArn=MISSING_NLB_ARN,
+    )
+    if not verdict.final_status(followed, "REJECTED"):
+        return
+    assert followed.final is not None
+    error = followed.final.body.get("error", {})
+    listed = {bad["field"] for bad in error.get("fields", [])}
+    verdict.check(
+        {"detail.nlbArn", "detail.stageName"} <= listed, "every bad field is listed", listed
+    )
+    left = requester.left_behind(followed.request_id)
+    verdict.check(not left, "nothing was created", left)
+    print_execution_failure(console, requester, followed.request_id)
+
+
+# --- scenario 3: FAILED link, rolled back ---------------------------------------------------------
+def scenario_nlb_already_associated(
+    console: Console, requester: Requester, follower: ProgressFollower, verdict: Verdict
+) -> None:
+    console.heading("3. An NLB already associated with another VPC endpoint service")
+    network = requester.create_network("legacy-service")
+    service = requester.client("ec2").create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[network.nlb_arn], AcceptanceRequired=False
+    )["ServiceConfiguration"]
+    console.line(f"  NLB {network.nlb_arn}")
+    console.line(f"  already behind VPC endpoint service {service['ServiceId']}")
+    followed = send_and_follow(
+        console, requester, follower, apiName="legacy", nlbArn=network.nlb_arn
+    )
+    if not verdict.final_status(followed, "FAILED"):
+        return
+    assert followed.final is not None
+    error = followed.final.body.get("error", {})
+    verdict.check(error.get("code") == "VpcLinkFailed", "error code VpcLinkFailed", error)
+    verdict.check(
+        "already associated" in error.get("message", ""),
+        "the notification carries AWS's statusMessage",
+        error.get("message"),
+    )
+    verdict.check(
+        "API_CREATED" in followed.statuses, "the API was created in parallel", followed.statuses
+    )
+    left = wait_until_nothing_left(requester, followed.request_id)
+    verdict.check(not left, "rolled back: nothing tagged with the request id is left", left)
+    print_execution_failure(console, requester, followed.request_id)
+
+
+SCENARIOS: tuple[Callable[[Console, Requester, ProgressFollower, Verdict], None], ...] = (
+    scenario_private_api,
+    scenario_missing_nlb,
+    scenario_nlb_already_associated,
+)
+
+
+# --- the whole demo -------------------------------------------------------------------------------
+def run_demo(settings: LocalSettings, console: Console) -> int:
+    started = time.monotonic()
+    port = claim_port(settings.port, fall_back_to_free=True)
+    if port != settings.port:
+        console.line(f"Port {settings.port} is busy; using the free port {port} instead.")
+    console.line(f"Starting the embedded AWS on 127.0.0.1:{port} and deploying template.yaml ...")
+    aws = _start_embedded_aws(dataclasses.replace(settings, port=port))
+    try:
+        console.line(f"  ready in {since(started):.1f} s: {aws.endpoint_url}")
+        requester = Requester(
+            aws.endpoint_url, aws.outputs["RequestBusName"], aws.outputs["ProgressTopicArn"]
+        )
+        verdict = run_scenarios(console, requester)
+    finally:
+        aws.stop()
+    return conclude(console, verdict, since(started))
+
+
+def run_scenarios(console: Console, requester: Requester) -> Verdict:
+    verdict = Verdict(console)
+    with ProgressFollower(
+        requester.client("sns"), requester.client("sqs"), requester.topic_arn
+    ) as follower:
+        for scenario in SCENARIOS:
+            scenario(console, requester, follower, verdict)
+    return verdict
+
+
+def conclude(console: Console, verdict: Verdict, elapsed: float) -> int:
+    console.line()
+    if verdict.failures:
+        console.line(console.paint(f"Demo FAILED ({len(verdict.failures)} checks):", "red"))
+        for what in verdict.failures:
+            console.line(f"  - {what}")
+        return 1
+    console.line(console.paint(f"Demo passed: every check held. Total {elapsed:.1f} s.", "green"))
+    return 0

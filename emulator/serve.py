@@ -1,0 +1,167 @@
+"""``python -m emulator serve`` (``make local``): the control plane in the foreground.
+
+Starts the embedded AWS on 127.0.0.1 (port 4566 or ``LOCAL_PORT``), deploys ``template.yaml``,
+creates the sample network (a VPC, two subnets, an internal NLB), prints the stack outputs and a
+ready-to-paste ``aws events put-events`` line, then prints every progress notification and
+every failed execution as they happen. SIGINT (Ctrl-C) or SIGTERM stops the Lambda workers
+and the server and exits 0.
+
+The sample NLB's ARN is the same on every run: moto's ID generator is seeded just before the
+network is created, so ``events/provision.json`` in the repository names it and works as is.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from moto.moto_api._internal import mock_random
+
+from emulator.console import Console, clock
+from emulator.local import LocalSettings, claim_port, http_client, start_embedded_aws
+from emulator.runtime import EmbeddedAws
+from emulator.stack import REPO_ROOT
+from privateapi.network import SampleNetwork, create_sample_network
+from privateapi.progress import ProgressFollower
+
+SAMPLE_NETWORK_SEED = 4566
+SAMPLE_NETWORK_NAME = "orders-service"
+PROVISION_EVENTS_FILE = REPO_ROOT / "events" / "provision.json"
+
+
+def create_seeded_sample_network(endpoint_url: str) -> SampleNetwork:
+    """The sample network, over HTTP, with the same IDs (and NLB ARN) on every run."""
+    mock_random.seed(SAMPLE_NETWORK_SEED)
+    return create_sample_network(
+        http_client(endpoint_url, "ec2"), http_client(endpoint_url, "elbv2"), SAMPLE_NETWORK_NAME
+    )
+
+
+# --- the ready-to-paste request ---------------------------------------------------------------
+def put_events_command(endpoint_url: str, bus_name: str, nlb_arn: str) -> str:
+    """``aws events put-events`` for ``events/provision.json`` when it names this bus and NLB,
+    else the same entries inline with the right values substituted."""
+    entries = json.loads(PROVISION_EVENTS_FILE.read_text())
+    prefix = f"aws --endpoint-url {endpoint_url} events put-events --entries "
+    if _names(entries, bus_name, nlb_arn):
+        return prefix + f"file://{_shown_path(PROVISION_EVENTS_FILE)}"
+    for entry in entries:
+        entry["EventBusName"] = bus_name
+        entry["Detail"] = json.dumps({**json.loads(entry["Detail"]), "nlbArn": nlb_arn})
+    return prefix + shlex.quote(json.dumps(entries))
+
+
+def _names(entries: list[dict[str, Any]], bus_name: str, nlb_arn: str) -> bool:
+    return bool(entries) and all(
+        entry.get("EventBusName") == bus_name
+        and json.loads(entry.get("Detail", "{}")).get("nlbArn") == nlb_arn
+        for entry in entries
+    )
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# --- what happens while it runs ---------------------------------------------------------------
+@dataclass
+class ActivityPrinter:
+    """Prints each notification as it arrives and each execution that failed, with its cause."""
+
+    console: Console
+    follower: ProgressFollower
+    sfn: Any
+    state_machine_arn: str
+    reported_failures: set[str] = field(default_factory=set)
+
+    def print_new_activity(self) -> None:
+        for notification in self.follower.poll(wait_seconds=1):
+            prefix = f"{clock()}  {notification.request_id}"
+            self.console.notification(notification, prefix)
+        self._print_failed_executions()
+
+    def _print_failed_executions(self) -> None:
+        executions = self.sfn.list_executions(
+            stateMachineArn=self.state_machine_arn, statusFilter="FAILED"
+        )["executions"]
+        for execution in executions:
+            arn = execution["executionArn"]
+            if arn in self.reported_failures:
+                continue
+            self.reported_failures.add(arn)
+            described = self.sfn.describe_execution(executionArn=arn)
+            self.console.execution_failed(
+                execution["name"], described.get("error"), described.get("cause")
+            )
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (instead of a KeyboardInterrupt mid-request)."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    return stop
+
+
+def print_ready(console: Console, aws: EmbeddedAws, network: SampleNetwork) -> None:
+    console.heading(f"Embedded AWS on {aws.endpoint_url}  (region {aws.region})")
+    console.line("Stack outputs:")
+    for name, value in sorted(aws.outputs.items()):
+        console.field(name, value, width=26)
+    console.line("Sample network:")
+    console.field("VPC", network.vpc_id)
+    console.field("Subnets", ", ".join(network.subnet_ids))
+    console.field("NLB ARN", network.nlb_arn)
+    console.field("NLB DNS name", network.nlb_dns_name)
+    console.line()
+    console.line("Credentials for the AWS CLI (any value works):")
+    console.line(
+        "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        f"AWS_DEFAULT_REGION={aws.region}"
+    )
+    console.line("Request a private API:")
+    command = put_events_command(aws.endpoint_url, aws.outputs["RequestBusName"], network.nlb_arn)
+    console.line(f"  {command}")
+    console.line()
+    console.line("Ready. Progress notifications appear below; Ctrl-C stops.")
+
+
+def serve(settings: LocalSettings, console: Console) -> int:
+    """Run until SIGINT / SIGTERM; 0 on a clean stop."""
+    claim_port(settings.port, fall_back_to_free=False)
+    stop = stop_on_signals()
+    console.line(f"Starting the embedded AWS on 127.0.0.1:{settings.port} ...")
+    aws = start_embedded_aws(settings)
+    try:
+        network = create_seeded_sample_network(aws.endpoint_url)
+        with ProgressFollower(
+            http_client(aws.endpoint_url, "sns"),
+            http_client(aws.endpoint_url, "sqs"),
+            aws.outputs["ProgressTopicArn"],
+        ) as follower:
+            print_ready(console, aws, network)
+            printer = ActivityPrinter(
+                console,
+                follower,
+                http_client(aws.endpoint_url, "stepfunctions"),
+                aws.outputs["ProvisionStateMachineArn"],
+            )
+            while not stop.is_set():
+                printer.print_new_activity()
+    finally:
+        aws.stop()
+    console.line("Stopped.")
+    return 0

@@ -1,0 +1,18 @@
+"""Delete the torn-down API's links that we created and nothing else uses; report while DELETING."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import tasks
+from provisioner.observability import logger, metrics, tracer
+from provisioner.teardown import TeardownTask
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=TeardownTask)
+def handler(task: TeardownTask, context: LambdaContext) -> dict[str, Any]:
+    return tasks.release_links(task)

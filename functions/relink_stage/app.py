@@ -1,0 +1,18 @@
+"""Point the stage's vpcLinkId at the new, AVAILABLE link; optionally delete the old one."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import tasks
+from provisioner.observability import logger, metrics, tracer
+from provisioner.relink import RelinkTask
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=RelinkTask)
+def handler(task: RelinkTask, context: LambdaContext) -> dict[str, Any]:
+    return tasks.relink_stage(task)

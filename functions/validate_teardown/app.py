@@ -1,0 +1,18 @@
+"""Validate a PrivateApiDeletionRequested event: the API must exist and be ours."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import tasks
+from provisioner.models import ValidateTask
+from provisioner.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=ValidateTask)
+def handler(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
+    return tasks.validate_teardown(task)

@@ -1,0 +1,348 @@
+"""The request ledger (DynamoDB): one item per request, and one claim per NLB.
+
+* ``REQUEST#<requestId>``: kind, status, timestamps, the resources the request created or
+  reused, its outcome and its history. ``claim_request`` makes a request run exactly once:
+  EventBridge delivers at least once and tickets get resubmitted.
+* ``NLB#<arn>``: which request is creating the VpcLink for an NLB. Links are a scarce quota;
+  ``claim_nlb`` lets exactly one of N simultaneous requests create the link, the others
+  wait for it and reuse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from provisioner import errors
+from provisioner.aws import clients
+
+# A request that ended like this may be sent again with the same requestId (after a fix).
+RERUNNABLE_STATUSES = ("FAILED", "REJECTED")
+# How long an NLB claim without a link protects a request that may have crashed.
+NLB_CLAIM_LEASE = timedelta(seconds=120)
+
+
+def request_key(request_id: str) -> dict[str, str]:
+    return {"pk": f"REQUEST#{request_id}"}
+
+
+def nlb_key(nlb_arn: str) -> dict[str, str]:
+    return {"pk": f"NLB#{nlb_arn}"}
+
+
+def body_hash(detail: Any) -> str:
+    """Fingerprint of a request body: same requestId + same hash = the same request."""
+    canonical = json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- requests ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RequestClaim:
+    request_id: str
+    kind: str
+    attempt: int
+
+
+def claim_request(
+    table: str,
+    *,
+    request_id: str,
+    kind: str,
+    fingerprint: str,
+    execution_arn: str,
+    ticket_id: str | None,
+    requested_by: str | None,
+) -> RequestClaim:
+    """Record the request as ours to run, or raise why not.
+
+    * first delivery: the item is created, status ACCEPTED;
+    * the same execution again (a retried task): allowed;
+    * a rerun after FAILED / REJECTED: allowed, ``attempt`` counts up;
+    * the same body while it runs or after it succeeded: ``DuplicateRequest`` (the workflow
+      ends quietly, the ledger counts the duplicate);
+    * another body under the same requestId: ``DuplicateRequestConflict``.
+    """
+    now = _now()
+    item = {
+        **request_key(request_id),
+        "requestId": request_id,
+        "kind": kind,
+        "status": "ACCEPTED",
+        "bodyHash": fingerprint,
+        "executionArn": execution_arn,
+        "createdAt": now,
+        "updatedAt": now,
+        "attempt": 1,
+        "resources": {},
+        "history": [],
+        **({"ticketId": ticket_id} if ticket_id else {}),
+        **({"requestedBy": requested_by} if requested_by else {}),
+    }
+    try:
+        with clients.aws_errors():
+            clients.dynamodb().put_item(
+                TableName=table,
+                Item=_marshal(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        return RequestClaim(request_id, kind, 1)
+    except errors.ConditionFailed:
+        pass
+    existing = get_request(table, request_id) or {}
+    if existing.get("executionArn") == execution_arn:
+        return RequestClaim(request_id, kind, int(existing.get("attempt", 1)))
+    if existing.get("bodyHash") != fingerprint or existing.get("kind") != kind:
+        raise errors.DuplicateRequestConflict(
+            f"requestId {request_id} was already used for a different request "
+            f"({existing.get('kind')}, status {existing.get('status')})"
+        )
+    if existing.get("status") in RERUNNABLE_STATUSES:
+        return _rerun(table, item, existing)
+    _count_duplicate(table, request_id)
+    raise errors.DuplicateRequest(
+        f"request {request_id} is already {existing.get('status')} "
+        f"(execution {existing.get('executionArn')}); this delivery was ignored"
+    )
+
+
+def _rerun(table: str, item: dict[str, Any], existing: dict[str, Any]) -> RequestClaim:
+    attempt = int(existing.get("attempt", 1)) + 1
+    try:
+        with clients.aws_errors():
+            clients.dynamodb().put_item(
+                TableName=table,
+                Item=_marshal({**item, "attempt": attempt, "createdAt": existing["createdAt"]}),
+                ConditionExpression="executionArn = :previous",
+                ExpressionAttributeValues=_marshal({":previous": existing["executionArn"]}),
+            )
+    except errors.ConditionFailed as lost:  # another rerun of the same request won
+        raise errors.DuplicateRequest(
+            f"request {item['requestId']} is being run again by another delivery"
+        ) from lost
+    return RequestClaim(item["requestId"], item["kind"], attempt)
+
+
+def _count_duplicate(table: str, request_id: str) -> None:
+    with clients.aws_errors():
+        clients.dynamodb().update_item(
+            TableName=table,
+            Key=_marshal(request_key(request_id)),
+            UpdateExpression="ADD duplicatesIgnored :one SET updatedAt = :now",
+            ExpressionAttributeValues=_marshal({":one": 1, ":now": _now()}),
+        )
+
+
+def record_progress(
+    table: str,
+    request_id: str,
+    *,
+    status: str,
+    message: str,
+    resources: dict[str, Any] | None = None,
+    outcome: dict[str, Any] | None = None,
+) -> None:
+    """Append a milestone to the request's history and update its status and resources."""
+    now = _now()
+    names = {"#status": "status"}
+    values: dict[str, Any] = {
+        ":status": status,
+        ":now": now,
+        ":entry": [{"status": status, "message": message, "timestamp": now}],
+        ":empty": [],
+    }
+    sets = [
+        "#status = :status",
+        "updatedAt = :now",
+        "history = list_append(if_not_exists(history, :empty), :entry)",
+    ]
+    for index, (key, value) in enumerate(sorted((resources or {}).items())):
+        if value is not None:
+            names["#resources"] = "resources"
+            names[f"#r{index}"] = key
+            values[f":r{index}"] = value
+            sets.append(f"#resources.#r{index} = :r{index}")
+    if outcome is not None:
+        values[":outcome"] = outcome
+        sets.append("outcome = :outcome")
+    with clients.aws_errors():
+        clients.dynamodb().update_item(
+            TableName=table,
+            Key=_marshal(request_key(request_id)),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_marshal(values),
+        )
+
+
+def record_rejection(table: str, request_id: str, kind: str, outcome: dict[str, Any]) -> None:
+    """A rejected request leaves a trace, unless the id belongs to another live request."""
+    now = _now()
+    item = {
+        **request_key(request_id),
+        "requestId": request_id,
+        "kind": kind,
+        "status": "REJECTED",
+        "createdAt": now,
+        "updatedAt": now,
+        "resources": {},
+        "outcome": outcome,
+        "history": [
+            {"status": "REJECTED", "message": outcome.get("message", ""), "timestamp": now}
+        ],
+    }
+    try:
+        with clients.aws_errors():
+            clients.dynamodb().put_item(
+                TableName=table,
+                Item=_marshal(item),
+                ConditionExpression="attribute_not_exists(pk) OR #status = :rejected",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_marshal({":rejected": "REJECTED"}),
+            )
+    except errors.ConditionFailed:
+        pass  # the id names a request that was accepted: its item stays as it is
+
+
+def get_request(table: str, request_id: str) -> dict[str, Any] | None:
+    with clients.aws_errors():
+        found = clients.dynamodb().get_item(
+            TableName=table, Key=_marshal(request_key(request_id)), ConsistentRead=True
+        )
+    return _unmarshal(found["Item"]) if "Item" in found else None
+
+
+# --- NLB claims --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NlbClaim:
+    won: bool
+    holder: str
+    vpc_link_id: str | None
+
+
+def claim_nlb(
+    table: str, nlb_arn: str, request_id: str, *, replacing_link: str | None = None
+) -> NlbClaim:
+    """Try to become the one request that creates the link for ``nlb_arn``.
+
+    The claim can be taken when nobody holds it, when this request already holds it, when its
+    holder never recorded a link within the lease, or (``replacing_link``) when the link it
+    recorded is gone or FAILED.
+    """
+    now = datetime.now(UTC)
+    condition = (
+        "attribute_not_exists(pk) OR holder = :me"
+        " OR (attribute_not_exists(vpcLinkId) AND claimedAt < :stale)"
+    )
+    values: dict[str, Any] = {
+        ":me": request_id,
+        ":stale": (now - NLB_CLAIM_LEASE).isoformat(),
+    }
+    if replacing_link:
+        condition += " OR vpcLinkId = :dead"
+        values[":dead"] = replacing_link
+    try:
+        with clients.aws_errors():
+            clients.dynamodb().put_item(
+                TableName=table,
+                Item=_marshal(
+                    {
+                        **nlb_key(nlb_arn),
+                        "nlbArn": nlb_arn,
+                        "holder": request_id,
+                        "claimedAt": now.isoformat(),
+                    }
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=_marshal(values),
+            )
+        return NlbClaim(won=True, holder=request_id, vpc_link_id=None)
+    except errors.ConditionFailed:
+        current = _get(table, nlb_key(nlb_arn)) or {}
+        return NlbClaim(
+            won=False, holder=str(current.get("holder")), vpc_link_id=current.get("vpcLinkId")
+        )
+
+
+def record_nlb_link(table: str, nlb_arn: str, request_id: str, vpc_link_id: str) -> None:
+    with clients.aws_errors():
+        clients.dynamodb().update_item(
+            TableName=table,
+            Key=_marshal(nlb_key(nlb_arn)),
+            UpdateExpression="SET vpcLinkId = :link",
+            ConditionExpression="holder = :me",
+            ExpressionAttributeValues=_marshal({":link": vpc_link_id, ":me": request_id}),
+        )
+
+
+def release_nlb(table: str, nlb_arn: str, vpc_link_id: str) -> None:
+    """Forget the NLB's claim once its link is deleted (only if it still names that link)."""
+    try:
+        with clients.aws_errors():
+            clients.dynamodb().delete_item(
+                TableName=table,
+                Key=_marshal(nlb_key(nlb_arn)),
+                ConditionExpression="vpcLinkId = :link",
+                ExpressionAttributeValues=_marshal({":link": vpc_link_id}),
+            )
+    except errors.ConditionFailed:
+        pass
+
+
+def list_requests(table: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The most recent requests (a scan: the ledger is small and read by people)."""
+    items: list[dict[str, Any]] = []
+    with clients.aws_errors():
+        pages = (
+            clients.dynamodb()
+            .get_paginator("scan")
+            .paginate(
+                TableName=table,
+                FilterExpression="begins_with(pk, :request)",
+                ExpressionAttributeValues=_marshal({":request": "REQUEST#"}),
+            )
+        )
+        for page in pages:
+            items.extend(_unmarshal(item) for item in page.get("Items", []))
+    items.sort(key=lambda item: str(item.get("createdAt", "")), reverse=True)
+    return items[:limit]
+
+
+def _get(table: str, key: dict[str, str]) -> dict[str, Any] | None:
+    with clients.aws_errors():
+        found = clients.dynamodb().get_item(TableName=table, Key=_marshal(key), ConsistentRead=True)
+    return _unmarshal(found["Item"]) if "Item" in found else None
+
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def _marshal(value: dict[str, Any]) -> dict[str, Any]:
+    return {key: _SERIALIZER.serialize(item) for key, item in value.items()}
+
+
+def _unmarshal(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_DESERIALIZER.deserialize(value)) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; people and JSON want int."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

@@ -1,0 +1,136 @@
+"""Relink: point an API's stage at another VpcLink, the reason the tutorial uses a stage
+variable. The new link is found or created and awaited like a provisioning's; the stage
+variable changes only once it is AVAILABLE, so no caller ever goes through a link that is not.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, StringConstraints
+
+from provisioner import errors, ledger
+from provisioner.aws import apigateway
+from provisioner.errors import FieldError, InvalidRequest
+from provisioner.models import (
+    NLB_ARN_PATTERN,
+    STAGE_NAME_PATTERN,
+    VPC_LINK_ID_PATTERN,
+    RequestId,
+    VpcLinkState,
+    WireModel,
+)
+from provisioner.ownership import managed_here
+from provisioner.rest_apis import point_stage_at_link
+from provisioner.settings import Settings
+from provisioner.teardown import RestApiId, resolve_managed_api
+from provisioner.validation import check_load_balancer, link_problems, parse_detail
+
+
+class RelinkDetail(WireModel):
+    """``detail`` of a ``PrivateApiRelinkRequested`` event."""
+
+    request_id: RequestId | None = None
+    ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    target_request_id: RequestId | None = None
+    rest_api_id: RestApiId | None = None
+    stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
+    vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
+    nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
+    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    delete_old_link: bool = False
+    tags: dict[str, str] = Field(default_factory=dict, max_length=40)
+
+
+class RelinkRequest(WireModel):
+    """Readable as a ``LinkRequest`` too: the link tasks of provisioning serve relink as is."""
+
+    request_id: str
+    ticket_id: str | None = None
+    requested_by: str | None = None
+    api_name: str
+    rest_api_id: str
+    stage_name: str
+    old_vpc_link_id: str | None = None
+    nlb_arn: str | None = None
+    vpc_link_id: str | None = None
+    timeout_seconds: int
+    delete_old_link: bool
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RelinkTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: RelinkRequest
+    link: VpcLinkState
+
+
+def validate_relink(
+    event: dict[str, Any], *, account: str, region: str, settings: Settings
+) -> RelinkRequest:
+    event_id, detail = parse_detail(
+        event,
+        RelinkDetail,
+        one_of=(("targetRequestId", "restApiId"), ("nlbArn", "vpcLinkId")),
+    )
+    api = resolve_managed_api(detail.target_request_id, detail.rest_api_id, settings=settings)
+    stage, problems = _stage_of(api.id, detail.stage_name)
+    if detail.vpc_link_id:
+        problems += link_problems(detail.vpc_link_id, apigateway.get_vpc_link(detail.vpc_link_id))
+    if detail.nlb_arn:
+        problems += check_load_balancer(detail.nlb_arn, account=account, region=region)[1]
+    if problems:
+        raise InvalidRequest.of(problems)
+    assert stage is not None
+    return RelinkRequest(
+        request_id=detail.request_id or event_id,
+        ticket_id=detail.ticket_id,
+        requested_by=detail.requested_by,
+        api_name=api.name,
+        rest_api_id=api.id,
+        stage_name=stage["stageName"],
+        old_vpc_link_id=stage.get("variables", {}).get("vpcLinkId"),
+        nlb_arn=detail.nlb_arn,
+        vpc_link_id=detail.vpc_link_id,
+        timeout_seconds=detail.timeout_seconds or settings.link_timeout_seconds,
+        delete_old_link=detail.delete_old_link,
+        tags=detail.tags,
+    )
+
+
+def _stage_of(
+    rest_api_id: str, stage_name: str | None
+) -> tuple[dict[str, Any] | None, list[FieldError]]:
+    stages = apigateway.stages(rest_api_id)
+    if stage_name is None and len(stages) == 1:
+        return stages[0], []
+    for stage in stages:
+        if stage["stageName"] == stage_name:
+            return stage, []
+    names = ", ".join(sorted(s["stageName"] for s in stages)) or "none"
+    rule = "required: the API has several stages" if stage_name is None else "no such stage"
+    return None, [FieldError("detail.stageName", f"{rule} (stages: {names})")]
+
+
+def relink_stage(request: RelinkRequest, link: VpcLinkState, *, settings: Settings) -> str | None:
+    """Switch the stage, then (if asked) delete the old link when we made it and it is unused.
+
+    Returns what became of the old link, for the notification.
+    """
+    point_stage_at_link(request.rest_api_id, request.stage_name, link)
+    old = request.old_vpc_link_id
+    if not request.delete_old_link or not old or old == link.vpc_link_id:
+        return None
+    old_link = apigateway.get_vpc_link(old)
+    if old_link is None:
+        return f"old VpcLink {old} was already gone"
+    if not managed_here(old_link.tags, settings):
+        return f"old VpcLink {old} kept: not created by this control plane"
+    try:
+        apigateway.delete_vpc_link(old)
+    except errors.AwsRequestRejected as refused:
+        return f"old VpcLink {old} kept: {refused.message}"
+    for nlb_arn in old_link.target_arns:
+        ledger.release_nlb(settings.ledger_table, nlb_arn, old)
+    return f"old VpcLink {old} is being deleted"

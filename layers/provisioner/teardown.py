@@ -1,0 +1,159 @@
+"""Teardown: delete an API this control plane created, and its link when nothing else uses it.
+
+Only what carries our ``provisioner:managed-by`` tag is ever touched; anything else is
+REJECTED before a single call that changes AWS.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, StringConstraints
+
+from provisioner import errors, ledger
+from provisioner.aws import apigateway
+from provisioner.errors import FieldError, InvalidRequest
+from provisioner.models import MANAGED_BY_TAG, REQUEST_ID_TAG, RequestId, WireModel
+from provisioner.ownership import managed_here
+from provisioner.settings import Settings
+from provisioner.validation import parse_detail
+
+RestApiId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,32}$")]
+# A link normally leaves DELETING within a minute; past this the teardown reports it.
+LINK_DELETION_DEADLINE = timedelta(minutes=10)
+
+
+class TeardownDetail(WireModel):
+    """``detail`` of a ``PrivateApiDeletionRequested`` event."""
+
+    request_id: RequestId | None = None
+    ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    target_request_id: RequestId | None = None
+    rest_api_id: RestApiId | None = None
+    keep_vpc_link: bool = False
+
+
+class TeardownRequest(WireModel):
+    request_id: str
+    ticket_id: str | None = None
+    requested_by: str | None = None
+    rest_api_id: str
+    api_name: str
+    created_by_request: str | None = None
+    vpc_link_ids: list[str]
+    keep_vpc_link: bool
+
+
+class TeardownTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: TeardownRequest
+    started_at: str = ""
+
+
+class LinkRelease(WireModel):
+    vpc_link_id: str
+    state: Literal["DELETING", "DELETED", "KEPT"]
+    reason: str
+
+
+def validate_teardown(event: dict[str, Any], *, settings: Settings) -> TeardownRequest:
+    event_id, detail = parse_detail(
+        event, TeardownDetail, one_of=(("targetRequestId", "restApiId"),)
+    )
+    api = resolve_managed_api(detail.target_request_id, detail.rest_api_id, settings=settings)
+    return TeardownRequest(
+        request_id=detail.request_id or event_id,
+        ticket_id=detail.ticket_id,
+        requested_by=detail.requested_by,
+        rest_api_id=api.id,
+        api_name=api.name,
+        created_by_request=api.tags.get(REQUEST_ID_TAG),
+        vpc_link_ids=stage_links(api.id),
+        keep_vpc_link=detail.keep_vpc_link,
+    )
+
+
+def resolve_managed_api(
+    target_request_id: str | None, rest_api_id: str | None, *, settings: Settings
+) -> apigateway.RestApi:
+    """The API a teardown or relink is about, refusing any we did not create."""
+    if target_request_id:
+        for api in apigateway.rest_apis():
+            if (
+                managed_here(api.tags, settings)
+                and api.tags.get(REQUEST_ID_TAG) == target_request_id
+            ):
+                return api
+        raise InvalidRequest.of(
+            [FieldError("detail.targetRequestId", f"no API created by request {target_request_id}")]
+        )
+    found = next((api for api in apigateway.rest_apis() if api.id == rest_api_id), None)
+    if found is None:
+        raise InvalidRequest.of([FieldError("detail.restApiId", f"no REST API {rest_api_id}")])
+    if not managed_here(found.tags, settings):
+        raise InvalidRequest.of(
+            [
+                FieldError(
+                    "detail.restApiId",
+                    f"REST API {rest_api_id} is not tagged {MANAGED_BY_TAG}={settings.stack_name}:"
+                    " this control plane only changes what it created; nothing was touched",
+                )
+            ]
+        )
+    return found
+
+
+def stage_links(rest_api_id: str) -> list[str]:
+    """The VpcLinks the API's stages point at (their ``vpcLinkId`` variables)."""
+    found = []
+    for stage in apigateway.stages(rest_api_id):
+        link_id = stage.get("variables", {}).get("vpcLinkId")
+        if link_id and link_id not in found:
+            found.append(link_id)
+    return found
+
+
+def delete_api(request: TeardownRequest) -> bool:
+    """Delete the API (its stages, resources and integrations go with it). False if gone."""
+    try:
+        apigateway.delete_rest_api(request.rest_api_id)
+    except errors.ResourceNotFound:
+        return False
+    return True
+
+
+def release_links(
+    request: TeardownRequest, *, started_at: str, settings: Settings
+) -> list[LinkRelease]:
+    """Delete each link the API used if we created it and nothing references it any more;
+    called again while any is DELETING, so the NLB is free when the teardown reports done."""
+    releases = [_release(link_id, request, settings) for link_id in request.vpc_link_ids]
+    started = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    if any(r.state == "DELETING" for r in releases) and (
+        datetime.now(UTC) > started + LINK_DELETION_DEADLINE
+    ):
+        raise errors.VpcLinkTimeout(
+            f"VpcLinks {request.vpc_link_ids} were still DELETING after {LINK_DELETION_DEADLINE}"
+        )
+    return releases
+
+
+def _release(link_id: str, request: TeardownRequest, settings: Settings) -> LinkRelease:
+    link = apigateway.get_vpc_link(link_id)
+    if link is None:
+        return LinkRelease(vpc_link_id=link_id, state="DELETED", reason="deleted")
+    if link.status == "DELETING":
+        return LinkRelease(vpc_link_id=link_id, state="DELETING", reason="being deleted")
+    if request.keep_vpc_link:
+        return LinkRelease(vpc_link_id=link_id, state="KEPT", reason="keepVpcLink was asked")
+    if not managed_here(link.tags, settings):
+        return LinkRelease(vpc_link_id=link_id, state="KEPT", reason="not created by us")
+    try:
+        apigateway.delete_vpc_link(link_id)
+    except errors.AwsRequestRejected as refused:  # another API still uses it
+        return LinkRelease(vpc_link_id=link_id, state="KEPT", reason=refused.message)
+    for nlb_arn in link.target_arns:
+        ledger.release_nlb(settings.ledger_table, nlb_arn, link_id)
+    return LinkRelease(vpc_link_id=link_id, state="DELETING", reason="being deleted")
