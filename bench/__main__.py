@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -14,7 +15,7 @@ from bench.template import template_functions
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--repeats", type=int, default=7, help="runs per side for (a)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per side for (a)")
     parser.add_argument("--provisionings", type=int, default=3, help="sequential runs for (b)")
     parser.add_argument("--poll-interval", type=int, default=2, help="PollIntervalSeconds")
     parser.add_argument("--pending-seconds", type=float, default=4.0, help="VpcLink PENDING")
@@ -61,6 +62,7 @@ def _summary_e2e(result: provisioning.E2eResult) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     began = time.monotonic()
+    load_before = os.getloadavg()[0]
     summary: list[str] = []
     failed = False
     if not args.skip_coldstart:
@@ -90,7 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("=" * 100)
     print("SUMMARY")
     print("\n".join(summary))
-    print(f"bench took {time.monotonic() - began:.0f} s; exit status {int(failed)}")
+    print(
+        f"bench took {time.monotonic() - began:.0f} s; 1-min load average {load_before:.1f} at "
+        f"start, {os.getloadavg()[0]:.1f} at end, on {os.cpu_count()} CPUs (other work on the "
+        f"machine makes timings noisy); exit status {int(failed)}"
+    )
     print("=" * 100)
     return int(failed)
 

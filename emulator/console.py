@@ -8,6 +8,7 @@ per event, with no escape codes.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Iterable
@@ -35,6 +36,16 @@ class Console:
     def paint(self, text: str, colour: str) -> str:
         return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m" if self.live else text
 
+    def fit(self, text: str, room: int) -> str:
+        """On a terminal, ``text`` cut to ``room`` characters (the live view stays one line per
+        notification); elsewhere, all of it."""
+        if not self.live or len(text) <= room:
+            return text
+        return text[: max(room - 1, 10)] + "\u2026"
+
+    def _columns(self) -> int:
+        return shutil.get_terminal_size((120, 24)).columns
+
     def line(self, text: str = "") -> None:
         self._clear_status()
         self.stream.write(text + "\n")
@@ -54,7 +65,8 @@ class Console:
             return
         self._ticks += 1
         spinner = _SPINNER[self._ticks % len(_SPINNER)]
-        self.stream.write(f"\r\x1b[K  {self.paint(spinner + ' ' + text, 'dim')}")
+        text = self.fit(f"{spinner} {text}", self._columns() - 3)
+        self.stream.write(f"\r\x1b[K  {self.paint(text, 'dim')}")
         self.stream.flush()
         self._status_line = True
 
@@ -68,14 +80,18 @@ class Console:
         """One progress notification: ``prefix  STATUS  message`` and its error, if any."""
         status = notification.status
         painted = self.paint(f"{status:<{STATUS_WIDTH}}", _STATUS_COLOURS.get(status, "yellow"))
-        self.line(f"  {prefix}  {painted} {notification.body.get('message', '')}")
+        room = self._columns() - len(prefix) - STATUS_WIDTH - 5
+        self.line(f"  {prefix}  {painted} {self.fit(notification.body.get('message', ''), room)}")
         error = notification.body.get("error")
         if isinstance(error, dict):
-            self.error_details(error)
+            self.error_details(error, said=str(notification.body.get("message", "")))
 
-    def error_details(self, error: dict[str, Any]) -> None:
+    def error_details(self, error: dict[str, Any], said: str = "") -> None:
+        """The error's code, its message unless ``said`` already holds it, fields, remedy."""
         indent = " " * 6
-        self.line(f"{indent}error   {error.get('code')}: {error.get('message')}")
+        message = error.get("message") or ""
+        told = f": {message}" if message not in said or self.live else ""
+        self.line(f"{indent}error   {error.get('code')}{told}")
         for bad in error.get("fields") or []:
             self.line(f"{indent}field   {bad.get('field')}: {bad.get('rule')}")
         if error.get("remedy"):

@@ -413,7 +413,23 @@ def install(pending_seconds: float | None = None, deleting_seconds: float | None
         _patch_tags()
         _patch_throttling()
         _patch_load_balancer_arns()
+        _patch_dynamodb_atomicity()
         _installed = True
+
+
+def _patch_dynamodb_atomicity() -> None:
+    """DynamoDB applies a conditional write atomically; moto checks the condition and writes
+    without a lock, so two threads of the threaded server can both pass the same
+    ``attribute_not_exists`` check. Serialise moto's write operations, as DynamoDB does per item."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    writes = threading.Lock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+
+        @_wrap(DynamoDBBackend, name)
+        def _atomic(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            with writes:
+                return original(*args, **kwargs)
 
 
 # --- HTTP control ----------------------------------------------------------------------------

@@ -8,6 +8,9 @@ and the server and exits 0.
 
 The sample NLB's ARN is the same on every run: moto's ID generator is seeded just before the
 network is created, so ``events/provision.json`` in the repository names it and works as is.
+(A client calling in the middle of that creation, or a moto upgrade, could change the ARN: the
+file is checked, and when it does not name this NLB and bus the printed command carries the
+same entries inline with the right values, so the line printed is always ready to paste.)
 """
 
 from __future__ import annotations
@@ -82,12 +85,19 @@ class ActivityPrinter:
     sfn: Any
     state_machine_arn: str
     reported_failures: set[str] = field(default_factory=set)
+    in_progress: set[str] = field(default_factory=set)
 
     def print_new_activity(self) -> None:
         for notification in self.follower.poll(wait_seconds=1):
             prefix = f"{clock()}  {notification.request_id}"
             self.console.notification(notification, prefix)
+            if notification.final:
+                self.in_progress.discard(notification.request_id)
+            else:
+                self.in_progress.add(notification.request_id)
         self._print_failed_executions()
+        count = len(self.in_progress)
+        self.console.status(f"{clock()}  {count} request(s) in progress; Ctrl-C stops")
 
     def _print_failed_executions(self) -> None:
         executions = self.sfn.list_executions(
@@ -134,6 +144,8 @@ def print_ready(console: Console, aws: EmbeddedAws, network: SampleNetwork) -> N
     )
     console.line("Request a private API:")
     command = put_events_command(aws.endpoint_url, aws.outputs["RequestBusName"], network.nlb_arn)
+    if "file://" not in command:
+        console.line(f"  ({_shown_path(PROVISION_EVENTS_FILE)} names another NLB; inline instead:)")
     console.line(f"  {command}")
     console.line()
     console.line("Ready. Progress notifications appear below; Ctrl-C stops.")

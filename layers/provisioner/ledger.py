@@ -300,6 +300,20 @@ def release_nlb(table: str, nlb_arn: str, vpc_link_id: str) -> None:
         pass
 
 
+def release_unused_claim(table: str, nlb_arn: str, request_id: str) -> None:
+    """Give up a claim that never got a link (its CreateVpcLink failed)."""
+    try:
+        with clients.aws_errors():
+            clients.dynamodb().delete_item(
+                TableName=table,
+                Key=_marshal(nlb_key(nlb_arn)),
+                ConditionExpression="holder = :me AND attribute_not_exists(vpcLinkId)",
+                ExpressionAttributeValues=_marshal({":me": request_id}),
+            )
+    except errors.ConditionFailed:
+        pass
+
+
 def list_requests(table: str, limit: int = 50) -> list[dict[str, Any]]:
     """The most recent requests (a scan: the ledger is small and read by people)."""
     items: list[dict[str, Any]] = []

@@ -13,7 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 from provisioner import ledger
 from provisioner.aws import apigateway
-from provisioner.errors import LinkCreationInProgress, VpcLinkFailed, VpcLinkTimeout
+from provisioner.errors import (
+    LinkCreationInProgress,
+    ProvisionerError,
+    VpcLinkFailed,
+    VpcLinkTimeout,
+)
 from provisioner.models import LinkRequest, VpcLinkState
 from provisioner.ownership import created_by, ownership_tags
 from provisioner.settings import Settings
@@ -39,7 +44,11 @@ def ensure_vpc_link(request: LinkRequest, *, started_at: str, settings: Settings
 
     claim = ledger.claim_nlb(settings.ledger_table, nlb_arn, request.request_id)
     if not claim.won and claim.vpc_link_id:
-        # The holder's link is gone or FAILED (it is not in service): take over from it.
+        recorded = apigateway.get_vpc_link(claim.vpc_link_id)
+        if recorded is not None and recorded.status in apigateway.LINK_STATUSES_IN_SERVICE:
+            # Created by the holder since we listed the links: reuse it.
+            return _state(recorded, created=False, deadline=deadline, settings=settings)
+        # The holder's link is gone or FAILED: take over from it.
         claim = ledger.claim_nlb(
             settings.ledger_table, nlb_arn, request.request_id, replacing_link=claim.vpc_link_id
         )
@@ -47,12 +56,17 @@ def ensure_vpc_link(request: LinkRequest, *, started_at: str, settings: Settings
         raise LinkCreationInProgress(
             f"request {claim.holder} is creating the VpcLink for {nlb_arn}; it will be reused"
         )
-    created_link = apigateway.create_vpc_link(
-        name=f"{request.api_name}-{request.request_id}"[:128],
-        nlb_arn=nlb_arn,
-        description=f"Private integration for request {request.request_id}",
-        tags=ownership_tags(request.request_id, request.tags, settings),
-    )
+    try:
+        created_link = apigateway.create_vpc_link(
+            name=f"{request.api_name}-{request.request_id}"[:128],
+            nlb_arn=nlb_arn,
+            description=f"Private integration for request {request.request_id}",
+            tags=ownership_tags(request.request_id, request.tags, settings),
+        )
+    except ProvisionerError:
+        # Nothing was created: let the next request for this NLB try at once, not after the lease.
+        ledger.release_unused_claim(settings.ledger_table, nlb_arn, request.request_id)
+        raise
     ledger.record_nlb_link(settings.ledger_table, nlb_arn, request.request_id, created_link.id)
     return _state(created_link, created=True, deadline=deadline, settings=settings)
 

@@ -6,12 +6,14 @@ One embedded AWS per module, wiped and redeployed from template.yaml before each
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 
 from emulator import fidelity
 from emulator.runtime import EmbeddedAws
@@ -49,7 +51,50 @@ class Provisioner:
         detail.setdefault("apiName", "orders")
         if "vpcLinkId" not in detail:
             detail.setdefault("nlbArn", self.network.nlb_arn)
-        return put_request(self.aws.client("events"), self.aws.outputs["RequestBusName"], detail)
+        return self.put("PrivateApiRequested", detail)
+
+    def put(self, detail_type: str, detail: dict[str, Any]) -> str:
+        return put_request(
+            self.aws.client("events"),
+            self.aws.outputs["RequestBusName"],
+            detail,
+            detail_type=detail_type,
+        )
+
+    def put_copies(self, detail_type: str, detail: dict[str, Any], copies: int) -> None:
+        """``copies`` events in one PutEvents call: they arrive at the same moment."""
+        entry = {
+            "EventBusName": self.aws.outputs["RequestBusName"],
+            "Source": "tests",
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail),
+        }
+        answer = self.aws.client("events").put_events(Entries=[entry] * copies)
+        assert answer["FailedEntryCount"] == 0
+
+    def finished_executions(self, machine_output: str, count: int) -> list[dict[str, Any]]:
+        """Wait until ``count`` executions of a state machine exist and none runs."""
+        machine = self.aws.outputs[machine_output]
+        deadline = time.monotonic() + EXECUTION_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            executions = self.sfn.list_executions(stateMachineArn=machine)["executions"]
+            if len(executions) >= count and all(e["status"] != "RUNNING" for e in executions):
+                return [
+                    dict(self.sfn.describe_execution(executionArn=e["executionArn"]))
+                    for e in executions
+                ]
+            time.sleep(0.3)
+        raise TimeoutError(f"{count} executions of {machine_output} did not finish")
+
+    def ledger(self, request_id: str) -> dict[str, Any] | None:
+        table = self.aws.outputs["LedgerTableName"]
+        item = self.aws.client("dynamodb").get_item(
+            TableName=table, Key={"pk": {"S": f"REQUEST#{request_id}"}}
+        )
+        if "Item" not in item:
+            return None
+        deserializer = TypeDeserializer()
+        return {key: deserializer.deserialize(value) for key, value in item["Item"].items()}
 
     def notifications(self, request_id: str) -> list[Notification]:
         return self.follower.until_final(request_id, timeout_seconds=EXECUTION_TIMEOUT_SECONDS)

@@ -1,0 +1,206 @@
+"""End-to-end fixtures: ``python -m emulator serve`` as a real subprocess on a free port, driven
+only over HTTP with boto3 (``endpoint_url``), as a user with the AWS CLI or an SDK would.
+
+Nothing here imports the emulator: the server is a black box at ``http://127.0.0.1:<port>``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from privateapi.network import SampleNetwork, create_sample_network
+from privateapi.progress import Notification, ProgressFollower
+from privateapi.submit import put_request
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+BUS_NAME = "private-api-requests"
+SERVE_SAMPLE_NLB = "orders-service-nlb"  # what `serve` creates before it says it is ready
+READY_LINE = "Ready."
+STARTUP_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 20
+FOLLOW_TIMEOUT_SECONDS = 60
+REQUEST_ID_TAG = "provisioner:request-id"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
+    """Poll until ``predicate()`` is truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+@dataclass
+class LocalServer:
+    """``python -m emulator serve`` in a subprocess, its output in a log file."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            session = boto3.Session(
+                aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+            )
+            self._clients[service] = session.client(
+                service,
+                endpoint_url=self.endpoint_url,
+                config=Config(retries={"total_max_attempts": 2, "mode": "standard"}),
+            )
+        return self._clients[service]
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def is_ready(self) -> bool:
+        """Says it is ready (as a user waits for it to), and answers over HTTP with the sample
+        network created. Nothing is asked before it says so: a request in the middle of the
+        sample network's creation would change its NLB ARN (see emulator/serve.py)."""
+        if self.process.poll() is not None:
+            raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.output()}")
+        if READY_LINE not in self.output():
+            return False
+        try:
+            self.client("elbv2").describe_load_balancers(Names=[SERVE_SAMPLE_NLB])
+        except (BotoCoreError, ClientError):
+            return False
+        return True
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager would; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+    # --- the control plane as a requester sees it -------------------------------------------
+    @property
+    def topic_arn(self) -> str:
+        topics = self.client("sns").list_topics()["Topics"]
+        return next(t["TopicArn"] for t in topics if t["TopicArn"].endswith("-progress"))
+
+    @property
+    def state_machine_arn(self) -> str:
+        machines = self.client("stepfunctions").list_state_machines()["stateMachines"]
+        return next(m["stateMachineArn"] for m in machines if m["name"].endswith("-provision"))
+
+    def create_network(self, name: str) -> SampleNetwork:
+        return create_sample_network(self.client("ec2"), self.client("elbv2"), name)
+
+    def request(self, *, detail_type: str = "PrivateApiRequested", **detail: Any) -> str:
+        return put_request(self.client("events"), BUS_NAME, detail, detail_type=detail_type)
+
+    def execution_arns(self) -> set[str]:
+        sfn = self.client("stepfunctions")
+        pages = sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.state_machine_arn
+        )
+        return {e["executionArn"] for page in pages for e in page["executions"]}
+
+    def tagged_with(self, request_id: str) -> list[str]:
+        """REST APIs and VpcLinks (any status) tagged with this request id."""
+        apigateway = self.client("apigateway")
+        found = [
+            f"{kind} {item['id']}"
+            for kind, items in (
+                ("rest api", apigateway.get_rest_apis()["items"]),
+                ("vpc link", apigateway.get_vpc_links()["items"]),
+            )
+            for item in items
+            if (item.get("tags") or {}).get(REQUEST_ID_TAG) == request_id
+        ]
+        return found
+
+    def links_to(self, nlb_arn: str) -> list[dict[str, Any]]:
+        links = self.client("apigateway").get_vpc_links()["items"]
+        return [link for link in links if nlb_arn in link.get("targetArns", [])]
+
+
+@dataclass
+class Progress:
+    """Every notification that arrived on a test's own subscription, by request id."""
+
+    follower: ProgressFollower
+    by_request: dict[str, list[Notification]] = field(default_factory=dict)
+
+    def wait_until(
+        self,
+        request_id: str,
+        condition: Callable[[list[Notification]], bool],
+        timeout: float = FOLLOW_TIMEOUT_SECONDS,
+    ) -> list[Notification]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            arrived = self.by_request.get(request_id, [])
+            if condition(arrived):
+                return arrived
+            for notification in self.follower.poll(wait_seconds=1):
+                self.by_request.setdefault(notification.request_id, []).append(notification)
+        raise AssertionError(f"{request_id}: condition not met in {timeout} s: {arrived}")
+
+    def until_final(self, request_id: str) -> list[Notification]:
+        return self.wait_until(request_id, lambda seen: bool(seen) and seen[-1].final)
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """One ``serve`` per module (polling every second, links PENDING for 2 s); SIGTERM at the
+    end must stop it with exit status 0."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    command = [sys.executable, "-m", "emulator", "serve", "--port", str(port)]
+    command += ["--poll-interval", "1", "--pending-seconds", "2"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    server = LocalServer(port, process, log)
+    try:
+        wait_for(server.is_ready, timeout=STARTUP_TIMEOUT_SECONDS)
+        yield server
+    finally:
+        status = server.stop()
+    assert status == 0, f"serve exited with {status} after SIGTERM:\n{server.output()}"
+
+
+@pytest.fixture
+def progress(local_server: LocalServer) -> Iterator[Progress]:
+    with ProgressFollower(
+        local_server.client("sns"), local_server.client("sqs"), local_server.topic_arn
+    ) as follower:
+        yield Progress(follower)

@@ -1,0 +1,47 @@
+"""``python -m emulator demo`` (``make demo``) runs from nothing to a private API, shows the two
+failure scenarios, and exits 0 when every check holds."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.e2e.conftest import REPO_ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+
+DEMO_TIMEOUT_SECONDS = 90
+
+
+def test_the_demo_provisions_a_private_api_and_passes_every_check():
+    # Given a free port
+    env = {**os.environ, "LOCAL_PORT": str(free_port())}
+
+    # When
+    started = time.monotonic()
+    finished = subprocess.run(
+        [sys.executable, "-m", "emulator", "demo"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT_SECONDS,
+    )
+    elapsed = time.monotonic() - started
+
+    # Then
+    output = finished.stdout + finished.stderr
+    assert finished.returncode == 0, output
+    assert elapsed < 60, output
+    assert re.search(r"^\s+VPC link\s+\w+$", finished.stdout, re.MULTILINE), output
+    invoke_url = r"^\s+Invoke URL\s+https://\w+\.execute-api\.us-east-1\.amazonaws\.com/prod$"
+    assert re.search(invoke_url, finished.stdout, re.MULTILINE), output
+    assert "[FAIL]" not in finished.stdout
+    assert "\x1b[" not in finished.stdout  # not a terminal: plain lines
+    for status in ("SUCCEEDED", "REJECTED", "FAILED"):
+        assert f"the request ended {status}" in finished.stdout
