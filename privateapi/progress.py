@@ -44,6 +44,7 @@ class ProgressFollower:
     queue_url: str = ""
     subscription_arn: str = ""
     seen: list[Notification] = field(default_factory=list)
+    unclaimed: dict[str, list[Notification]] = field(default_factory=dict)
 
     def open(self) -> ProgressFollower:
         name = f"privateapi-follow-{uuid.uuid4().hex[:12]}"
@@ -98,14 +99,24 @@ class ProgressFollower:
         return arrived
 
     def follow(self, request_id: str, timeout_seconds: float) -> Iterator[Notification]:
-        """Yield the notifications of one request as they arrive, until its final one."""
+        """Yield the notifications of one request as they arrive, until its final one.
+
+        Other requests' notifications that arrive meanwhile are kept for their own ``follow``.
+        """
         deadline = time.monotonic() + timeout_seconds
-        while time.monotonic() < deadline:
+        while True:
+            pending = self.unclaimed.pop(request_id, [])
+            while pending:
+                notification = pending.pop(0)
+                yield notification
+                if notification.final:
+                    if pending:  # e.g. a duplicate's: left for whoever asks next
+                        self.unclaimed[request_id] = pending
+                    return
+            if time.monotonic() >= deadline:
+                break
             for notification in self.poll():
-                if notification.request_id == request_id:
-                    yield notification
-                    if notification.final:
-                        return
+                self.unclaimed.setdefault(notification.request_id, []).append(notification)
         raise TimeoutError(f"no final notification for {request_id} within {timeout_seconds} s")
 
     def until_final(self, request_id: str, timeout_seconds: float = 60) -> list[Notification]:

@@ -97,7 +97,32 @@ class Provisioner:
         return {key: deserializer.deserialize(value) for key, value in item["Item"].items()}
 
     def notifications(self, request_id: str) -> list[Notification]:
-        return self.follower.until_final(request_id, timeout_seconds=EXECUTION_TIMEOUT_SECONDS)
+        try:
+            return self.follower.until_final(request_id, timeout_seconds=EXECUTION_TIMEOUT_SECONDS)
+        except TimeoutError as missing:
+            raise AssertionError(f"{missing}; executions: {self.executions_summary()}") from None
+
+    def executions_summary(self) -> list[str]:
+        """Every execution's status, error and last states: what a failed test needs to say."""
+        summary = []
+        for output in (
+            "ProvisionStateMachineArn",
+            "TeardownStateMachineArn",
+            "RelinkStateMachineArn",
+        ):
+            machine = self.aws.outputs[output]
+            for execution in self.sfn.list_executions(stateMachineArn=machine)["executions"]:
+                described = self.sfn.describe_execution(executionArn=execution["executionArn"])
+                states = [
+                    e["stateEnteredEventDetails"]["name"]
+                    for e in self.history(execution["executionArn"])
+                    if "stateEnteredEventDetails" in e
+                ]
+                summary.append(
+                    f"{output[:-15]} {execution['status']} {described.get('error', '')} "
+                    f"{described.get('input', '')[:160]} {states[-6:]}"
+                )
+        return summary
 
     def execution(self) -> dict[str, Any]:
         """The single finished execution of the provisioning state machine."""
