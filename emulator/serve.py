@@ -147,6 +147,16 @@ def print_ready(console: Console, aws: EmbeddedAws, network: SampleNetwork) -> N
     if "file://" not in command:
         console.line(f"  ({_shown_path(PROVISION_EVENTS_FILE)} names another NLB; inline instead:)")
     console.line(f"  {command}")
+    console.line("Or with the CLI (python -m privateapi --help), after:")
+    console.line(
+        f"  export AWS_ENDPOINT_URL={aws.endpoint_url} "
+        f"PRIVATEAPI_BUS={aws.outputs['RequestBusName']} "
+        f"PRIVATEAPI_TOPIC_ARN={aws.outputs['ProgressTopicArn']} "
+        f"PRIVATEAPI_LEDGER_TABLE={aws.outputs['LedgerTableName']}"
+    )
+    console.line(
+        f"  python -m privateapi request --api-name orders --nlb-arn {network.nlb_arn} --follow"
+    )
     console.line()
     console.line("Ready. Progress notifications appear below; Ctrl-C stops.")
 

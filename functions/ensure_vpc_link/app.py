@@ -5,9 +5,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from provisioner import tasks
 from provisioner.models import EnsureVpcLinkTask
 from provisioner.observability import logger, metrics, tracer
+from provisioner.tasks import links as tasks
 
 
 @logger.inject_lambda_context(clear_state=True)

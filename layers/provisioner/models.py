@@ -38,8 +38,14 @@ RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 class WireModel(BaseModel):
     """camelCase on the wire, snake_case in Python, unknown fields refused."""
 
+    # defer_build: a handler builds the validators of the models it uses, on first use, not
+    # those of every model of the package at import (a cold start cost).
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        defer_build=True,
     )
 
     def to_wire(self) -> dict[str, Any]:
@@ -68,8 +74,9 @@ class RequestDetail(WireModel):
     vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
     endpoint_url: AnyUrl | None = None
     http_method: HttpMethod = "GET"
-    proxy_all_paths: bool = False
-    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    # Strict: JSON true is not a timeout of 1 s, nor the string "false" a boolean.
+    proxy_all_paths: bool = Field(default=False, strict=True)
+    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
     tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_REQUESTER_TAGS)
 
     @field_validator("endpoint_url")

@@ -8,7 +8,9 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
-tracer = Tracer()
+# Only boto3 calls are traced: auto-patching everything would import libraries we never use
+# (requests, httplib, ...) into every cold start.
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 

@@ -38,8 +38,8 @@ class RelinkDetail(WireModel):
     stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
     vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
     nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
-    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400)
-    delete_old_link: bool = False
+    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
+    delete_old_link: bool = Field(default=False, strict=True)
     tags: dict[str, str] = Field(default_factory=dict, max_length=40)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from provisioner import errors, ledger
 from provisioner.aws import apigateway
@@ -32,7 +32,7 @@ class TeardownDetail(WireModel):
     requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     target_request_id: RequestId | None = None
     rest_api_id: RestApiId | None = None
-    keep_vpc_link: bool = False
+    keep_vpc_link: bool = Field(default=False, strict=True)
 
 
 class TeardownRequest(WireModel):

@@ -19,6 +19,7 @@ from provisioner.errors import FieldError, InvalidRequest
 from provisioner.models import (
     NLB_ARN_PATTERN,
     REQUEST_ID_PATTERN,
+    VPC_LINK_ID_PATTERN,
     ProvisionRequest,
     RequestDetail,
     RequestRef,
@@ -88,22 +89,27 @@ def validate_request(
     event: dict[str, Any], *, account: str, region: str, settings: Settings
 ) -> ProvisionRequest:
     """The normalised request, or ``InvalidRequest`` listing every problem found."""
-    event_id, detail = parse_detail(event, RequestDetail, one_of=(("nlbArn", "vpcLinkId"),))
-    problems: list[FieldError] = []
-    nlb_arn = detail.nlb_arn
-    if detail.vpc_link_id:
-        link = apigateway.get_vpc_link(detail.vpc_link_id)
-        problems += link_problems(detail.vpc_link_id, link)
-        if link is not None and link.target_arns:
-            nlb_arn = link.target_arns[0]
-    load_balancer = None
-    if nlb_arn is not None:
-        load_balancer, found = check_load_balancer(nlb_arn, account=account, region=region)
-        problems += found
-    if problems:
+    try:
+        event_id, detail = parse_detail(event, RequestDetail, one_of=(("nlbArn", "vpcLinkId"),))
+    except InvalidRequest as shape:
+        # Still look up a well-formed NLB and link, so every problem is reported at once.
+        detail_given = event.get("detail")
+        raw = detail_given if isinstance(detail_given, dict) else {}
+        flagged = {problem.field for problem in shape.fields}
+        well_formed = {
+            name: value
+            for name, pattern in (("nlbArn", NLB_ARN_PATTERN), ("vpcLinkId", VPC_LINK_ID_PATTERN))
+            if f"detail.{name}" not in flagged
+            and isinstance(value := raw.get(name), str)
+            and re.fullmatch(pattern, value)
+        }
+        _, found = _target_problems(
+            well_formed.get("nlbArn"), well_formed.get("vpcLinkId"), account, region
+        )
+        raise InvalidRequest.of(shape.fields + found) from shape
+    load_balancer, problems = _target_problems(detail.nlb_arn, detail.vpc_link_id, account, region)
+    if problems or load_balancer is None:
         raise InvalidRequest.of(problems)
-    assert nlb_arn is not None and load_balancer is not None
-
     return ProvisionRequest(
         request_id=detail.request_id or event_id,
         ticket_id=detail.ticket_id,
@@ -111,7 +117,7 @@ def validate_request(
         api_name=detail.api_name,
         stage_name=detail.stage_name or settings.default_stage_name,
         endpoint_type=detail.endpoint_type,
-        nlb_arn=nlb_arn,
+        nlb_arn=load_balancer.arn,
         vpc_link_id=detail.vpc_link_id,
         endpoint_url=str(detail.endpoint_url or f"http://{load_balancer.dns_name}").rstrip("/"),
         http_method=detail.http_method,
@@ -119,6 +125,22 @@ def validate_request(
         timeout_seconds=detail.timeout_seconds or settings.link_timeout_seconds,
         tags=detail.tags,
     )
+
+
+def _target_problems(
+    nlb_arn: str | None, vpc_link_id: str | None, account: str, region: str
+) -> tuple[elbv2.LoadBalancer | None, list[FieldError]]:
+    """The NLB the request targets (directly or through a named link), and what is wrong."""
+    problems: list[FieldError] = []
+    if vpc_link_id:
+        link = apigateway.get_vpc_link(vpc_link_id)
+        problems += link_problems(vpc_link_id, link)
+        if link is not None and link.target_arns:
+            nlb_arn = link.target_arns[0]
+    if nlb_arn is None:
+        return None, problems
+    load_balancer, found = check_load_balancer(nlb_arn, account=account, region=region)
+    return load_balancer, problems + found
 
 
 def check_load_balancer(

@@ -234,13 +234,6 @@ def test_a_duplicate_delivery_that_failed_does_not_undo_the_originals_work(
     assert ledger.get_request(LEDGER_TABLE, request.request_id)["status"] == "ACCEPTED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a request whose CreateVpcLink failed keeps its NLB claim (no vpcLinkId) after "
-    "rollback; rollback.py releases claims only for links it deleted, so for the 120 s lease "
-    "(ledger.NLB_CLAIM_LEASE) other requests for the NLB get LinkCreationInProgress, longer "
-    "than the ASL retries it (at most ~77 s), and fail",
-)
 def test_a_failed_link_creation_does_not_block_the_nlb_for_other_requests(
     network, make_request, settings, monkeypatch
 ):

@@ -326,11 +326,6 @@ def test_an_event_that_is_not_an_eventbridge_event_is_rejected(settings):
     assert {"id", "source", "detail-type"} <= {f.field for f in raised.value.fields}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: JSON true is accepted as timeoutSeconds=1 (pydantic lax int); "
-    "models.py RequestDetail.timeout_seconds should be strict",
-)
 def test_a_boolean_is_not_a_timeout(network, settings, make_event):
     fields = rejected_fields(
         make_event({"apiName": "orders", "nlbArn": network.nlb_arn, "timeoutSeconds": True}),
@@ -339,11 +334,6 @@ def test_a_boolean_is_not_a_timeout(network, settings, make_event):
     assert list(fields) == ["detail.timeoutSeconds"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: validation.py skips the AWS checks (NLB exists / owned / network, link "
-    "exists) whenever any shape error is found, so they are not reported at once",
-)
 def test_shape_errors_and_aws_checks_are_reported_together(network, settings, make_event):
     missing = network.nlb_arn[:-16] + "0123456789abcdef"
     fields = rejected_fields(

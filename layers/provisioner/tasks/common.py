@@ -1,0 +1,66 @@
+"""What every task does around its domain work: claim, announce, record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import ledger
+from provisioner.models import RequestRef, ValidateTask, WorkflowKind
+from provisioner.notifications import Status, progress
+from provisioner.observability import metrics
+from provisioner.settings import Settings
+
+
+def accept(
+    kind: WorkflowKind, request: Any, task: ValidateTask, message: str, settings: Settings
+) -> dict[str, Any]:
+    """Claim the request in the ledger (exactly once) and announce it."""
+    ref = ref_of(request)
+    ledger.claim_request(
+        settings.ledger_table,
+        request_id=ref.request_id,
+        kind=kind.value,
+        fingerprint=ledger.body_hash(task.event.get("detail")),
+        execution_arn=task.execution_arn,
+        ticket_id=ref.ticket_id,
+        requested_by=ref.requested_by,
+    )
+    metrics.add_metric(name="RequestsAccepted", unit=MetricUnit.Count, value=1)
+    note = progress(ref, Status.ACCEPTED, message)
+    record(settings, note)
+    return {"request": request.to_wire(), "progress": note}
+
+
+def record(
+    settings: Settings, note: dict[str, Any], *, outcome: Any = None, **resources: Any
+) -> None:
+    body = note["message"]
+    ledger.record_progress(
+        settings.ledger_table,
+        body["requestId"],
+        status=body["status"],
+        message=body["message"],
+        resources=resources,
+        outcome=outcome,
+    )
+
+
+def ref_of(request: Any) -> RequestRef:
+    return RequestRef(
+        request_id=request.request_id,
+        ticket_id=request.ticket_id,
+        requested_by=request.requested_by,
+    )
+
+
+def ids(request: Any) -> tuple[str, str | None]:
+    return request.request_id, request.ticket_id
+
+
+def where(context: LambdaContext) -> dict[str, str]:
+    """The function runs in the stack's own account and region: where the NLB must be."""
+    _, _, _, region, account, *_ = context.invoked_function_arn.split(":")
+    return {"account": account, "region": region}

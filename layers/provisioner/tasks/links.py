@@ -1,0 +1,52 @@
+"""Find or create the VpcLink and wait for it: shared by provisioning and relink."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provisioner import vpc_links
+from provisioner.models import EnsureVpcLinkTask, GetVpcLinkStatusTask
+from provisioner.notifications import Status, progress
+from provisioner.observability import bind_request, logger
+from provisioner.settings import Settings
+from provisioner.tasks import common
+
+
+def ensure_link(task: EnsureVpcLinkTask) -> dict[str, Any]:
+    bind_request(*common.ids(task.request))
+    settings = Settings.from_environment()
+    link = vpc_links.ensure_vpc_link(task.request, started_at=task.started_at, settings=settings)
+    origin = "Created" if link.created_by_this_request else "Reusing"
+    if link.status == "AVAILABLE":
+        status = Status.VPC_LINK_AVAILABLE
+        message = f"{origin} VpcLink {link.vpc_link_id}: AVAILABLE."
+    else:
+        status = Status.VPC_LINK_PENDING
+        message = (
+            f"{origin} VpcLink {link.vpc_link_id}: {link.status}; waiting until "
+            f"{link.deadline} for it to become AVAILABLE (typically 2-4 minutes)."
+        )
+    logger.info("VpcLink chosen", extra={"vpc_link": link.to_wire()})
+    common.record(
+        settings,
+        progress_note := progress(task.request.ref, status, message, vpcLinkId=link.vpc_link_id),
+        vpcLinkId=link.vpc_link_id,
+        createdVpcLink=link.created_by_this_request,
+    )
+    return {"link": link.to_wire(), "progress": progress_note}
+
+
+def check_link(task: GetVpcLinkStatusTask) -> dict[str, Any]:
+    bind_request(*common.ids(task.request))
+    settings = Settings.from_environment()
+    link = vpc_links.check_vpc_link(task.link, settings=settings)
+    status = Status.VPC_LINK_AVAILABLE if link.status == "AVAILABLE" else Status.VPC_LINK_PENDING
+    note = progress(
+        task.request.ref,
+        status,
+        f"VpcLink {link.vpc_link_id} is {link.status}.",
+        vpcLinkId=link.vpc_link_id,
+    )
+    if status is Status.VPC_LINK_AVAILABLE:  # not every poll: the history stays readable
+        common.record(settings, note, vpcLinkId=link.vpc_link_id)
+    return {"link": link.to_wire(), "progress": note}

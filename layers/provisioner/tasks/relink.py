@@ -1,0 +1,48 @@
+"""The relink workflow's own tasks (statemachine/relink.asl.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioner import relink
+from provisioner.models import ValidateTask, WorkflowKind
+from provisioner.notifications import Status, progress
+from provisioner.observability import bind_request
+from provisioner.settings import Settings
+from provisioner.tasks import common
+from provisioner.validation import request_ref_from_event
+
+
+def validate_relink(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
+    bind_request(*common.ids(request_ref_from_event(task.event)))
+    settings = Settings.from_environment()
+    request = relink.validate_relink(task.event, **common.where(context), settings=settings)
+    target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
+    message = (
+        f"Relink accepted: stage '{request.stage_name}' of API {request.rest_api_id} will move "
+        f"from VpcLink {request.old_vpc_link_id} to {target} once it is AVAILABLE."
+    )
+    return common.accept(WorkflowKind.RELINK, request, task, message, settings)
+
+
+def relink_stage(task: relink.RelinkTask) -> dict[str, Any]:
+    request = task.request
+    bind_request(*common.ids(request))
+    settings = Settings.from_environment()
+    old_link = relink.relink_stage(request, task.link, settings=settings)
+    message = (
+        f"Stage '{request.stage_name}' of API {request.rest_api_id} now uses VpcLink "
+        f"{task.link.vpc_link_id}" + (f"; {old_link}." if old_link else ".")
+    )
+    note = progress(
+        common.ref_of(request),
+        Status.SUCCEEDED,
+        message,
+        vpcLinkId=task.link.vpc_link_id,
+        restApiId=request.rest_api_id,
+        stageName=request.stage_name,
+    )
+    common.record(settings, note, vpcLinkId=task.link.vpc_link_id, outcome=note["message"])
+    return {"progress": note}

@@ -1,0 +1,79 @@
+"""The teardown workflow's tasks (statemachine/teardown.asl.json)."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+
+from provisioner import errors, ledger, teardown
+from provisioner.models import ValidateTask, WorkflowKind
+from provisioner.notifications import Status, progress
+from provisioner.observability import bind_request
+from provisioner.settings import Settings
+from provisioner.tasks import common
+from provisioner.validation import request_ref_from_event
+
+
+def validate_teardown(task: ValidateTask) -> dict[str, Any]:
+    bind_request(*common.ids(request_ref_from_event(task.event)))
+    settings = Settings.from_environment()
+    request = teardown.validate_teardown(task.event, settings=settings)
+    links = ", ".join(request.vpc_link_ids) or "none"
+    message = (
+        f"Teardown accepted: REST API {request.rest_api_id} ('{request.api_name}') will be "
+        f"deleted; VpcLinks it uses: {links}."
+    )
+    return common.accept(WorkflowKind.TEARDOWN, request, task, message, settings)
+
+
+def delete_api(task: teardown.TeardownTask) -> dict[str, Any]:
+    request = task.request
+    bind_request(*common.ids(request))
+    settings = Settings.from_environment()
+    deleted = teardown.delete_api(request)
+    what = "deleted" if deleted else "was already gone"
+    note = progress(
+        common.ref_of(request),
+        Status.API_DELETED,
+        f"REST API {request.rest_api_id} {what}, with its stages.",
+        restApiId=request.rest_api_id,
+    )
+    common.record(settings, note, restApiId=request.rest_api_id)
+    return {"progress": note}
+
+
+def release_links(task: teardown.TeardownTask) -> dict[str, Any]:
+    request = task.request
+    bind_request(*common.ids(request))
+    settings = Settings.from_environment()
+    releases = teardown.release_links(request, started_at=task.started_at, settings=settings)
+    pending = any(release.state == "DELETING" for release in releases)
+    result: dict[str, Any] = {
+        "pending": pending,
+        "nextPollSeconds": settings.poll_interval_seconds,
+        "links": [release.to_wire() for release in releases],
+    }
+    if pending:
+        return result
+    fates = "; ".join(f"VpcLink {r.vpc_link_id} {r.reason}" for r in releases) or "no VpcLink"
+    note = progress(
+        common.ref_of(request),
+        Status.SUCCEEDED,
+        f"REST API {request.rest_api_id} deleted; {fates}.",
+        restApiId=request.rest_api_id,
+    )
+    common.record(settings, note, outcome=note["message"])
+    if request.created_by_request:
+        _mark_deleted(settings, request.created_by_request, request.request_id)
+    return {**result, "progress": note}
+
+
+def _mark_deleted(settings: Settings, provisioning_id: str, teardown_id: str) -> None:
+    # Absent when provisioned before the ledger existed: then there is nothing to mark.
+    with suppress(errors.ConditionFailed):
+        ledger.record_progress(
+            settings.ledger_table,
+            provisioning_id,
+            status="DELETED",
+            message=f"Deleted by request {teardown_id}.",
+        )
