@@ -10,7 +10,6 @@ import time
 from collections.abc import Sequence
 
 from bench import coldstart, provisioning
-from bench.template import template_functions
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -66,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary: list[str] = []
     failed = False
     if not args.skip_coldstart:
-        functions = template_functions()
+        functions = coldstart.template_functions()
         results = coldstart.measure(functions, args.repeats, tracing=not args.trace_disabled)
         print(
             "\n".join(coldstart.report(results, args.repeats, not args.trace_disabled)), flush=True

@@ -8,16 +8,17 @@ repetition to cancel drift) and medians are compared.
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
 from dataclasses import dataclass, field
 
 from bench import importtime
-from bench.template import TemplateFunction
+from emulator.lambda_runtime import FunctionSpec, lambda_environment
+from emulator.runtime import EmbeddedAws
 
 TARGET_RATIO = 1.3
+REGION = "us-east-1"
 FIRST_PARTY = frozenset({"app", "provisioner"})
 
 _CANDIDATE = (
@@ -37,7 +38,7 @@ _BASELINE = (
 
 @dataclass
 class ColdStart:
-    function: TemplateFunction
+    function: FunctionSpec
     handler_ms: list[float] = field(default_factory=list)
     baseline_ms: list[float] = field(default_factory=list)
     contributors: list[importtime.Contributor] = field(default_factory=list)
@@ -61,42 +62,38 @@ class ColdStart:
         return self.ratio <= TARGET_RATIO
 
 
-def lambda_environment(function: TemplateFunction, *, tracing: bool = True) -> dict[str, str]:
+def template_functions() -> list[FunctionSpec]:
+    """Every function of ``template.yaml`` in template order, as the emulator reads it
+    (deployed once into an embedded AWS, so code, layers and environment are resolved)."""
+    with EmbeddedAws(region=REGION) as aws:
+        assert aws.stack is not None
+        order = list(aws.stack.template.get("Resources") or {})
+        return sorted(aws.stack.functions.values(), key=lambda f: order.index(f.logical_id))
+
+
+def module(function: FunctionSpec) -> str:
+    return function.handler.rpartition(".")[0]
+
+
+def environment(function: FunctionSpec, *, tracing: bool = True) -> dict[str, str]:
     """What the python3.13 runtime gives the function at init (no per-invocation variables).
 
     With ``tracing`` (the template's ``Tracing: Active``) POWERTOOLS_TRACE_DISABLED is left
     unset, as on Lambda; the embedded runtime sets it to ``true``.
     """
-    python_path = [str(d) for d in function.layer_dirs] + [str(function.code_dir)]
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "en_US.UTF-8",
-        "TZ": ":UTC",
-        "PYTHONPATH": os.pathsep.join(python_path),
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_LAMBDA_FUNCTION_NAME": f"bench-{function.logical_id}",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
-        "LAMBDA_TASK_ROOT": str(function.code_dir),
-        "_HANDLER": function.handler,
-    }
     if tracing:
-        env["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:2000"
-        env["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR"
+        extra = {
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        }
     else:
-        env["POWERTOOLS_TRACE_DISABLED"] = "true"
-    env.update(function.environment)
-    return env
+        extra = {"POWERTOOLS_TRACE_DISABLED": "true"}
+    return lambda_environment(function, REGION, extra)
 
 
-def _child(code: str, function: TemplateFunction, env: dict[str, str], *extra: str) -> float:
+def _child(code: str, function: FunctionSpec, env: dict[str, str], *extra: str) -> float:
     answer = subprocess.run(
-        [sys.executable, *extra, "-c", code, function.module],
+        [sys.executable, *extra, "-c", code, module(function)],
         env=env,
         cwd=function.code_dir,
         capture_output=True,
@@ -111,7 +108,7 @@ def _child(code: str, function: TemplateFunction, env: dict[str, str], *extra: s
 
 def _profile(result: ColdStart, env: dict[str, str]) -> None:
     answer = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {result.function.module}"],
+        [sys.executable, "-X", "importtime", "-c", f"import {module(result.function)}"],
         env=env,
         cwd=result.function.code_dir,
         capture_output=True,
@@ -122,14 +119,14 @@ def _profile(result: ColdStart, env: dict[str, str]) -> None:
     lines = importtime.parse(answer.stderr)
     result.contributors = importtime.entry_points(lines, FIRST_PARTY)
     result.packages = importtime.package_self_times(lines)
-    result.importtime_total_ms = importtime.total_ms(lines, result.function.module)
+    result.importtime_total_ms = importtime.total_ms(lines, module(result.function))
 
 
 def measure(
-    functions: list[TemplateFunction], repeats: int, *, tracing: bool = True
+    functions: list[FunctionSpec], repeats: int, *, tracing: bool = True
 ) -> list[ColdStart]:
     results = [ColdStart(function) for function in functions]
-    envs = [lambda_environment(f, tracing=tracing) for f in functions]
+    envs = [environment(f, tracing=tracing) for f in functions]
     if results:  # warm-up, not counted: page cache and .pyc files
         _child(_BASELINE, results[0].function, envs[0])
     for result, env in zip(results, envs, strict=True):
@@ -174,7 +171,7 @@ def report(results: list[ColdStart], repeats: int, tracing: bool) -> list[str]:
         lines += ["", "    Why (python -X importtime, one run each; ms are cumulative per import):"]
     for r in failing:
         lines.append(
-            f"    {r.function.logical_id} ({r.function.code_dir.name}/{r.function.module}.py, "
+            f"    {r.function.logical_id} ({r.function.code_dir.name}/{module(r.function)}.py, "
             f"{r.importtime_total_ms:.0f} ms under -X importtime)"
         )
         for rank, c in enumerate(r.contributors, start=1):

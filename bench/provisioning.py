@@ -94,14 +94,13 @@ class Provisioning:
 
     @property
     def cold_after_available(self) -> float:
-        """Seconds of cold-start init in invocations that ended after the link was AVAILABLE
-        (``InvocationRecord.started`` is stamped when the invocation is recorded, at its end)."""
+        """Seconds of cold-start init in invocations that ended after the link was AVAILABLE."""
         if self.link_available is None:
             return 0.0
         return sum(
             (i.init_ms or 0.0) / 1000
             for i in self.invocations
-            if i.cold_start and i.started > self.link_available
+            if i.cold_start and i.ended > self.link_available
         )
 
     @property

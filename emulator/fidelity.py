@@ -414,7 +414,19 @@ def install(pending_seconds: float | None = None, deleting_seconds: float | None
         _patch_throttling()
         _patch_load_balancer_arns()
         _patch_dynamodb_atomicity()
+        _patch_rest_api_deletion()
         _installed = True
+
+
+def _patch_rest_api_deletion() -> None:
+    """Deleting an API that is gone: AWS answers NotFoundException, moto a KeyError (HTTP 500)."""
+    from moto.apigateway.exceptions import RestAPINotFound
+
+    @_wrap(apigw_models.APIGatewayBackend, "delete_rest_api")
+    def _delete(original: Callable[..., Any], self: Any, function_id: str) -> Any:
+        if function_id not in self.apis:
+            raise RestAPINotFound()
+        return original(self, function_id)
 
 
 def _patch_dynamodb_atomicity() -> None:

@@ -58,13 +58,43 @@ class FunctionSpec:
     runtime: str = "python3.13"
 
 
+def lambda_environment(
+    spec: FunctionSpec, region: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """What Lambda's runtime gives ``spec``'s function at init (no per-invocation variables),
+    then ``extra``, then the template's variables, which win over both."""
+    python_path = [str(d) for d in spec.layer_dirs] + [str(spec.code_dir)]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONPATH": os.pathsep.join(python_path),
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]emulator",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "_HANDLER": spec.handler,
+    }
+    env.update(extra or {})
+    env.update(spec.environment)
+    return env
+
+
 @dataclass(frozen=True)
 class InvocationRecord:
     """One invocation, for benchmarks: duration includes the cold start when there was one."""
 
     function_name: str
     request_id: str
-    started: float
+    ended: float  # wall clock (time.time()) when the invocation returned
     duration_ms: float
     init_ms: float | None
     error_type: str | None
@@ -271,32 +301,17 @@ class LambdaRuntime:
     # --- configuration --------------------------------------------------------------------
     def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
         """The worker's whole environment: the template's variables plus what Lambda sets."""
-        python_path = [str(d) for d in spec.layer_dirs] + [str(spec.code_dir)]
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            "PYTHONPATH": os.pathsep.join(python_path),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]emulator",
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
-            "LAMBDA_TASK_ROOT": str(spec.code_dir),
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "EMULATOR_HANDLER": spec.handler,
-            "EMULATOR_FUNCTION_ARN": spec.arn,
-        }
-        env.update(spec.environment)
-        return env
+        return lambda_environment(
+            spec,
+            self.region,
+            {
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "EMULATOR_HANDLER": spec.handler,
+                "EMULATOR_FUNCTION_ARN": spec.arn,
+            },
+        )
 
     def update_functions(self, functions: Mapping[str, FunctionSpec], endpoint_url: str) -> None:
         """Follow a redeploy: pools whose function or environment changed are restarted."""

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from provisioner.handler import task_payload
 from provisioner.observability import logger, metrics, tracer
 from provisioner.tasks import teardown as tasks
 from provisioner.teardown import TeardownTask
@@ -13,6 +13,6 @@ from provisioner.teardown import TeardownTask
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-@event_parser(model=TeardownTask)
+@task_payload(TeardownTask)
 def handler(task: TeardownTask, context: LambdaContext) -> dict[str, Any]:
     return tasks.delete_api(task)

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from provisioner.handler import task_payload
 from provisioner.models import GetVpcLinkStatusTask
 from provisioner.observability import logger, metrics, tracer
 from provisioner.tasks import links as tasks
@@ -13,6 +13,6 @@ from provisioner.tasks import links as tasks
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-@event_parser(model=GetVpcLinkStatusTask)
+@task_payload(GetVpcLinkStatusTask)
 def handler(task: GetVpcLinkStatusTask, context: LambdaContext) -> dict[str, Any]:
     return tasks.check_link(task)

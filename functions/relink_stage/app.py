@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from provisioner.handler import task_payload
 from provisioner.observability import logger, metrics, tracer
 from provisioner.relink import RelinkTask
 from provisioner.tasks import relink as tasks
@@ -13,6 +13,6 @@ from provisioner.tasks import relink as tasks
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-@event_parser(model=RelinkTask)
+@task_payload(RelinkTask)
 def handler(task: RelinkTask, context: LambdaContext) -> dict[str, Any]:
     return tasks.relink_stage(task)

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from provisioner.handler import task_payload
 from provisioner.models import SetStageVariableTask
 from provisioner.observability import logger, metrics, tracer
 from provisioner.tasks import provisioning as tasks
@@ -13,6 +13,6 @@ from provisioner.tasks import provisioning as tasks
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-@event_parser(model=SetStageVariableTask)
+@task_payload(SetStageVariableTask)
 def handler(task: SetStageVariableTask, context: LambdaContext) -> dict[str, Any]:
     return tasks.set_stage_variable(task)

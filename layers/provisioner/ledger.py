@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -68,7 +69,7 @@ def claim_request(
 
     * first delivery: the item is created, status ACCEPTED;
     * the same execution again (a retried task): allowed;
-    * a rerun after FAILED / REJECTED: allowed, ``attempt`` counts up;
+    * a rerun after FAILED / REJECTED (corrected or not): allowed, ``attempt`` counts up;
     * the same body while it runs or after it succeeded: ``DuplicateRequest`` (the workflow
       ends quietly, the ledger counts the duplicate);
     * another body under the same requestId: ``DuplicateRequestConflict``.
@@ -102,35 +103,62 @@ def claim_request(
     existing = get_request(table, request_id) or {}
     if existing.get("executionArn") == execution_arn:
         return RequestClaim(request_id, kind, int(existing.get("attempt", 1)))
+    if existing.get("status") in RERUNNABLE_STATUSES and existing.get("kind") == kind:
+        # It never ran to completion: the requester may send it again, corrected or not.
+        return _rerun(table, item, existing)
     if existing.get("bodyHash") != fingerprint or existing.get("kind") != kind:
         raise errors.DuplicateRequestConflict(
             f"requestId {request_id} was already used for a different request "
             f"({existing.get('kind')}, status {existing.get('status')})"
         )
-    if existing.get("status") in RERUNNABLE_STATUSES:
-        return _rerun(table, item, existing)
-    _count_duplicate(table, request_id)
-    raise errors.DuplicateRequest(
-        f"request {request_id} is already {existing.get('status')} "
+    raise _ignored_duplicate(table, existing)
+
+
+def reject_if_duplicate(
+    table: str, *, request_id: str, kind: str, fingerprint: str, execution_arn: str
+) -> None:
+    """For a request whose validation failed: if it is another delivery of a request that
+    already ran (a teardown redelivered after its API was deleted), end it as a duplicate
+    instead of rejecting it."""
+    existing = get_request(table, request_id)
+    if (
+        existing is not None
+        and existing.get("executionArn") != execution_arn
+        and existing.get("kind") == kind
+        and existing.get("bodyHash") == fingerprint
+        and existing.get("status") not in RERUNNABLE_STATUSES
+    ):
+        raise _ignored_duplicate(table, existing)
+
+
+def _ignored_duplicate(table: str, existing: dict[str, Any]) -> errors.DuplicateRequest:
+    """Count the duplicate delivery; the error that ends its workflow quietly."""
+    _count_duplicate(table, existing["requestId"])
+    return errors.DuplicateRequest(
+        f"request {existing['requestId']} is already {existing.get('status')} "
         f"(execution {existing.get('executionArn')}); this delivery was ignored"
     )
 
 
 def _rerun(table: str, item: dict[str, Any], existing: dict[str, Any]) -> RequestClaim:
-    attempt = int(existing.get("attempt", 1)) + 1
+    # ``attempt`` is the item's version: of two reruns at the same moment, one wins. A request
+    # rejected before it was ever claimed has no attempt yet.
+    previous = int(existing.get("attempt") or 0)
     try:
         with clients.aws_errors():
             clients.dynamodb().put_item(
                 TableName=table,
-                Item=_marshal({**item, "attempt": attempt, "createdAt": existing["createdAt"]}),
-                ConditionExpression="executionArn = :previous",
-                ExpressionAttributeValues=_marshal({":previous": existing["executionArn"]}),
+                Item=_marshal(
+                    {**item, "attempt": previous + 1, "createdAt": existing["createdAt"]}
+                ),
+                ConditionExpression="attribute_not_exists(attempt) OR attempt = :previous",
+                ExpressionAttributeValues=_marshal({":previous": previous}),
             )
     except errors.ConditionFailed as lost:  # another rerun of the same request won
         raise errors.DuplicateRequest(
             f"request {item['requestId']} is being run again by another delivery"
         ) from lost
-    return RequestClaim(item["requestId"], item["kind"], attempt)
+    return RequestClaim(item["requestId"], item["kind"], previous + 1)
 
 
 def _count_duplicate(table: str, request_id: str) -> None:
@@ -196,6 +224,7 @@ def record_rejection(table: str, request_id: str, kind: str, outcome: dict[str, 
         "status": "REJECTED",
         "createdAt": now,
         "updatedAt": now,
+        "attempt": 1,
         "resources": {},
         "outcome": outcome,
         "history": [
@@ -288,30 +317,28 @@ def record_nlb_link(table: str, nlb_arn: str, request_id: str, vpc_link_id: str)
 
 def release_nlb(table: str, nlb_arn: str, vpc_link_id: str) -> None:
     """Forget the NLB's claim once its link is deleted (only if it still names that link)."""
-    try:
-        with clients.aws_errors():
-            clients.dynamodb().delete_item(
-                TableName=table,
-                Key=_marshal(nlb_key(nlb_arn)),
-                ConditionExpression="vpcLinkId = :link",
-                ExpressionAttributeValues=_marshal({":link": vpc_link_id}),
-            )
-    except errors.ConditionFailed:
-        pass
+    _delete_if(table, nlb_key(nlb_arn), "vpcLinkId = :link", {":link": vpc_link_id})
 
 
 def release_unused_claim(table: str, nlb_arn: str, request_id: str) -> None:
     """Give up a claim that never got a link (its CreateVpcLink failed)."""
-    try:
-        with clients.aws_errors():
-            clients.dynamodb().delete_item(
-                TableName=table,
-                Key=_marshal(nlb_key(nlb_arn)),
-                ConditionExpression="holder = :me AND attribute_not_exists(vpcLinkId)",
-                ExpressionAttributeValues=_marshal({":me": request_id}),
-            )
-    except errors.ConditionFailed:
-        pass
+    _delete_if(
+        table,
+        nlb_key(nlb_arn),
+        "holder = :me AND attribute_not_exists(vpcLinkId)",
+        {":me": request_id},
+    )
+
+
+def _delete_if(table: str, key: dict[str, str], condition: str, values: dict[str, Any]) -> None:
+    """Delete the item if the condition holds; otherwise leave it as it is."""
+    with suppress(errors.ConditionFailed), clients.aws_errors():
+        clients.dynamodb().delete_item(
+            TableName=table,
+            Key=_marshal(key),
+            ConditionExpression=condition,
+            ExpressionAttributeValues=_marshal(values),
+        )
 
 
 def list_requests(table: str, limit: int = 50) -> list[dict[str, Any]]:

@@ -61,12 +61,17 @@ class EndpointType(StrEnum):
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
 
-class RequestDetail(WireModel):
-    """``detail`` of a ``PrivateApiRequested`` event, as the requester sends it."""
+class RequesterFields(WireModel):
+    """What every request type's ``detail`` may carry to identify and attribute it."""
 
     request_id: RequestId | None = None
     ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+
+class RequestDetail(RequesterFields):
+    """``detail`` of a ``PrivateApiRequested`` event, as the requester sends it."""
+
     api_name: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"\S")]
     stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
     endpoint_type: EndpointType = EndpointType.REGIONAL
@@ -107,30 +112,6 @@ class WorkflowKind(StrEnum):
     RELINK = "RELINK"
 
 
-class ProvisionRequest(WireModel):
-    """A validated request with every default filled in: what every later task works from."""
-
-    request_id: RequestId
-    ticket_id: str | None = None
-    requested_by: str | None = None
-    api_name: str
-    stage_name: str
-    endpoint_type: EndpointType
-    nlb_arn: str
-    vpc_link_id: str | None = None
-    endpoint_url: str
-    http_method: HttpMethod
-    proxy_all_paths: bool
-    timeout_seconds: int
-    tags: dict[str, str] = Field(default_factory=dict)
-
-    @property
-    def ref(self) -> RequestRef:
-        return RequestRef(
-            request_id=self.request_id, ticket_id=self.ticket_id, requested_by=self.requested_by
-        )
-
-
 class RequestRef(WireModel):
     """What every notification echoes; known even when a request is rejected."""
 
@@ -145,6 +126,21 @@ class RequestRef(WireModel):
         return RequestRef(
             request_id=self.request_id, ticket_id=self.ticket_id, requested_by=self.requested_by
         )
+
+
+class ProvisionRequest(RequestRef):
+    """A validated request with every default filled in: what every later task works from."""
+
+    api_name: str
+    stage_name: str
+    endpoint_type: EndpointType
+    nlb_arn: str
+    vpc_link_id: str | None = None
+    endpoint_url: str
+    http_method: HttpMethod
+    proxy_all_paths: bool
+    timeout_seconds: int
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class LinkRequest(RequestRef):

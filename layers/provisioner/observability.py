@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+from provisioner.models import RequestRef
+
 logger = Logger()
 # Only boto3 calls are traced: auto-patching everything would import libraries we never use
 # (requests, httplib, ...) into every cold start.
@@ -14,7 +16,7 @@ tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 
-def bind_request(request_id: str, ticket_id: str | None = None) -> None:
-    logger.set_correlation_id(request_id)
-    logger.append_keys(request_id=request_id, ticket_id=ticket_id)
-    tracer.put_annotation(key="requestId", value=request_id)
+def bind_request(request: RequestRef) -> None:
+    logger.set_correlation_id(request.request_id)
+    logger.append_keys(request_id=request.request_id, ticket_id=request.ticket_id)
+    tracer.put_annotation(key="requestId", value=request.request_id)

@@ -16,7 +16,9 @@ from provisioner.models import (
     NLB_ARN_PATTERN,
     STAGE_NAME_PATTERN,
     VPC_LINK_ID_PATTERN,
+    RequesterFields,
     RequestId,
+    RequestRef,
     VpcLinkState,
     WireModel,
 )
@@ -27,12 +29,9 @@ from provisioner.teardown import RestApiId, resolve_managed_api
 from provisioner.validation import check_load_balancer, link_problems, parse_detail
 
 
-class RelinkDetail(WireModel):
+class RelinkDetail(RequesterFields):
     """``detail`` of a ``PrivateApiRelinkRequested`` event."""
 
-    request_id: RequestId | None = None
-    ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
-    requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     target_request_id: RequestId | None = None
     rest_api_id: RestApiId | None = None
     stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
@@ -43,12 +42,9 @@ class RelinkDetail(WireModel):
     tags: dict[str, str] = Field(default_factory=dict, max_length=40)
 
 
-class RelinkRequest(WireModel):
+class RelinkRequest(RequestRef):
     """Readable as a ``LinkRequest`` too: the link tasks of provisioning serve relink as is."""
 
-    request_id: str
-    ticket_id: str | None = None
-    requested_by: str | None = None
     api_name: str
     rest_api_id: str
     stage_name: str

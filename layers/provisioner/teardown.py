@@ -14,7 +14,14 @@ from pydantic import ConfigDict, Field, StringConstraints
 from provisioner import errors, ledger
 from provisioner.aws import apigateway
 from provisioner.errors import FieldError, InvalidRequest
-from provisioner.models import MANAGED_BY_TAG, REQUEST_ID_TAG, RequestId, WireModel
+from provisioner.models import (
+    MANAGED_BY_TAG,
+    REQUEST_ID_TAG,
+    RequesterFields,
+    RequestId,
+    RequestRef,
+    WireModel,
+)
 from provisioner.ownership import managed_here
 from provisioner.settings import Settings
 from provisioner.validation import parse_detail
@@ -24,21 +31,15 @@ RestApiId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,32}$")]
 LINK_DELETION_DEADLINE = timedelta(minutes=10)
 
 
-class TeardownDetail(WireModel):
+class TeardownDetail(RequesterFields):
     """``detail`` of a ``PrivateApiDeletionRequested`` event."""
 
-    request_id: RequestId | None = None
-    ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
-    requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     target_request_id: RequestId | None = None
     rest_api_id: RestApiId | None = None
     keep_vpc_link: bool = Field(default=False, strict=True)
 
 
-class TeardownRequest(WireModel):
-    request_id: str
-    ticket_id: str | None = None
-    requested_by: str | None = None
+class TeardownRequest(RequestRef):
     rest_api_id: str
     api_name: str
     created_by_request: str | None = None

@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from provisioner.aws import apigateway, elbv2
 from provisioner.errors import FieldError, InvalidRequest
@@ -59,6 +57,11 @@ def parse_detail[DetailModel: BaseModel](
 ) -> tuple[str, DetailModel]:
     """The event id and its ``detail`` as ``model``, or ``InvalidRequest`` listing every
     field error. Each group in ``one_of`` names fields of which exactly one must be given."""
+    # Imported here: only the functions that read EventBridge events pay for the Parser's
+    # models at cold start.
+    from aws_lambda_powertools.utilities.parser import parse
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
     try:
         envelope = parse(event=event, model=EventBridgeModel)
     except ValidationError as error:

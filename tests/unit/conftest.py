@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -29,6 +30,7 @@ from .support import (
     FakeLambdaContext,
     Inventory,
     Network,
+    Provisioned,
     eventbridge_event,
     force_link_status,
 )
@@ -211,3 +213,39 @@ def make_request(network: Network) -> Callable[..., Any]:
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+@pytest.fixture
+def provision(make_request: Callable[..., Any], settings: Any) -> Callable[..., Provisioned]:
+    """Provision an API as the workflow does (link found or created and made AVAILABLE, API
+    created, stage deployed with its ``vpcLinkId``); overrides go to ``make_request``."""
+    from provisioner.rest_apis import create_api, deploy_api
+    from provisioner.vpc_links import ensure_vpc_link
+
+    def run(**overrides: Any) -> Provisioned:
+        request = make_request(**overrides)
+        started_at = datetime.now(UTC).isoformat()
+        link = ensure_vpc_link(request, started_at=started_at, settings=settings)
+        force_link_status(link.vpc_link_id, "AVAILABLE", "Your vpc link is ready for use")
+        api = create_api(request, settings=settings)
+        deployment = deploy_api(request, link, api, settings=settings)
+        return Provisioned(request, link.vpc_link_id, api.rest_api_id, deployment.stage_name)
+
+    return run
+
+
+@pytest.fixture
+def missing_api_deletion_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS answers DeleteRestApi for an API that is gone with NotFoundException; moto 5.2 (and
+    emulator.fidelity) raise KeyError, a 500. Make moto answer as AWS does."""
+    from moto.apigateway.exceptions import RestAPINotFound
+    from moto.apigateway.models import APIGatewayBackend
+
+    original = APIGatewayBackend.delete_rest_api
+
+    def delete_rest_api(self: Any, function_id: str) -> Any:
+        if function_id not in self.apis:
+            raise RestAPINotFound()
+        return original(self, function_id)
+
+    monkeypatch.setattr(APIGatewayBackend, "delete_rest_api", delete_rest_api)

@@ -6,7 +6,7 @@ import importlib
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -56,6 +56,16 @@ class Network:
     nlb_arn: str
     nlb_dns_name: str
     alb_arn: str
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """What a provisioning left behind: its request, its link, its API and its stage."""
+
+    request: Any  # provisioner.models.ProvisionRequest
+    vpc_link_id: str
+    rest_api_id: str
+    stage_name: str
 
 
 @dataclass
@@ -116,3 +126,25 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
+
+
+class FrozenClock:
+    """Stands in for ``datetime`` in a module that calls ``datetime.now(UTC)``: the time is
+    whatever the test says, and moves only when the test moves it."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self, tz: Any = None) -> datetime:
+        return self.at
+
+    def advance(self, by: timedelta) -> None:
+        self.at += by
+
+
+def hold_link_deleting(vpc_link_id: str) -> None:
+    """Leave a link DELETING, as AWS does for a while after DeleteVpcLink (the unit tests'
+    fidelity would drop it on the next read; the ``aws`` fixture restores its timing)."""
+    if FIDELITY is not None:
+        FIDELITY.set_vpc_link_timing(deleting_seconds=3600)
+    force_link_status(vpc_link_id, "DELETING", "Your vpc link is being deleted")

@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from provisioner import ledger
-from provisioner.models import RequestRef, ValidateTask, WorkflowKind
+from provisioner.models import ValidateTask, WorkflowKind
 from provisioner.notifications import Status, progress
 from provisioner.observability import metrics
 from provisioner.settings import Settings
@@ -18,7 +18,7 @@ def accept(
     kind: WorkflowKind, request: Any, task: ValidateTask, message: str, settings: Settings
 ) -> dict[str, Any]:
     """Claim the request in the ledger (exactly once) and announce it."""
-    ref = ref_of(request)
+    ref = request.ref
     ledger.claim_request(
         settings.ledger_table,
         request_id=ref.request_id,
@@ -46,18 +46,6 @@ def record(
         resources=resources,
         outcome=outcome,
     )
-
-
-def ref_of(request: Any) -> RequestRef:
-    return RequestRef(
-        request_id=request.request_id,
-        ticket_id=request.ticket_id,
-        requested_by=request.requested_by,
-    )
-
-
-def ids(request: Any) -> tuple[str, str | None]:
-    return request.request_id, request.ticket_id
 
 
 def where(context: LambdaContext) -> dict[str, str]:

@@ -13,7 +13,7 @@ from provisioner.tasks import common
 
 
 def ensure_link(task: EnsureVpcLinkTask) -> dict[str, Any]:
-    bind_request(*common.ids(task.request))
+    bind_request(task.request)
     settings = Settings.from_environment()
     link = vpc_links.ensure_vpc_link(task.request, started_at=task.started_at, settings=settings)
     origin = "Created" if link.created_by_this_request else "Reusing"
@@ -37,7 +37,7 @@ def ensure_link(task: EnsureVpcLinkTask) -> dict[str, Any]:
 
 
 def check_link(task: GetVpcLinkStatusTask) -> dict[str, Any]:
-    bind_request(*common.ids(task.request))
+    bind_request(task.request)
     settings = Settings.from_environment()
     link = vpc_links.check_vpc_link(task.link, settings=settings)
     status = Status.VPC_LINK_AVAILABLE if link.status == "AVAILABLE" else Status.VPC_LINK_PENDING

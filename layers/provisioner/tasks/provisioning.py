@@ -23,7 +23,7 @@ from provisioner.validation import request_ref_from_event, validate_request
 
 
 def validate(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
-    bind_request(*common.ids(request_ref_from_event(task.event)))
+    bind_request(request_ref_from_event(task.event))
     settings = Settings.from_environment()
     request = validate_request(task.event, **common.where(context), settings=settings)
     target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
@@ -36,7 +36,7 @@ def validate(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
 
 def create_api(task: CreateApiTask) -> dict[str, Any]:
     request = task.request
-    bind_request(*common.ids(request))
+    bind_request(request)
     settings = Settings.from_environment()
     api = rest_apis.create_api(request, settings=settings)
     paths = "/ and /{proxy+}" if request.proxy_all_paths else "/"
@@ -50,7 +50,7 @@ def create_api(task: CreateApiTask) -> dict[str, Any]:
 
 
 def deploy_api(task: DeployApiTask) -> dict[str, Any]:
-    bind_request(*common.ids(task.request))
+    bind_request(task.request)
     settings = Settings.from_environment()
     deployment = rest_apis.deploy_api(task.request, task.link, task.api, settings=settings)
     message = (
@@ -68,7 +68,7 @@ def deploy_api(task: DeployApiTask) -> dict[str, Any]:
 
 
 def set_stage_variable(task: SetStageVariableTask) -> dict[str, Any]:
-    bind_request(*common.ids(task.request))
+    bind_request(task.request)
     settings = Settings.from_environment()
     stage_name = task.deployment.stage_name
     rest_apis.point_stage_at_link(task.api.rest_api_id, stage_name, task.link)

@@ -16,7 +16,7 @@ from provisioner.validation import request_ref_from_event
 
 
 def validate_relink(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
-    bind_request(*common.ids(request_ref_from_event(task.event)))
+    bind_request(request_ref_from_event(task.event))
     settings = Settings.from_environment()
     request = relink.validate_relink(task.event, **common.where(context), settings=settings)
     target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
@@ -29,7 +29,7 @@ def validate_relink(task: ValidateTask, context: LambdaContext) -> dict[str, Any
 
 def relink_stage(task: relink.RelinkTask) -> dict[str, Any]:
     request = task.request
-    bind_request(*common.ids(request))
+    bind_request(request)
     settings = Settings.from_environment()
     old_link = relink.relink_stage(request, task.link, settings=settings)
     message = (
@@ -37,7 +37,7 @@ def relink_stage(task: relink.RelinkTask) -> dict[str, Any]:
         f"{task.link.vpc_link_id}" + (f"; {old_link}." if old_link else ".")
     )
     note = progress(
-        common.ref_of(request),
+        request.ref,
         Status.SUCCEEDED,
         message,
         vpcLinkId=task.link.vpc_link_id,

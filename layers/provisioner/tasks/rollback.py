@@ -24,7 +24,7 @@ REJECTED_DETAIL_TYPE = "PrivateApiRequestRejected"
 def rollback(task: RollbackTask) -> dict[str, Any]:
     settings = Settings.from_environment()
     report: RollbackReport = rollback_request(task, settings=settings)
-    bind_request(report.ref.request_id, report.ref.ticket_id)
+    bind_request(report.ref)
     rejected = report.status is Status.REJECTED
     metrics.add_metric(
         name="RequestsRejected" if rejected else "RequestsFailed", unit=MetricUnit.Count, value=1

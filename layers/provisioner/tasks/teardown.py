@@ -15,9 +15,21 @@ from provisioner.validation import request_ref_from_event
 
 
 def validate_teardown(task: ValidateTask) -> dict[str, Any]:
-    bind_request(*common.ids(request_ref_from_event(task.event)))
+    ref = request_ref_from_event(task.event)
+    bind_request(ref)
     settings = Settings.from_environment()
-    request = teardown.validate_teardown(task.event, settings=settings)
+    try:
+        request = teardown.validate_teardown(task.event, settings=settings)
+    except errors.InvalidRequest:
+        # A redelivery after the first teardown deleted the API no longer validates.
+        ledger.reject_if_duplicate(
+            settings.ledger_table,
+            request_id=ref.request_id,
+            kind=WorkflowKind.TEARDOWN.value,
+            fingerprint=ledger.body_hash(task.event.get("detail")),
+            execution_arn=task.execution_arn,
+        )
+        raise
     links = ", ".join(request.vpc_link_ids) or "none"
     message = (
         f"Teardown accepted: REST API {request.rest_api_id} ('{request.api_name}') will be "
@@ -28,12 +40,12 @@ def validate_teardown(task: ValidateTask) -> dict[str, Any]:
 
 def delete_api(task: teardown.TeardownTask) -> dict[str, Any]:
     request = task.request
-    bind_request(*common.ids(request))
+    bind_request(request)
     settings = Settings.from_environment()
     deleted = teardown.delete_api(request)
     what = "deleted" if deleted else "was already gone"
     note = progress(
-        common.ref_of(request),
+        request.ref,
         Status.API_DELETED,
         f"REST API {request.rest_api_id} {what}, with its stages.",
         restApiId=request.rest_api_id,
@@ -44,7 +56,7 @@ def delete_api(task: teardown.TeardownTask) -> dict[str, Any]:
 
 def release_links(task: teardown.TeardownTask) -> dict[str, Any]:
     request = task.request
-    bind_request(*common.ids(request))
+    bind_request(request)
     settings = Settings.from_environment()
     releases = teardown.release_links(request, started_at=task.started_at, settings=settings)
     pending = any(release.state == "DELETING" for release in releases)
@@ -57,7 +69,7 @@ def release_links(task: teardown.TeardownTask) -> dict[str, Any]:
         return result
     fates = "; ".join(f"VpcLink {r.vpc_link_id} {r.reason}" for r in releases) or "no VpcLink"
     note = progress(
-        common.ref_of(request),
+        request.ref,
         Status.SUCCEEDED,
         f"REST API {request.rest_api_id} deleted; {fates}.",
         restApiId=request.rest_api_id,
