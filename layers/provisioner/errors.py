@@ -76,13 +76,6 @@ class DuplicateRequest(ProvisionerError):
     default_remedy = "Nothing to do: the first delivery of this request is being handled."
 
 
-class NotManagedHere(ProvisionerError):
-    default_remedy = (
-        "This control plane only changes resources it created (tagged provisioner:managed-by); "
-        "change this one by hand or through whoever created it."
-    )
-
-
 # --- the VpcLink's lifecycle -----------------------------------------------------------------
 class VpcLinkFailed(ProvisionerError):
     default_remedy = (
@@ -161,7 +154,6 @@ ERRORS_BY_NAME: dict[str, type[ProvisionerError]] = {
         StageNotSafe,
         DuplicateRequestConflict,
         DuplicateRequest,
-        NotManagedHere,
         ConditionFailed,
         TooManyRequests,
         TransientAwsError,

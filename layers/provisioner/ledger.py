@@ -25,8 +25,9 @@ from provisioner.aws import clients
 
 # A request that ended like this may be sent again with the same requestId (after a fix).
 RERUNNABLE_STATUSES = ("FAILED", "REJECTED")
-# How long an NLB claim without a link protects a request that may have crashed.
-NLB_CLAIM_LEASE = timedelta(seconds=120)
+# How long an NLB claim without a link protects a request that may have crashed: more than
+# the EnsureVpcLink function's timeout, less than the ASL retries LinkCreationInProgress.
+NLB_CLAIM_LEASE = timedelta(seconds=60)
 
 
 def request_key(request_id: str) -> dict[str, str]:
@@ -141,18 +142,31 @@ def _ignored_duplicate(table: str, existing: dict[str, Any]) -> errors.Duplicate
 
 
 def _rerun(table: str, item: dict[str, Any], existing: dict[str, Any]) -> RequestClaim:
-    # ``attempt`` is the item's version: of two reruns at the same moment, one wins. A request
-    # rejected before it was ever claimed has no attempt yet.
+    """A new attempt on the same item: its history and duplicate count are kept.
+
+    ``attempt`` is the item's version: of two reruns at the same moment, one wins. A request
+    rejected before it was ever claimed has no attempt yet.
+    """
     previous = int(existing.get("attempt") or 0)
+    fresh = {
+        key: item[key]
+        for key in ("kind", "status", "bodyHash", "executionArn", "updatedAt", "resources")
+    }
+    fresh.update({"attempt": previous + 1, "ticketId": item.get("ticketId"),
+                  "requestedBy": item.get("requestedBy")})  # fmt: skip
+    names = {f"#{key}": key for key in fresh}
+    values = {f":{key}": value for key, value in fresh.items()}
     try:
         with clients.aws_errors():
-            clients.dynamodb().put_item(
+            clients.dynamodb().update_item(
                 TableName=table,
-                Item=_marshal(
-                    {**item, "attempt": previous + 1, "createdAt": existing["createdAt"]}
-                ),
+                Key=_marshal(request_key(item["requestId"])),
+                UpdateExpression="SET "
+                + ", ".join(f"#{key} = :{key}" for key in fresh)
+                + " REMOVE outcome, vpcLinkId",
                 ConditionExpression="attribute_not_exists(attempt) OR attempt = :previous",
-                ExpressionAttributeValues=_marshal({":previous": previous}),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_marshal({**values, ":previous": previous}),
             )
     except errors.ConditionFailed as lost:  # another rerun of the same request won
         raise errors.DuplicateRequest(
@@ -200,6 +214,10 @@ def record_progress(
             names[f"#r{index}"] = key
             values[f":r{index}"] = value
             sets.append(f"#resources.#r{index} = :r{index}")
+    if (resources or {}).get("vpcLinkId"):
+        # Top level too: the ByVpcLink index answers "who uses this link?" (link_users).
+        sets.append("vpcLinkId = :link")
+        values[":link"] = resources["vpcLinkId"]  # type: ignore[index]
     if outcome is not None:
         values[":outcome"] = outcome
         sets.append("outcome = :outcome")
@@ -215,8 +233,10 @@ def record_progress(
 
 
 def record_rejection(table: str, request_id: str, kind: str, outcome: dict[str, Any]) -> None:
-    """A rejected request leaves a trace, unless the id belongs to another live request."""
+    """A rejected request leaves a trace: a new item, or the next entry of a request that was
+    rejected or failed before; never on a request that was accepted and is running or done."""
     now = _now()
+    entry = {"status": "REJECTED", "message": outcome.get("message", ""), "timestamp": now}
     item = {
         **request_key(request_id),
         "requestId": request_id,
@@ -227,21 +247,61 @@ def record_rejection(table: str, request_id: str, kind: str, outcome: dict[str, 
         "attempt": 1,
         "resources": {},
         "outcome": outcome,
-        "history": [
-            {"status": "REJECTED", "message": outcome.get("message", ""), "timestamp": now}
-        ],
+        "history": [entry],
     }
-    try:
-        with clients.aws_errors():
-            clients.dynamodb().put_item(
+    with suppress(errors.ConditionFailed), clients.aws_errors():
+        clients.dynamodb().put_item(
+            TableName=table, Item=_marshal(item), ConditionExpression="attribute_not_exists(pk)"
+        )
+        return
+    with suppress(errors.ConditionFailed), clients.aws_errors():
+        clients.dynamodb().update_item(
+            TableName=table,
+            Key=_marshal(request_key(request_id)),
+            UpdateExpression="SET #status = :rejected, updatedAt = :now, outcome = :outcome,"
+            " history = list_append(if_not_exists(history, :empty), :entry)",
+            ConditionExpression="#kind = :kind AND #status IN (:rejected, :failed)",
+            ExpressionAttributeNames={"#status": "status", "#kind": "kind"},
+            ExpressionAttributeValues=_marshal(
+                {
+                    ":rejected": "REJECTED",
+                    ":failed": "FAILED",
+                    ":kind": kind,
+                    ":now": now,
+                    ":outcome": outcome,
+                    ":entry": [entry],
+                    ":empty": [],
+                }
+            ),
+        )
+
+
+# A request uses its link while it runs; a provisioning also once it SUCCEEDED (its API's
+# stage points at the link) until its API is DELETED or relinked (which moves it to another).
+_DONE_USING = {"PROVISION": ("FAILED", "REJECTED", "DELETED")}
+_FINAL = ("SUCCEEDED", "FAILED", "REJECTED")
+
+
+def link_users(table: str, vpc_link_id: str) -> list[str]:
+    """The requests that use the link now, by their requestId."""
+    users = []
+    with clients.aws_errors():
+        pages = (
+            clients.dynamodb()
+            .get_paginator("query")
+            .paginate(
                 TableName=table,
-                Item=_marshal(item),
-                ConditionExpression="attribute_not_exists(pk) OR #status = :rejected",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_marshal({":rejected": "REJECTED"}),
+                IndexName="ByVpcLink",
+                KeyConditionExpression="vpcLinkId = :link",
+                FilterExpression="begins_with(pk, :request)",  # not the NLB claims
+                ExpressionAttributeValues=_marshal({":link": vpc_link_id, ":request": "REQUEST#"}),
             )
-    except errors.ConditionFailed:
-        pass  # the id names a request that was accepted: its item stays as it is
+        )
+        for page in pages:
+            for item in map(_unmarshal, page.get("Items", [])):
+                if item.get("status") not in _DONE_USING.get(str(item.get("kind")), _FINAL):
+                    users.append(str(item["requestId"]))
+    return users
 
 
 def get_request(table: str, request_id: str) -> dict[str, Any] | None:

@@ -163,6 +163,14 @@ class VpcLinkState(WireModel):
     next_poll_seconds: int
 
 
+class LinkRelease(WireModel):
+    """What became of a link this control plane was asked to let go of."""
+
+    vpc_link_id: str
+    state: Literal["DELETING", "DELETED", "KEPT"]
+    reason: str
+
+
 class ApiState(WireModel):
     rest_api_id: str
     root_resource_id: str

@@ -5,15 +5,17 @@ variable changes only once it is AVAILABLE, so no caller ever goes through a lin
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from provisioner import errors, ledger
+from provisioner import errors, ledger, vpc_links
 from provisioner.aws import apigateway
 from provisioner.errors import FieldError, InvalidRequest
 from provisioner.models import (
     NLB_ARN_PATTERN,
+    REQUEST_ID_TAG,
     STAGE_NAME_PATTERN,
     VPC_LINK_ID_PATTERN,
     RequesterFields,
@@ -22,7 +24,6 @@ from provisioner.models import (
     VpcLinkState,
     WireModel,
 )
-from provisioner.ownership import managed_here
 from provisioner.rest_apis import point_stage_at_link
 from provisioner.settings import Settings
 from provisioner.teardown import RestApiId, resolve_managed_api
@@ -49,6 +50,7 @@ class RelinkRequest(RequestRef):
     rest_api_id: str
     stage_name: str
     old_vpc_link_id: str | None = None
+    provisioned_by: str | None = None  # the request that created the API, from its tag
     nlb_arn: str | None = None
     vpc_link_id: str | None = None
     timeout_seconds: int
@@ -87,6 +89,7 @@ def validate_relink(
         rest_api_id=api.id,
         stage_name=stage["stageName"],
         old_vpc_link_id=stage.get("variables", {}).get("vpcLinkId"),
+        provisioned_by=api.tags.get(REQUEST_ID_TAG),
         nlb_arn=detail.nlb_arn,
         vpc_link_id=detail.vpc_link_id,
         timeout_seconds=detail.timeout_seconds or settings.link_timeout_seconds,
@@ -112,21 +115,27 @@ def _stage_of(
 def relink_stage(request: RelinkRequest, link: VpcLinkState, *, settings: Settings) -> str | None:
     """Switch the stage, then (if asked) delete the old link when we made it and it is unused.
 
-    Returns what became of the old link, for the notification.
+    Returns what became of the old link, for the notification. Safe to run again.
     """
+    if request.provisioned_by:
+        # The ledger learns first that the API uses the new link: a rollback from here on
+        # cannot delete it from under the stage.
+        with suppress(errors.ConditionFailed):  # provisioned before the ledger existed
+            ledger.record_progress(
+                settings.ledger_table,
+                request.provisioned_by,
+                status="SUCCEEDED",
+                message=f"Relinked to VpcLink {link.vpc_link_id} by request {request.request_id}.",
+                resources={"vpcLinkId": link.vpc_link_id},
+            )
     point_stage_at_link(request.rest_api_id, request.stage_name, link)
     old = request.old_vpc_link_id
     if not request.delete_old_link or not old or old == link.vpc_link_id:
         return None
-    old_link = apigateway.get_vpc_link(old)
-    if old_link is None:
-        return f"old VpcLink {old} was already gone"
-    if not managed_here(old_link.tags, settings):
-        return f"old VpcLink {old} kept: not created by this control plane"
-    try:
-        apigateway.delete_vpc_link(old)
-    except errors.AwsRequestRejected as refused:
-        return f"old VpcLink {old} kept: {refused.message}"
-    for nlb_arn in old_link.target_arns:
-        ledger.release_nlb(settings.ledger_table, nlb_arn, old)
-    return f"old VpcLink {old} is being deleted"
+    release = vpc_links.release_link(
+        old,
+        ignoring=[request.request_id, *filter(None, [request.provisioned_by])],
+        settings=settings,
+    )
+    fate = {"DELETED": "was already gone", "DELETING": "is being deleted"}
+    return f"old VpcLink {old} {fate.get(release.state, f'kept: {release.reason}')}"

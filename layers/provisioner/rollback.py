@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner import errors, ledger
+from provisioner import errors, ledger, vpc_links
 from provisioner.aws import apigateway
-from provisioner.models import AwsError, RequestRef, RollbackTask
+from provisioner.models import AwsError, RequestRef, RollbackTask, WorkflowKind
 from provisioner.notifications import Status
 from provisioner.observability import logger
 from provisioner.ownership import created_by
@@ -113,7 +113,8 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
     owner = ledger.get_request(settings.ledger_table, ref.request_id) or {}
     if owner.get("executionArn") != task.execution_arn:
         return report  # this delivery failed before it claimed the request: it created nothing
-    _delete_created(ref.request_id, report, settings)
+    if task.workflow is not WorkflowKind.TEARDOWN:  # a teardown creates nothing
+        _delete_created(ref.request_id, report, settings)
     try:
         ledger.record_progress(
             settings.ledger_table,
@@ -134,11 +135,8 @@ def _delete_created(request_id: str, report: RollbackReport, settings: Settings)
             report.deleted.append(f"REST API {api.id}")
     for link in list(apigateway.vpc_links()):
         if created_by(link.tags, request_id, settings) and link.status != "DELETING":
-            try:
-                apigateway.delete_vpc_link(link.id)
-            except errors.AwsRequestRejected as refused:  # another API uses it now
-                report.kept.append(f"VpcLink {link.id} ({refused.message})")
-                continue
-            report.deleted.append(f"VpcLink {link.id}")
-            for nlb_arn in link.target_arns:
-                ledger.release_nlb(settings.ledger_table, nlb_arn, link.id)
+            release = vpc_links.release_link(link.id, ignoring=[request_id], settings=settings)
+            if release.state == "KEPT":  # another request reused it meanwhile
+                report.kept.append(f"VpcLink {link.id} ({release.reason})")
+            else:
+                report.deleted.append(f"VpcLink {link.id}")

@@ -7,16 +7,17 @@ REJECTED before a single call that changes AWS.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from provisioner import errors, ledger
+from provisioner import errors, vpc_links
 from provisioner.aws import apigateway
 from provisioner.errors import FieldError, InvalidRequest
 from provisioner.models import (
     MANAGED_BY_TAG,
     REQUEST_ID_TAG,
+    LinkRelease,
     RequesterFields,
     RequestId,
     RequestRef,
@@ -51,12 +52,6 @@ class TeardownTask(WireModel):
     model_config = ConfigDict(extra="ignore")
     request: TeardownRequest
     started_at: str = ""
-
-
-class LinkRelease(WireModel):
-    vpc_link_id: str
-    state: Literal["DELETING", "DELETED", "KEPT"]
-    reason: str
 
 
 def validate_teardown(event: dict[str, Any], *, settings: Settings) -> TeardownRequest:
@@ -142,19 +137,8 @@ def release_links(
 
 
 def _release(link_id: str, request: TeardownRequest, settings: Settings) -> LinkRelease:
-    link = apigateway.get_vpc_link(link_id)
-    if link is None:
-        return LinkRelease(vpc_link_id=link_id, state="DELETED", reason="deleted")
-    if link.status == "DELETING":
-        return LinkRelease(vpc_link_id=link_id, state="DELETING", reason="being deleted")
     if request.keep_vpc_link:
         return LinkRelease(vpc_link_id=link_id, state="KEPT", reason="keepVpcLink was asked")
-    if not managed_here(link.tags, settings):
-        return LinkRelease(vpc_link_id=link_id, state="KEPT", reason="not created by us")
-    try:
-        apigateway.delete_vpc_link(link_id)
-    except errors.AwsRequestRejected as refused:  # another API still uses it
-        return LinkRelease(vpc_link_id=link_id, state="KEPT", reason=refused.message)
-    for nlb_arn in link.target_arns:
-        ledger.release_nlb(settings.ledger_table, nlb_arn, link_id)
-    return LinkRelease(vpc_link_id=link_id, state="DELETING", reason="being deleted")
+    # The API is gone: its provisioning request no longer uses the link.
+    ignoring = [request.request_id, *filter(None, [request.created_by_request])]
+    return vpc_links.release_link(link_id, ignoring=ignoring, settings=settings)

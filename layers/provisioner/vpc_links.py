@@ -9,18 +9,20 @@ find the new link on their next attempt.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from provisioner import ledger
 from provisioner.aws import apigateway
 from provisioner.errors import (
+    AwsRequestRejected,
     LinkCreationInProgress,
     ProvisionerError,
     VpcLinkFailed,
     VpcLinkTimeout,
 )
-from provisioner.models import LinkRequest, VpcLinkState
-from provisioner.ownership import created_by, ownership_tags
+from provisioner.models import LinkRelease, LinkRequest, VpcLinkState
+from provisioner.ownership import created_by, managed_here, ownership_tags
 from provisioner.settings import Settings
 
 
@@ -69,6 +71,39 @@ def ensure_vpc_link(request: LinkRequest, *, started_at: str, settings: Settings
         raise
     ledger.record_nlb_link(settings.ledger_table, nlb_arn, request.request_id, created_link.id)
     return _state(created_link, created=True, deadline=deadline, settings=settings)
+
+
+def release_link(vpc_link_id: str, *, ignoring: Collection[str], settings: Settings) -> LinkRelease:
+    """Delete a link this control plane created, unless a request still uses it.
+
+    Every integration reaches its link through the ``vpcLinkId`` stage variable, so AWS cannot
+    know which stages use a link, and may let it be deleted under them: the ledger knows
+    (``ledger.link_users``). ``ignoring``: the requests on whose behalf the link is let go.
+    AWS's own refusal (an integration naming the link) is honoured too.
+    """
+    link = apigateway.get_vpc_link(vpc_link_id)
+    if link is None:
+        return LinkRelease(vpc_link_id=vpc_link_id, state="DELETED", reason="deleted")
+    if link.status == "DELETING":
+        return LinkRelease(vpc_link_id=vpc_link_id, state="DELETING", reason="being deleted")
+    if not managed_here(link.tags, settings):
+        return LinkRelease(
+            vpc_link_id=vpc_link_id, state="KEPT", reason="not created by this control plane"
+        )
+    users = sorted(set(ledger.link_users(settings.ledger_table, vpc_link_id)) - set(ignoring))
+    if users:
+        return LinkRelease(
+            vpc_link_id=vpc_link_id, state="KEPT", reason=f"still used by {', '.join(users)}"
+        )
+    try:
+        apigateway.delete_vpc_link(vpc_link_id)
+    except ProvisionerError as refused:
+        if not isinstance(refused, AwsRequestRejected):
+            raise
+        return LinkRelease(vpc_link_id=vpc_link_id, state="KEPT", reason=refused.message)
+    for nlb_arn in link.target_arns:
+        ledger.release_nlb(settings.ledger_table, nlb_arn, vpc_link_id)
+    return LinkRelease(vpc_link_id=vpc_link_id, state="DELETING", reason="being deleted")
 
 
 def _link_in_service(

@@ -151,7 +151,10 @@ def test_the_printed_put_events_line_works_as_is(local_server: LocalServer, prog
     # When it is sent (what `aws events put-events --entries file://...` sends)
     answer = local_server.client("events").put_events(Entries=entries)
     assert answer["FailedEntryCount"] == 0
-    request_id = answer["Entries"][0]["EventId"]
+    # the file names its requestId (so events/teardown.json can name it); else the event id
+    request_id = (
+        json.loads(entries[0]["Detail"]).get("requestId") or answer["Entries"][0]["EventId"]
+    )
 
     # Then the sample NLB serve created gets its private API
     notifications = progress.until_final(request_id)

@@ -22,6 +22,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from emulator.stack import REPO_ROOT, load_template
+
 from .support import (
     FIDELITY,
     FUNCTION_ENVIRONMENT,
@@ -66,12 +68,14 @@ def function_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def _create_ledger_table() -> None:
-    """The request ledger, as template.yaml declares it (one string hash key, ``pk``)."""
+    """The request ledger, with the keys and indexes template.yaml declares for it."""
+    declared = load_template(REPO_ROOT / "template.yaml")["Resources"]["LedgerTable"]["Properties"]
     boto3.client("dynamodb", region_name=REGION).create_table(
         TableName=LEDGER_TABLE,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=declared["AttributeDefinitions"],
+        KeySchema=declared["KeySchema"],
+        GlobalSecondaryIndexes=declared.get("GlobalSecondaryIndexes", []),
+        BillingMode=declared["BillingMode"],
     )
 
 

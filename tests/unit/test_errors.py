@@ -169,6 +169,16 @@ def test_every_catch_and_next_names_a_state_of_its_own_states_map(asl):
 
 
 # --- botocore ClientError → our names -----------------------------------------------------
+def test_a_concurrent_modification_conflict_is_transient_any_other_is_not():
+    concurrent = "Unable to complete operation due to concurrent modification. Try again later."
+    assert isinstance(
+        clients.translate(client_error("ConflictException", concurrent, 409)),
+        errors.TransientAwsError,
+    )
+    exists = clients.translate(client_error("ConflictException", "Resource already exists", 409))
+    assert isinstance(exists, errors.AwsRequestRejected)
+
+
 @pytest.mark.parametrize(
     ("code", "status", "expected"),
     [
@@ -185,7 +195,7 @@ def test_every_catch_and_next_names_a_state_of_its_own_states_map(asl):
         ("ServiceUnavailableException", 503, errors.TransientAwsError),
         ("InternalFailure", 500, errors.TransientAwsError),
         ("AnythingElse", 502, errors.TransientAwsError),
-        ("ConflictException", 409, errors.TransientAwsError),
+        ("ConflictException", 409, errors.AwsRequestRejected),
     ],
 )
 def test_translate_maps_aws_codes_onto_our_names(code, status, expected):

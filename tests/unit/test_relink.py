@@ -79,6 +79,7 @@ def test_a_relink_finds_the_api_and_its_only_stage(network, second_nlb_arn, prov
         rest_api_id=api.rest_api_id,
         stage_name="prod",
         old_vpc_link_id=api.vpc_link_id,
+        provisioned_by=api.request.request_id,
         nlb_arn=second_nlb_arn,
         timeout_seconds=settings.link_timeout_seconds,
         delete_old_link=False,

@@ -386,3 +386,44 @@ def test_describe_error_survives_json_that_is_not_our_shape(cause):
     described = describe_error(AwsError(Error="States.Runtime", Cause=cause))
     assert described["code"] == "States.Runtime"
     assert isinstance(described["message"], str) and described["message"]
+
+
+def test_a_link_another_running_request_reuses_is_kept_even_where_aws_would_delete_it(
+    network, make_request, settings, monkeypatch
+):
+    # Given a request that created a link, and a second one that reused it while PENDING
+    # (both record the link they use, as their EnsureVpcLink tasks do)
+    from provisioner.aws import apigateway
+
+    first, second = make_request(), make_request()
+    now = datetime.now(UTC).isoformat()
+    for request in (first, second):
+        claim(request, execution_arn=f"{EXECUTION_ARN}-{request.request_id}")
+        link = ensure_vpc_link(request, started_at=now, settings=settings)
+        ledger.record_progress(
+            LEDGER_TABLE,
+            request.request_id,
+            status="VPC_LINK_PENDING",
+            message="waiting",
+            resources={"vpcLinkId": link.vpc_link_id},
+        )
+    assert link.created_by_this_request is False  # the second one reused the first's link
+
+    # ... and AWS, which cannot see references through a stage variable, would delete it
+    def must_not_delete(vpc_link_id: str) -> None:
+        raise AssertionError(f"VpcLink {vpc_link_id} deleted from under a request using it")
+
+    monkeypatch.setattr(apigateway, "delete_vpc_link", must_not_delete)
+
+    # When the first request fails and is rolled back
+    report = rollback_request(
+        failed(
+            {"request": first.to_wire(), "error": caught(errors.QuotaExceeded("no")).model_dump()},
+            execution_arn=f"{EXECUTION_ARN}-{first.request_id}",
+        ),
+        settings=settings,
+    )
+
+    # Then the link stays for the second, which the report names
+    assert report.kept == [f"VpcLink {link.vpc_link_id} (still used by {second.request_id})"]
+    assert apigateway.get_vpc_link(link.vpc_link_id) is not None

@@ -250,7 +250,9 @@ def test_a_link_we_did_not_create_is_kept(network, provision, apigw, inventory, 
 
     # Then the link stays
     assert releases == [
-        LinkRelease(vpc_link_id=shared["id"], state="KEPT", reason="not created by us")
+        LinkRelease(
+            vpc_link_id=shared["id"], state="KEPT", reason="not created by this control plane"
+        )
     ]
     assert inventory().vpc_link_ids == [shared["id"]]
 

@@ -129,7 +129,7 @@ def test_teardown_keeps_a_link_that_another_api_still_uses(provisioner: Provisio
     assert [api["id"] for api in provisioner.rest_apis()] == [second["restApiId"]]
     assert [link["id"] for link in provisioner.vpc_links()] == [first["vpcLinkId"]]
     assert provisioner.vpc_links()[0]["status"] == "AVAILABLE"
-    assert "referenced" in final.body["message"]
+    assert f"still used by {second['requestId']}" in final.body["message"]
     assert stage_link(provisioner, second["restApiId"]) == first["vpcLinkId"]
 
 

@@ -72,7 +72,7 @@ def translate(error: ClientError) -> errors.ProvisionerError:
         return errors.ConditionFailed(message)
     if code in _THROTTLING or status == 429 or code == "ProvisionedThroughputExceededException":
         return errors.TooManyRequests(f"AWS throttled the control plane: {message}")
-    if code in _TRANSIENT or status >= 500 or code == "ConflictException":
+    if code in _TRANSIENT or status >= 500 or _concurrent_modification(code, message):
         return errors.TransientAwsError(f"{code}: {message}")
     if code == "LimitExceededException":
         return errors.QuotaExceeded(message)
@@ -81,6 +81,12 @@ def translate(error: ClientError) -> errors.ProvisionerError:
     if code in {"NotFoundException", "LoadBalancerNotFound", "LoadBalancerNotFoundException"}:
         return errors.ResourceNotFound(message)
     return errors.AwsRequestRejected(f"{code}: {message}")
+
+
+def _concurrent_modification(code: str, message: str) -> bool:
+    """API Gateway's ConflictException is transient only for "concurrent modification";
+    "already exists" and the like will never succeed on a retry."""
+    return code == "ConflictException" and "concurrent modification" in message.lower()
 
 
 @contextmanager

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from provisioner import ledger
+from provisioner import errors, ledger
 from provisioner.models import ValidateTask, WorkflowKind
 from provisioner.notifications import Status, progress
-from provisioner.observability import metrics
+from provisioner.observability import bind_request, metrics
 from provisioner.settings import Settings
+from provisioner.validation import request_ref_from_event
+
+
+def validated[Request](
+    kind: WorkflowKind, task: ValidateTask, settings: Settings, validate: Callable[[], Request]
+) -> Request:
+    """Bind the logs to the request and validate it. A redelivery that no longer validates
+    (its first delivery deleted the API, or the NLB is gone since) ends as a duplicate, not
+    as a rejection of a request that succeeded."""
+    ref = request_ref_from_event(task.event)
+    bind_request(ref)
+    try:
+        return validate()
+    except errors.InvalidRequest:
+        ledger.reject_if_duplicate(
+            settings.ledger_table,
+            request_id=ref.request_id,
+            kind=kind.value,
+            fingerprint=ledger.body_hash(task.event.get("detail")),
+            execution_arn=task.execution_arn,
+        )
+        raise
 
 
 def accept(

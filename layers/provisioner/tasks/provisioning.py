@@ -19,13 +19,17 @@ from provisioner.notifications import Status, progress
 from provisioner.observability import bind_request, metrics
 from provisioner.settings import Settings
 from provisioner.tasks import common
-from provisioner.validation import request_ref_from_event, validate_request
+from provisioner.validation import validate_request
 
 
 def validate(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
-    bind_request(request_ref_from_event(task.event))
     settings = Settings.from_environment()
-    request = validate_request(task.event, **common.where(context), settings=settings)
+    request = common.validated(
+        WorkflowKind.PROVISION,
+        task,
+        settings,
+        lambda: validate_request(task.event, **common.where(context), settings=settings),
+    )
     target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
     message = (
         f"Request accepted: {request.endpoint_type.value} API '{request.api_name}', "

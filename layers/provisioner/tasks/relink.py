@@ -12,13 +12,16 @@ from provisioner.notifications import Status, progress
 from provisioner.observability import bind_request
 from provisioner.settings import Settings
 from provisioner.tasks import common
-from provisioner.validation import request_ref_from_event
 
 
 def validate_relink(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
-    bind_request(request_ref_from_event(task.event))
     settings = Settings.from_environment()
-    request = relink.validate_relink(task.event, **common.where(context), settings=settings)
+    request = common.validated(
+        WorkflowKind.RELINK,
+        task,
+        settings,
+        lambda: relink.validate_relink(task.event, **common.where(context), settings=settings),
+    )
     target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
     message = (
         f"Relink accepted: stage '{request.stage_name}' of API {request.rest_api_id} will move "

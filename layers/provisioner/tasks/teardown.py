@@ -11,25 +11,16 @@ from provisioner.notifications import Status, progress
 from provisioner.observability import bind_request
 from provisioner.settings import Settings
 from provisioner.tasks import common
-from provisioner.validation import request_ref_from_event
 
 
 def validate_teardown(task: ValidateTask) -> dict[str, Any]:
-    ref = request_ref_from_event(task.event)
-    bind_request(ref)
     settings = Settings.from_environment()
-    try:
-        request = teardown.validate_teardown(task.event, settings=settings)
-    except errors.InvalidRequest:
-        # A redelivery after the first teardown deleted the API no longer validates.
-        ledger.reject_if_duplicate(
-            settings.ledger_table,
-            request_id=ref.request_id,
-            kind=WorkflowKind.TEARDOWN.value,
-            fingerprint=ledger.body_hash(task.event.get("detail")),
-            execution_arn=task.execution_arn,
-        )
-        raise
+    request = common.validated(
+        WorkflowKind.TEARDOWN,
+        task,
+        settings,
+        lambda: teardown.validate_teardown(task.event, settings=settings),
+    )
     links = ", ".join(request.vpc_link_ids) or "none"
     message = (
         f"Teardown accepted: REST API {request.rest_api_id} ('{request.api_name}') will be "
