@@ -32,6 +32,7 @@ class RollbackReport:
     error: dict[str, Any]
     deleted: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    known: dict[str, str] = field(default_factory=dict)  # restApiId, vpcLinkId: for the message
 
     @property
     def outcome(self) -> dict[str, Any]:
@@ -51,7 +52,7 @@ class RollbackReport:
             parts.append(f"Rolled back: {', '.join(self.deleted)}.")
         if self.kept:
             parts.append(f"Kept: {', '.join(self.kept)}.")
-        if self.status is not Status.REJECTED and not self.deleted:
+        if self.status is not Status.REJECTED and not self.deleted and not self.kept:
             parts.append("Nothing had been created.")
         return " ".join(parts)
 
@@ -133,9 +134,11 @@ def _delete_created(request_id: str, report: RollbackReport, settings: Settings)
         if created_by(api.tags, request_id, settings):
             apigateway.delete_rest_api(api.id)
             report.deleted.append(f"REST API {api.id}")
+            report.known["restApiId"] = api.id
     for link in list(apigateway.vpc_links()):
         if created_by(link.tags, request_id, settings) and link.status != "DELETING":
             release = vpc_links.release_link(link.id, ignoring=[request_id], settings=settings)
+            report.known["vpcLinkId"] = link.id
             if release.state == "KEPT":  # another request reused it meanwhile
                 report.kept.append(f"VpcLink {link.id} ({release.reason})")
             else:

@@ -140,6 +140,9 @@ def test_a_failed_link_rolls_back_the_api_created_in_parallel(provisioner: Provi
     assert final.body["error"]["remedy"]
     assert final.attributes["ticketId"] == "OPS-7"
     assert "API_CREATED" in statuses(notifications)  # the API was made while the link failed
+    api_created = next(n for n in notifications if n.status == "API_CREATED")
+    assert final.body["restApiId"] == api_created.body["restApiId"]  # named, though deleted
+    assert final.body["vpcLinkId"]
 
     # ... and nothing this request created is left behind
     assert provisioner.rest_apis() == []

@@ -35,5 +35,7 @@ def rollback(task: RollbackTask) -> dict[str, Any]:
     )
     return {
         "outcome": {**report.outcome, "detailType": detail_type},
-        "progress": progress(report.ref, report.status, report.sentence, error=report.error),
+        "progress": progress(
+            report.ref, report.status, report.sentence, error=report.error, **report.known
+        ),
     }
