@@ -47,7 +47,9 @@ class RollbackReport:
     @property
     def sentence(self) -> str:
         verb = "was rejected" if self.status is Status.REJECTED else "failed"
-        parts = [f"Request {self.ref.request_id} {verb}: {self.error['message']}"]
+        reason = str(self.error["message"]).rstrip()
+        ending = "" if reason.endswith((".", "!", "?")) else "."
+        parts = [f"Request {self.ref.request_id} {verb}: {reason}{ending}"]
         if self.deleted:
             parts.append(f"Rolled back: {', '.join(self.deleted)}.")
         if self.kept:
