@@ -401,25 +401,6 @@ def _delete_if(table: str, key: dict[str, str], condition: str, values: dict[str
         )
 
 
-def list_requests(table: str, limit: int = 50) -> list[dict[str, Any]]:
-    """The most recent requests (a scan: the ledger is small and read by people)."""
-    items: list[dict[str, Any]] = []
-    with clients.aws_errors():
-        pages = (
-            clients.dynamodb()
-            .get_paginator("scan")
-            .paginate(
-                TableName=table,
-                FilterExpression="begins_with(pk, :request)",
-                ExpressionAttributeValues=_marshal({":request": "REQUEST#"}),
-            )
-        )
-        for page in pages:
-            items.extend(_unmarshal(item) for item in page.get("Items", []))
-    items.sort(key=lambda item: str(item.get("createdAt", "")), reverse=True)
-    return items[:limit]
-
-
 def _get(table: str, key: dict[str, str]) -> dict[str, Any] | None:
     with clients.aws_errors():
         found = clients.dynamodb().get_item(TableName=table, Key=_marshal(key), ConsistentRead=True)

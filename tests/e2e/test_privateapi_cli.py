@@ -68,7 +68,9 @@ def test_request_follow_status_list_and_teardown_from_the_cli(local_server: Loca
     assert "restApiId" in status.stdout and "vpcLinkId" in status.stdout
     assert "OPS-1" in status.stdout
     listed = run_cli(local_server, "list")
+    assert listed.returncode == 0, listed.stderr
     assert request_id in listed.stdout
+    assert "NLB#" not in listed.stdout  # the ledger's NLB claims are not requests
 
     # When they tear it down
     teardown = run_cli(local_server, "teardown", "--target-request-id", request_id, "--follow")

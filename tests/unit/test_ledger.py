@@ -445,26 +445,6 @@ def test_an_unused_claim_is_given_up_only_by_its_holder_and_only_without_a_link(
     assert nlb_item() is None
 
 
-# --- list_requests -------------------------------------------------------------------------------
-def test_requests_are_listed_newest_first_without_nlb_claims(aws, clock):
-    # Given three requests a second apart, and an NLB claim
-    for request_id in ("OPS-1", "OPS-2", "OPS-3"):
-        claim(request_id, run=request_id)
-        clock.advance(timedelta(seconds=1))
-    ledger.claim_nlb(LEDGER_TABLE, NLB, "OPS-2")
-
-    # Then the list holds the requests only, newest first, and the limit keeps the newest
-    assert [r["requestId"] for r in ledger.list_requests(LEDGER_TABLE)] == [
-        "OPS-3",
-        "OPS-2",
-        "OPS-1",
-    ]
-    assert [r["requestId"] for r in ledger.list_requests(LEDGER_TABLE, limit=2)] == [
-        "OPS-3",
-        "OPS-2",
-    ]
-
-
 # --- ensure_vpc_link under the NLB claim ---------------------------------------------------------
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
