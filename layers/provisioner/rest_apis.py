@@ -43,7 +43,7 @@ _PRIVATE_API_POLICY = json.dumps(
 
 def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
     """The REST API with the tutorial's private integration on ``/`` (and ``/{proxy+}``)."""
-    api = _api_of(request, settings)
+    api = api_created_by(request.request_id, settings)
     if api is None:
         api = apigateway.create_rest_api(
             name=request.api_name,
@@ -115,9 +115,10 @@ def _require_available(vpc_link_id: str) -> None:
         raise StageNotSafe(f"VpcLink {vpc_link_id} is {state}; no stage may point at it")
 
 
-def _api_of(request: ProvisionRequest, settings: Settings) -> apigateway.RestApi | None:
+def api_created_by(request_id: str, settings: Settings) -> apigateway.RestApi | None:
+    """The REST API this control plane created for the request, if any (found by its tags)."""
     for api in apigateway.rest_apis():
-        if created_by(api.tags, request.request_id, settings):
+        if created_by(api.tags, request_id, settings):
             return api
     return None
 

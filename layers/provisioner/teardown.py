@@ -24,6 +24,7 @@ from provisioner.models import (
     WireModel,
 )
 from provisioner.ownership import managed_here
+from provisioner.rest_apis import api_created_by
 from provisioner.settings import Settings
 from provisioner.validation import parse_detail
 
@@ -76,16 +77,17 @@ def resolve_managed_api(
 ) -> apigateway.RestApi:
     """The API a teardown or relink is about, refusing any we did not create."""
     if target_request_id:
-        for api in apigateway.rest_apis():
-            if (
-                managed_here(api.tags, settings)
-                and api.tags.get(REQUEST_ID_TAG) == target_request_id
-            ):
-                return api
-        raise InvalidRequest.of(
-            [FieldError("detail.targetRequestId", f"no API created by request {target_request_id}")]
-        )
-    found = next((api for api in apigateway.rest_apis() if api.id == rest_api_id), None)
+        created = api_created_by(target_request_id, settings)
+        if created is None:
+            raise InvalidRequest.of(
+                [
+                    FieldError(
+                        "detail.targetRequestId", f"no API created by request {target_request_id}"
+                    )
+                ]
+            )
+        return created
+    found = apigateway.get_rest_api(str(rest_api_id))
     if found is None:
         raise InvalidRequest.of([FieldError("detail.restApiId", f"no REST API {rest_api_id}")])
     if not managed_here(found.tags, settings):

@@ -87,12 +87,24 @@ def rest_apis() -> Iterator[RestApi]:
     with aws_errors():
         for page in clients.apigateway().get_paginator("get_rest_apis").paginate():
             for item in page.get("items", []):
-                yield RestApi(
-                    id=item["id"],
-                    name=item.get("name", ""),
-                    root_resource_id=item.get("rootResourceId", ""),
-                    tags=dict(item.get("tags") or {}),
-                )
+                yield _rest_api(item)
+
+
+def get_rest_api(rest_api_id: str) -> RestApi | None:
+    try:
+        with aws_errors():
+            return _rest_api(clients.apigateway().get_rest_api(restApiId=rest_api_id))
+    except errors.ResourceNotFound:
+        return None
+
+
+def _rest_api(item: Any) -> RestApi:
+    return RestApi(
+        id=item["id"],
+        name=item.get("name", ""),
+        root_resource_id=item.get("rootResourceId", ""),
+        tags=dict(item.get("tags") or {}),
+    )
 
 
 def create_rest_api(
