@@ -195,6 +195,7 @@ def record_progress(
     outcome: dict[str, Any] | None = None,
 ) -> None:
     """Append a milestone to the request's history and update its status and resources."""
+    resources = resources or {}
     now = _now()
     names = {"#status": "status"}
     values: dict[str, Any] = {
@@ -208,16 +209,16 @@ def record_progress(
         "updatedAt = :now",
         "history = list_append(if_not_exists(history, :empty), :entry)",
     ]
-    for index, (key, value) in enumerate(sorted((resources or {}).items())):
+    for index, (key, value) in enumerate(sorted(resources.items())):
         if value is not None:
             names["#resources"] = "resources"
             names[f"#r{index}"] = key
             values[f":r{index}"] = value
             sets.append(f"#resources.#r{index} = :r{index}")
-    if (resources or {}).get("vpcLinkId"):
+    if resources.get("vpcLinkId"):
         # Top level too: the ByVpcLink index answers "who uses this link?" (link_users).
         sets.append("vpcLinkId = :link")
-        values[":link"] = resources["vpcLinkId"]  # type: ignore[index]
+        values[":link"] = resources["vpcLinkId"]
     if outcome is not None:
         values[":outcome"] = outcome
         sets.append("outcome = :outcome")
