@@ -1,10 +1,12 @@
 """The local control plane, without AWS.
 
-    python -m emulator serve [--port N] [--poll-interval S] [--pending-seconds S]   # make local
-    python -m emulator demo  [--port N]                                             # make demo
+    python -m emulator serve [--port N] [--time-scale X] [--poll-interval S] [--pending-seconds S]
+    python -m emulator demo  [--port N] [--time-scale X]
 
 The port defaults to ``LOCAL_PORT`` or 4566. ``serve`` refuses a busy port; ``demo`` takes a
-free one instead and says so.
+free one instead and says so. ``--time-scale`` (default 1, real time) sets the embedded AWS's
+clock: ``10`` runs every wait ten times faster, ``auto`` skips a wait whenever nothing else is
+running (see :mod:`emulator.clock`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import logging
 import sys
 
+from emulator.clock import parse_time_scale
 from emulator.console import Console
 from emulator.local import LocalSettings, PortBusy, requested_port
 
@@ -22,6 +25,13 @@ def _template_parameter(text: str) -> tuple[str, str]:
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected Name=Value, got {text!r}")
     return name, value
+
+
+def _time_scale(text: str) -> float | str:
+    try:
+        return parse_time_scale(text)
+    except ValueError as bad:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'auto': {bad}") from bad
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,6 +51,19 @@ def parser() -> argparse.ArgumentParser:
             help=f"how long a new VpcLink stays PENDING (default {pending})",
         )
         command.add_argument(
+            "--deleting-seconds",
+            type=float,
+            default=1.0,
+            help="how long a deleted VpcLink stays DELETING (default 1)",
+        )
+        command.add_argument(
+            "--time-scale",
+            type=_time_scale,
+            default=1.0,
+            metavar="X",
+            help="emulated seconds per real second, or 'auto' to skip idle waits (default 1)",
+        )
+        command.add_argument(
             "--parameter",
             action="append",
             type=_template_parameter,
@@ -56,6 +79,8 @@ def settings_from(arguments: argparse.Namespace) -> LocalSettings:
         port=requested_port(arguments.port),
         poll_interval_seconds=arguments.poll_interval,
         vpc_link_pending_seconds=arguments.pending_seconds,
+        vpc_link_deleting_seconds=arguments.deleting_seconds,
+        time_scale=arguments.time_scale,
         parameters=dict(arguments.parameter),
     )
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from emulator.clock import CLOCK, describe_time_scale
 from emulator.console import Console, since
 from emulator.local import ACCOUNT_ID, REGION, LocalSettings, claim_port, http_client
 from emulator.local import start_embedded_aws as _start_embedded_aws
@@ -159,7 +160,7 @@ def follow(
 def send_and_follow(
     console: Console, requester: Requester, follower: ProgressFollower, **detail: Any
 ) -> FollowedRequest:
-    sent_at = datetime.now().astimezone()
+    sent_at = CLOCK.now()  # the embedded AWS's clock, which the notifications' timestamps use
     request_id = requester.request(**detail)
     console.line(f"  PrivateApiRequested put on {requester.bus_name}: requestId {request_id}")
     return follow(console, requester, follower, FollowedRequest(request_id, sent_at))
@@ -344,6 +345,8 @@ def run_demo(settings: LocalSettings, console: Console) -> int:
     aws = _start_embedded_aws(dataclasses.replace(settings, port=port))
     try:
         console.line(f"  ready in {since(started):.1f} s: {aws.endpoint_url}")
+        if aws.time_scale != 1:
+            console.line(f"  clock: {describe_time_scale(aws.time_scale)}")
         requester = Requester(
             aws.endpoint_url, aws.outputs["RequestBusName"], aws.outputs["ProgressTopicArn"]
         )

@@ -4,15 +4,19 @@ moto 5.2 is looser than AWS exactly where this product must be strict (see DESIG
 "Running it without AWS"). ``install()`` patches moto's backend and response classes once
 (idempotently) so that:
 
-* a new VpcLink is ``PENDING``, then ``AVAILABLE`` after ``vpc_link_pending_seconds``, or
-  ``FAILED`` with AWS's ``statusMessage`` when its NLB is missing, is not a network load
-  balancer, or is already associated with another VPC endpoint service. The transition is
-  evaluated lazily whenever links are read. An AVAILABLE link owns a VPC endpoint service
-  configuration in moto's EC2 backend, as on AWS; deleting the link removes it;
+* a new VpcLink is ``PENDING``, then ``AVAILABLE`` after ``vpc_link_pending_seconds`` of the
+  embedded AWS's clock (:mod:`emulator.clock`), or ``FAILED`` with AWS's ``statusMessage``
+  when its NLB is missing, is not a network load balancer, or is already associated with
+  another VPC endpoint service. The transition is evaluated lazily whenever links are read.
+  An AVAILABLE link owns a VPC endpoint service configuration in moto's EC2 backend, as on
+  AWS; deleting the link removes it. A test can instead pin a link's life to the number of
+  times it is polled (:func:`script_vpc_links`: "PENDING for three polls, then AVAILABLE"),
+  which no machine's speed can change;
 * a V1 VpcLink takes exactly one target ARN;
 * ``put_integration`` keeps ``connectionId``;
 * a VpcLink referenced by an integration (literally, or through the ``vpcLinkId`` stage
-  variable) cannot be deleted; otherwise it is ``DELETING`` for ``vpc_link_deleting_seconds``;
+  variable) cannot be deleted; otherwise it is ``DELETING`` for ``vpc_link_deleting_seconds``
+  (or for a scripted number of polls);
 * network load balancers get ``loadbalancer/net/`` ARNs;
 * tags work on rest apis and vpc links through ``/tags/{arn}``;
 * tests can inject ``TooManyRequestsException`` (HTTP 429) on a named operation.
@@ -28,7 +32,6 @@ import itertools
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +42,8 @@ from moto.apigateway import responses as apigw_responses
 from moto.apigateway.exceptions import BadRequestException, NotFoundException, VpcLinkNotFound
 from moto.elbv2 import models as elbv2_models
 
+from emulator.clock import CLOCK
+
 STATUS_MESSAGES = {
     "PENDING": "Your vpc link is being created",
     "AVAILABLE": "Your vpc link is ready for use",
@@ -46,6 +51,41 @@ STATUS_MESSAGES = {
 }
 ALREADY_ASSOCIATED = "NLB is already associated with another VPC Endpoint Service"
 _STAGE_VARIABLE = re.compile(r"^\$\{stageVariables\.([A-Za-z0-9_]+)\}$")
+
+
+@dataclass(frozen=True)
+class LinkScript:
+    """A link's life counted in polls (GetVpcLink calls on it), not in time.
+
+    ``pending_polls``: the first N polls answer PENDING, the next settles the link: to
+    ``then`` (``AVAILABLE``: unless AWS would fail it; ``FAILED``: with ``status_message``).
+    ``deleting_polls``: after DeleteVpcLink, N polls answer DELETING, the next finds it gone.
+    """
+
+    pending_polls: int | None = None
+    then: str = "AVAILABLE"
+    status_message: str | None = None
+    deleting_polls: int | None = None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> LinkScript:
+        then = str(body.get("then", "AVAILABLE"))
+        if then not in ("AVAILABLE", "FAILED"):
+            raise ValueError(f"then must be AVAILABLE or FAILED, not {then!r}")
+        return cls(
+            pending_polls=_optional_count(body.get("pendingPolls")),
+            then=then,
+            status_message=body.get("statusMessage"),
+            deleting_polls=_optional_count(body.get("deletingPolls")),
+        )
+
+
+def _optional_count(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or value < 0:
+        raise ValueError(f"a number of polls must be a non-negative integer, not {value!r}")
+    return value
 
 
 @dataclass
@@ -57,11 +97,13 @@ class FidelitySettings:
     held_nlbs: set[str] = field(default_factory=set)
     failing_nlbs: dict[str, str] = field(default_factory=dict)
     throttled: dict[str, int] = field(default_factory=dict)
+    scripts: dict[str, LinkScript] = field(default_factory=dict)
 
     def reset_hooks(self) -> None:
         self.held_nlbs.clear()
         self.failing_nlbs.clear()
         self.throttled.clear()
+        self.scripts.clear()
 
 
 settings = FidelitySettings()
@@ -96,6 +138,21 @@ def fail_vpc_links(nlb_arn: str, message: str) -> None:
         settings.failing_nlbs[nlb_arn] = message
 
 
+def script_vpc_links(
+    nlb_arn: str,
+    *,
+    pending_polls: int | None = None,
+    then: str = "AVAILABLE",
+    status_message: str | None = None,
+    deleting_polls: int | None = None,
+) -> None:
+    """Pin the life of the links targeting ``nlb_arn`` to polls instead of time (see
+    :class:`LinkScript`); links that already exist follow it from their next poll."""
+    script = LinkScript(pending_polls, then, status_message, deleting_polls)
+    with _lock:
+        settings.scripts[nlb_arn] = script
+
+
 def throttle(operation: str, times: int = 1) -> None:
     """Answer the next ``times`` calls of an API Gateway operation (e.g. ``CreateDeployment``)
     with ``TooManyRequestsException`` (HTTP 429)."""
@@ -104,9 +161,10 @@ def throttle(operation: str, times: int = 1) -> None:
 
 
 def reset_hooks() -> None:
-    """Forget held / failing NLBs and pending throttles (timings are kept)."""
+    """Forget held / failing / scripted NLBs and pending throttles (timings are kept)."""
     with _lock:
         settings.reset_hooks()
+        _stage_link_changes.clear()
 
 
 # --- VpcLink lifecycle -------------------------------------------------------------------------
@@ -169,22 +227,40 @@ def _remove(backend: Any, link: Any) -> None:
 
 def _settle(backend: Any) -> None:
     """Apply every transition that is due, oldest link first (later links depend on it)."""
-    now = time.monotonic()
+    now = CLOCK.time()
     with _lock:
         links = sorted(backend.vpc_links.values(), key=lambda link: link._emulator_seq)
         for link in links:
-            elapsed = now - link._emulator_since
-            if link.status == "PENDING":
-                held = link.target_arns[0] in settings.held_nlbs
-                if held or elapsed < settings.vpc_link_pending_seconds:
-                    continue
-                reason = _failure_reason(backend, link)
-                if reason is None:
-                    _become_available(backend, link)
-                else:
-                    link.status, link.status_message = "FAILED", reason
-            elif link.status == "DELETING" and elapsed >= settings.vpc_link_deleting_seconds:
+            script = settings.scripts.get(link.target_arns[0])
+            if link.status == "PENDING" and _pending_is_over(link, script, now):
+                _end_pending(backend, link, script)
+            elif link.status == "DELETING" and _deleting_is_over(link, script, now):
                 _remove(backend, link)
+
+
+def _pending_is_over(link: Any, script: LinkScript | None, now: float) -> bool:
+    if link.target_arns[0] in settings.held_nlbs:
+        return False
+    if script is not None and script.pending_polls is not None:
+        return bool(link._emulator_polls > script.pending_polls)
+    return bool(now - link._emulator_since >= settings.vpc_link_pending_seconds)
+
+
+def _deleting_is_over(link: Any, script: LinkScript | None, now: float) -> bool:
+    if script is not None and script.deleting_polls is not None:
+        return bool(link._emulator_polls > script.deleting_polls)
+    return bool(now - link._emulator_since >= settings.vpc_link_deleting_seconds)
+
+
+def _end_pending(backend: Any, link: Any, script: LinkScript | None) -> None:
+    if script is not None and script.pending_polls is not None and script.then == "FAILED":
+        reason: str | None = script.status_message or "Internal failure"
+    else:
+        reason = _failure_reason(backend, link)
+    if reason is None:
+        _become_available(backend, link)
+    else:
+        link.status, link.status_message = "FAILED", reason
 
 
 def _uses_link(api: Any, connection_id: str, link_id: str) -> bool:
@@ -240,7 +316,8 @@ def _patch_vpc_link_model() -> None:
         self.status = "PENDING"
         self.status_message = STATUS_MESSAGES["PENDING"]
         self._emulator_seq = next(_sequence)
-        self._emulator_since = time.monotonic()
+        self._emulator_since = CLOCK.time()
+        self._emulator_polls = 0  # GetVpcLink calls since it was created (or deleted)
         self.tags = self.tags or {}
 
     @_wrap(vpc_link_cls, "to_json")
@@ -265,7 +342,11 @@ def _patch_vpc_link_backend() -> None:
 
     @_wrap(backend_cls, "get_vpc_link")
     def _get(original: Callable[..., Any], self: Any, vpc_link_id: str) -> Any:
-        _settle(self)
+        with _lock:
+            polled = self.vpc_links.get(vpc_link_id)
+            if polled is not None:
+                polled._emulator_polls += 1
+            _settle(self)
         return original(self, vpc_link_id=vpc_link_id)
 
     @_wrap(backend_cls, "get_vpc_links")
@@ -291,8 +372,78 @@ def _patch_vpc_link_backend() -> None:
                 return
             link.status = "DELETING"
             link.status_message = STATUS_MESSAGES["DELETING"]
-            link._emulator_since = time.monotonic()
+            link._emulator_since = CLOCK.time()
+            link._emulator_polls = 0
             _settle(self)
+
+
+# --- what stages point at ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class StageLinkChange:
+    """A stage variable that an integration uses as its ``connectionId`` got a new value, and
+    the status of the VpcLink it names at that moment (``MISSING`` if none)."""
+
+    rest_api_id: str
+    stage_name: str
+    variable: str
+    vpc_link_id: str
+    link_status: str
+
+
+_stage_link_changes: list[StageLinkChange] = []
+
+
+def stage_link_changes() -> list[StageLinkChange]:
+    """Every change since the last :func:`reset_hooks`: the product promises that no stage
+    ever points at a link that is not AVAILABLE, and this is what a test checks it with."""
+    with _lock:
+        return list(_stage_link_changes)
+
+
+def _link_variables(api: Any) -> set[str]:
+    """The stage variables the API's integrations take their ``connectionId`` from."""
+    names = set()
+    for resource in api.resources.values():
+        for method in resource.resource_methods.values():
+            integration = method.method_integration
+            match = _STAGE_VARIABLE.match(getattr(integration, "connection_id", None) or "")
+            if match:
+                names.add(match.group(1))
+    return names
+
+
+def _stage_pointers(api: Any) -> dict[tuple[str, str], str]:
+    return {
+        (stage_name, name): value
+        for stage_name, stage in api.stages.items()
+        for name in _link_variables(api)
+        if (value := (stage.variables or {}).get(name))
+    }
+
+
+def _patch_stage_audit() -> None:
+    backend_cls = apigw_models.APIGatewayBackend
+
+    def audited(
+        original: Callable[..., Any], self: Any, function_id: str, *a: Any, **kw: Any
+    ) -> Any:
+        api = self.apis.get(function_id)
+        before = _stage_pointers(api) if api is not None else {}
+        result = original(self, function_id, *a, **kw)
+        if api is not None:
+            _settle(self)
+            for (stage_name, variable), value in _stage_pointers(api).items():
+                if before.get((stage_name, variable)) != value:
+                    link = self.vpc_links.get(value)
+                    change = StageLinkChange(
+                        function_id, stage_name, variable, value, link.status if link else "MISSING"
+                    )
+                    with _lock:
+                        _stage_link_changes.append(change)
+        return result
+
+    for name in ("create_deployment", "create_stage", "update_stage"):
+        _wrap(backend_cls, name)(audited)
 
 
 def _patch_integrations() -> None:
@@ -415,6 +566,7 @@ def install(pending_seconds: float | None = None, deleting_seconds: float | None
         _patch_load_balancer_arns()
         _patch_dynamodb_atomicity()
         _patch_rest_api_deletion()
+        _patch_stage_audit()
         _installed = True
 
 
@@ -449,9 +601,12 @@ def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
     """Apply a ``/_emulator/<path>`` control request; returns the resulting settings.
 
     * ``vpclinks``: ``pendingSeconds``, ``deletingSeconds``, ``hold`` / ``release`` (lists of
-      NLB ARNs), ``fail`` (``{nlbArn: statusMessage}``);
+      NLB ARNs), ``fail`` (``{nlbArn: statusMessage}``), ``script`` (``{nlbArn: {"pendingPolls":
+      3, "then": "AVAILABLE" | "FAILED", "statusMessage": ..., "deletingPolls": 2}}``, see
+      :class:`LinkScript`);
     * ``throttle``: ``operation``, ``count`` (default 1);
-    * ``reset-hooks``: no body.
+    * ``reset-hooks``: no body;
+    * ``stage-links``: no body; answers ``{"changes": [...]}`` (:func:`stage_link_changes`).
     """
     if path == "vpclinks":
         set_vpc_link_timing(body.get("pendingSeconds"), body.get("deletingSeconds"))
@@ -461,10 +616,15 @@ def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
             hold_vpc_links(arn, hold=False)
         for arn, message in (body.get("fail") or {}).items():
             fail_vpc_links(arn, message)
+        for arn, script in (body.get("script") or {}).items():
+            with _lock:
+                settings.scripts[arn] = LinkScript.from_json(script)
     elif path == "throttle":
         throttle(body["operation"], int(body.get("count", 1)))
     elif path == "reset-hooks":
         reset_hooks()
+    elif path == "stage-links":
+        return {"changes": [vars(change) for change in stage_link_changes()]}
     else:
         raise KeyError(path)
     return {
@@ -473,6 +633,7 @@ def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
         "held": sorted(settings.held_nlbs),
         "failing": dict(settings.failing_nlbs),
         "throttled": dict(settings.throttled),
+        "scripted": {arn: vars(script) for arn, script in settings.scripts.items()},
     }
 
 

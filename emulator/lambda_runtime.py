@@ -4,7 +4,7 @@ moto runs Lambda code only in Docker. Its Step Functions interpreter, though, ca
 through ``boto3.client(...)`` on boto3's default session, so a ``before-send.lambda.Invoke``
 handler registered first on that session answers the call before it leaves the process
 (:func:`install_boto_hook`). Clients in other processes reach the same runtime through
-:meth:`LambdaRuntime.handle_http_invoke`, which the server's middleware calls.
+:meth:`LambdaRuntime.dispatch`, which the server's middleware calls.
 
 Every function gets a pool of execution environments (:class:`WorkerPool`): a worker process
 started with exactly the environment the template gives the function, kept warm between
@@ -20,6 +20,8 @@ import json
 import logging
 import os
 import queue
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,8 +38,11 @@ from urllib.parse import unquote, urlsplit
 import boto3
 from botocore.awsrequest import AWSResponse
 
+from emulator.clock import CLOCK
+
 LOG = logging.getLogger(__name__)
-WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
+ZYGOTE_SCRIPT = Path(__file__).with_name("lambda_zygote.py")
+_MAX_MESSAGE = 1 << 20
 INVOKE_PATH_PREFIX = "/2015-03-31/functions/"
 _LOG_LINES_KEPT = 2000
 
@@ -149,23 +154,108 @@ class WorkerCrashed(Exception):
     """The worker process exited while it was serving an invocation."""
 
 
-class Worker:
-    """One execution environment: a subprocess with the function's environment."""
+class ForkedProcess:
+    """A worker forked by the :class:`Zygote`: the surface of ``subprocess.Popen`` the
+    :class:`Worker` uses. It is not our child (the zygote's, which the kernel reaps), so it is
+    alive while signal 0 reaches it."""
 
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], logs: deque[str]) -> None:
+    def __init__(self, pid: int, stdin: int, stdout: int, stderr: int) -> None:
+        self.pid = pid
+        self.stdin = os.fdopen(stdin, "w", encoding="utf-8")
+        self.stdout = os.fdopen(stdout, encoding="utf-8")
+        self.stderr = os.fdopen(stderr, encoding="utf-8")
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = -1  # its exit status went to the zygote
+        return self.returncode
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.01)
+        return -1
+
+
+# What every function imports: loaded once in the zygote, shared by every worker it forks.
+PRELOAD = (
+    "boto3",
+    "botocore.session",
+    "pydantic",
+    "aws_lambda_powertools",
+    "aws_lambda_powertools.metrics",
+    "aws_lambda_powertools.utilities.parser",
+    "aws_lambda_powertools.utilities.typing",
+)
+
+
+class Zygote:
+    """``lambda_zygote.py``, running: forks a worker per :meth:`spawn` (see its docstring)."""
+
+    def __init__(self, env: Mapping[str, str], preload: tuple[str, ...] = PRELOAD) -> None:
+        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._lock = threading.Lock()
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", str(ZYGOTE_SCRIPT)],
+            stdin=subprocess.DEVNULL,
+            env={
+                **env,
+                "EMULATOR_ZYGOTE_FD": str(theirs.fileno()),
+                "EMULATOR_PRELOAD": ",".join(preload),
+            },
+            pass_fds=(theirs.fileno(),),
+        )
+        theirs.close()
+        self._control.settimeout(60)
+        if not self._control.recv(_MAX_MESSAGE):
+            raise WorkerCrashed(f"the Lambda zygote exited with {self.process.wait(timeout=5)}")
+
+    def spawn(self, env: Mapping[str, str], cwd: Path, path: list[str]) -> ForkedProcess:
+        pipes = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr: (read, write)
+        theirs = [pipes[0][0], pipes[1][1], pipes[2][1]]
+        request = json.dumps({"env": dict(env), "cwd": str(cwd), "path": path}).encode()
+        try:
+            with self._lock:
+                socket.send_fds(self._control, [request], theirs)
+                answer = self._control.recv(_MAX_MESSAGE)
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        if not answer:
+            raise WorkerCrashed("the Lambda zygote is gone")
+        return ForkedProcess(json.loads(answer)["pid"], pipes[0][1], pipes[1][0], pipes[2][0])
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._control.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        if self.process.poll() is None:
+            self.process.kill()
+
+
+class Worker:
+    """One execution environment: a process with the function's environment, forked by the
+    :class:`Zygote` (its init phase is the handler's own import, not the libraries')."""
+
+    def __init__(
+        self, spec: FunctionSpec, env: Mapping[str, str], logs: deque[str], zygote: Zygote
+    ) -> None:
         self.spec = spec
         self._logs = logs
         started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-u", str(WORKER_SCRIPT)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env),
-            cwd=str(spec.code_dir),
-            text=True,
-            encoding="utf-8",
-        )
+        python_path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        self.process = zygote.spawn(env, spec.code_dir, python_path)
         self._answers: queue.Queue[str | None] = queue.Queue()
         self._ended: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read_answers, daemon=True).start()
@@ -206,7 +296,13 @@ class Worker:
     def invoke(self, event: Any, request_id: str) -> dict[str, Any]:
         """Run the handler; raises ``queue.Empty`` on timeout, ``WorkerCrashed`` on exit."""
         deadline_ms = int(time.time() * 1000) + self.spec.timeout * 1000
-        request = {"requestId": request_id, "event": event, "deadlineMs": deadline_ms}
+        reading = CLOCK.reading()
+        request = {
+            "requestId": request_id,
+            "event": event,
+            "deadlineMs": deadline_ms,
+            "clock": {"emulated": reading.emulated, "wall": reading.wall, "scale": reading.scale},
+        }
         assert self.process.stdin is not None
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
@@ -236,9 +332,10 @@ class Worker:
 class WorkerPool:
     """The execution environments of one function."""
 
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str]) -> None:
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], zygote: Zygote) -> None:
         self.spec = spec
         self.env = dict(env)
+        self.zygote = zygote
         self.logs: deque[str] = deque(maxlen=_LOG_LINES_KEPT)
         self._idle: list[Worker] = []
         self._all: list[Worker] = []
@@ -251,7 +348,7 @@ class WorkerPool:
                 if worker.alive():
                     return worker
                 self._all.remove(worker)
-        worker = Worker(self.spec, self.env, self.logs)
+        worker = Worker(self.spec, self.env, self.logs, self.zygote)
         with self._lock:
             self._all.append(worker)
         return worker
@@ -294,6 +391,7 @@ class LambdaRuntime:
     invocations: list[InvocationRecord] = field(default_factory=list)
     _pools: dict[str, WorkerPool] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _zygote: Zygote | None = None
 
     def __post_init__(self) -> None:
         _live_runtimes.add(self)
@@ -340,10 +438,27 @@ class LambdaRuntime:
 
     def _pool(self, spec: FunctionSpec) -> WorkerPool:
         with self._lock:
+            if self._zygote is None:
+                self._zygote = Zygote(self._zygote_environment())
             pool = self._pools.get(spec.name)
             if pool is None:
-                pool = self._pools[spec.name] = WorkerPool(spec, self.environment_for(spec))
+                pool = self._pools[spec.name] = WorkerPool(
+                    spec, self.environment_for(spec), self._zygote
+                )
             return pool
+
+    def _zygote_environment(self) -> dict[str, str]:
+        """What the zygote imports the libraries with: the runtime's, no function's."""
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+        }
 
     def invoke(self, function_ref: str, payload: bytes | str | None) -> InvocationResult:
         """Invoke synchronously (``RequestResponse``), like the Lambda API."""
@@ -359,7 +474,8 @@ class LambdaRuntime:
         except ValueError:
             body = _error_payload("InvalidRequestContentException", "Could not parse payload")
             return InvocationResult(400, body, request_id)
-        return self._run(spec, event, request_id)
+        with CLOCK.active():  # the clock does not jump while a function runs
+            return self._run(spec, event, request_id)
 
     def _run(self, spec: FunctionSpec, event: Any, request_id: str) -> InvocationResult:
         pool = self._pool(spec)
@@ -460,8 +576,11 @@ class LambdaRuntime:
         """Kill every worker of every function."""
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
+            zygote, self._zygote = self._zygote, None
         for pool in pools:
             pool.stop()
+        if zygote is not None:
+            zygote.stop()
         _live_runtimes.discard(self)
 
 

@@ -4,10 +4,17 @@ Run as a script by :mod:`emulator.lambda_runtime` with exactly the function's en
 Protocol: one JSON object per line on stdin (``{"requestId", "event", "deadlineMs"}``) and one
 per line on a private duplicate of the original stdout. The handler's own stdout (Powertools
 logs, EMF metrics) is redirected to stderr, which the parent collects as the function's logs.
+
+The function runs on the embedded AWS's clock (:mod:`emulator.clock`), as a Lambda function
+runs on AWS's: ``datetime.now()``, ``datetime.utcnow()``, ``time.time()`` and
+``time.time_ns()`` read the clock reading that comes with each invocation (the clock does not
+jump while an invocation runs). The invocation's deadline stays in real time, as the parent
+enforces the timeout in real time.
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import json
 import os
@@ -16,6 +23,58 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+_REAL_TIME = time.time
+
+
+class FunctionClock:
+    """The embedded AWS's clock, as of the last invocation's reading (real time before any)."""
+
+    emulated: float | None = None
+    wall = 0.0
+    scale = 1.0
+
+    def set(self, reading: dict[str, float] | None) -> None:
+        if reading:
+            self.emulated, self.wall, self.scale = (
+                float(reading["emulated"]),
+                float(reading["wall"]),
+                float(reading["scale"]),
+            )
+
+    def time(self) -> float:
+        real = _REAL_TIME()
+        return real if self.emulated is None else self.emulated + (real - self.wall) * self.scale
+
+
+CLOCK = FunctionClock()
+
+
+def use_function_clock() -> None:
+    """``datetime`` and ``time`` read :data:`CLOCK`, for every module imported after this
+    (idempotent: the zygote installs it before it imports the libraries)."""
+    if getattr(datetime.datetime, "_function_clock", False):
+        return
+    real = datetime.datetime
+
+    class ClockedDatetime(real):
+        @classmethod
+        def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:  # type: ignore[override]
+            return real.fromtimestamp(CLOCK.time(), tz)
+
+        @classmethod
+        def utcnow(cls) -> datetime.datetime:  # type: ignore[override]
+            return real.fromtimestamp(CLOCK.time(), datetime.UTC).replace(tzinfo=None)
+
+        @classmethod
+        def today(cls) -> datetime.datetime:  # type: ignore[override]
+            return real.fromtimestamp(CLOCK.time())
+
+    ClockedDatetime.__name__ = ClockedDatetime.__qualname__ = "datetime"
+    ClockedDatetime._function_clock = True  # type: ignore[attr-defined]
+    datetime.datetime = ClockedDatetime  # type: ignore[misc]
+    time.time = CLOCK.time
+    time.time_ns = lambda: int(CLOCK.time() * 1_000_000_000)
 
 
 class LambdaContext:
@@ -35,7 +94,7 @@ class LambdaContext:
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, self._deadline_ms - int(time.time() * 1000))
+        return max(0, self._deadline_ms - int(_REAL_TIME() * 1000))
 
 
 def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
@@ -87,12 +146,14 @@ def main() -> None:
     protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    use_function_clock()
     handler = _load_handler(os.environ.get("EMULATOR_HANDLER", "app.handler"))
     protocol.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue
         request = json.loads(line)
+        CLOCK.set(request.get("clock"))
         version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         print(f"START RequestId: {request['requestId']} Version: {version}", file=sys.stderr)
         answer = _invoke(handler, request)

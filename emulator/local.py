@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from emulator.clock import TimeScale
 from emulator.runtime import EmbeddedAws, free_port
 
 DEFAULT_PORT = 4566
@@ -63,12 +64,14 @@ def claim_port(port: int, *, fall_back_to_free: bool) -> int:
 
 @dataclass(frozen=True)
 class LocalSettings:
-    """How the local control plane runs: port, polling, how long a link stays PENDING."""
+    """How the local control plane runs: port, polling, how long a link stays PENDING, and how
+    fast its clock goes (:mod:`emulator.clock`)."""
 
     port: int = DEFAULT_PORT
     poll_interval_seconds: int = 2
     vpc_link_pending_seconds: float = 5.0
     vpc_link_deleting_seconds: float = 1.0
+    time_scale: TimeScale = 1.0
     parameters: dict[str, str] = field(default_factory=dict)
 
     def template_parameters(self) -> dict[str, Any]:
@@ -83,6 +86,7 @@ def start_embedded_aws(settings: LocalSettings) -> EmbeddedAws:
         region=REGION,
         vpc_link_pending_seconds=settings.vpc_link_pending_seconds,
         vpc_link_deleting_seconds=settings.vpc_link_deleting_seconds,
+        time_scale=settings.time_scale,
     )
     return aws.start()
 

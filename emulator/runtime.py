@@ -1,6 +1,6 @@
 """``EmbeddedAws``: moto over HTTP with the stack deployed and our handlers answering Invoke.
 
-    with EmbeddedAws(parameters={"PollIntervalSeconds": 1}) as aws:
+    with EmbeddedAws(parameters={"PollIntervalSeconds": 1}, time_scale="auto") as aws:
         aws.client("events").put_events(Entries=[...])
 
 Starting it: a threaded moto server on 127.0.0.1 (a free port unless one is given) behind
@@ -8,6 +8,7 @@ Starting it: a threaded moto server on 127.0.0.1 (a free port unless one is give
 server, moto configured to execute state machines, the fidelity patches, the Lambda runtime
 and the EventBridge → Step Functions bridge installed, then ``template.yaml`` deployed.
 moto's state is process-global, so starting (and ``reset()``) wipes every backend first.
+Everything in it runs on one clock (:mod:`emulator.clock`), set by ``time_scale``.
 """
 
 from __future__ import annotations
@@ -29,17 +30,20 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from emulator import events_bridge, fidelity
+from emulator import events_bridge, fidelity, stepfunctions
+from emulator.clock import CLOCK, Clock, TimeScale, parse_time_scale
 from emulator.lambda_runtime import LambdaRuntime, function_ref_from_path, install_boto_hook
 from emulator.stack import REPO_ROOT, DeployedStack, deploy
 
 CONTROL_PREFIX = "/_emulator/"
+# The stack creates nothing in these: a reset wipes them whole.
+_SERVICES_OUTSIDE_THE_STACK = ("apigateway", "elbv2", "ec2")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class ControlMiddleware:
     """In front of moto's WSGI app: ``POST /_emulator/<hook>`` test controls (see
-    :func:`emulator.fidelity.apply_control`), and Lambda Invoke for out-of-process clients."""
+    :func:`apply_control`), and Lambda Invoke for out-of-process clients."""
 
     def __init__(self, app: WsgiApp, runtime: Callable[[], LambdaRuntime | None]) -> None:
         self.app = app
@@ -68,12 +72,25 @@ class ControlMiddleware:
     def _control(name: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         try:
             body = json.loads(_body(environ) or b"{}")
-            answer, status = fidelity.apply_control(name, body), "200 OK"
+            answer, status = apply_control(name, body), "200 OK"
         except (KeyError, ValueError, TypeError) as exc:
             answer, status = {"message": f"bad control request: {exc!r}"}, "400 Bad Request"
         payload = json.dumps(answer).encode()
         start_response(status, [("Content-Type", "application/json")])
         return [payload]
+
+
+def apply_control(name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /_emulator/clock``: ``advance`` (seconds) steps the clock, ``timeScale`` (a
+    number or ``"auto"``) changes how it moves; the answer is the clock now. Every other
+    control is the fidelity patches' (:func:`emulator.fidelity.apply_control`)."""
+    if name != "clock":
+        return fidelity.apply_control(name, body)
+    if "timeScale" in body:
+        CLOCK.configure(parse_time_scale(str(body["timeScale"])))
+    if "advance" in body:
+        CLOCK.advance(float(body["advance"]))
+    return CLOCK.describe()
 
 
 class QuietRequestHandler(MotoRequestHandler):
@@ -107,6 +124,8 @@ class EmbeddedAws:
         region: str = "us-east-1",
         vpc_link_pending_seconds: float = 3.0,
         vpc_link_deleting_seconds: float = 1.0,
+        time_scale: TimeScale = 1.0,
+        ami_catalogue: bool = True,
         deploy_stack: bool = True,
     ) -> None:
         self.port = port or free_port()
@@ -116,16 +135,31 @@ class EmbeddedAws:
         self.region = region
         self.vpc_link_pending_seconds = vpc_link_pending_seconds
         self.vpc_link_deleting_seconds = vpc_link_deleting_seconds
+        self.time_scale = time_scale
+        # moto's EC2 AMI catalogue: nothing here launches instances, and loading it makes each
+        # fresh EC2 backend (every reset) take a second; but `serve` keeps it, because the
+        # random IDs it consumes are part of what gives the sample NLB its documented ARN.
+        self.ami_catalogue = ami_catalogue
         self.deploy_stack = deploy_stack
         self.stack: DeployedStack | None = None
         self.lambda_runtime: LambdaRuntime | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._previous_env: dict[str, str | None] = {}
+        self._session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+        )
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.RLock()
 
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def clock(self) -> Clock:
+        """The embedded AWS's clock (process-global, like moto's backends)."""
+        return CLOCK
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -134,10 +168,15 @@ class EmbeddedAws:
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> Self:
         self._set_env({"MOTO_PORT": str(self.port), "AWS_DEFAULT_REGION": self.region})
+        if not self.ami_catalogue:
+            self._set_env({"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"})
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
         fidelity.install(self.vpc_link_pending_seconds, self.vpc_link_deleting_seconds)
         fidelity.reset_hooks()
+        stepfunctions.install()
+        CLOCK.configure(self.time_scale)
+        CLOCK.restart()
         events_bridge.install()
         install_boto_hook()
         app = ControlMiddleware(
@@ -158,6 +197,7 @@ class EmbeddedAws:
         return self
 
     def _wipe_and_deploy(self) -> None:
+        stepfunctions.stop_running_executions()
         moto_api.moto_api_backend.reset()
         if not self.deploy_stack:
             return
@@ -176,11 +216,73 @@ class EmbeddedAws:
             self.lambda_runtime.update_functions(self.stack.functions, self.endpoint_url)
 
     def reset(self) -> None:
-        """Wipe every moto backend and the test hooks, then redeploy (warm workers stay)."""
+        """Back to the state just after :meth:`start`: the stack as deployed and nothing else
+        (warm workers stay). What a test can have added is wiped: everything in the services
+        the stack has nothing in, and the items, executions, queues, subscriptions and rules
+        added beside the stack's own; redeploying would take seconds, this takes a fraction."""
         fidelity.reset_hooks()
         fidelity.set_vpc_link_timing(self.vpc_link_pending_seconds, self.vpc_link_deleting_seconds)
         install_boto_hook()
-        self._wipe_and_deploy()
+        if self.stack is None:
+            self._wipe_and_deploy()
+        else:
+            self._wipe_all_but_the_stack(self.stack)
+        CLOCK.configure(self.time_scale)
+        CLOCK.restart()
+
+    def _wipe_all_but_the_stack(self, stack: DeployedStack) -> None:
+        from moto.backends import get_backend
+
+        stepfunctions.stop_running_executions()
+        stepfunctions.forget_executions()
+        for service in _SERVICES_OUTSIDE_THE_STACK:
+            # per account: BackendDict.reset() itself is a classmethod that wipes every service
+            for account_backends in get_backend(service).values():  # type: ignore[call-overload]
+                account_backends.reset()
+        deployed = {resource.ref for resource in stack.resources.values()}
+        self._wipe_queues(deployed)
+        sns = self.client("sns")  # the stack subscribes nothing to its topic
+        for subscription in sns.list_subscriptions().get("Subscriptions", []):
+            sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        self._wipe_rules(deployed)
+        for resource in stack.resources.values():
+            if resource.type == "AWS::DynamoDB::Table":
+                self._empty_table(resource.ref)
+
+    def _wipe_queues(self, deployed: set[str]) -> None:
+        sqs = self.client("sqs")
+        for url in sqs.list_queues().get("QueueUrls", []):
+            if url in deployed:  # emptied (PurgeQueue is allowed once a minute)
+                while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                    "Messages"
+                ):
+                    for message in messages:
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            else:
+                sqs.delete_queue(QueueUrl=url)
+
+    def _wipe_rules(self, deployed: set[str]) -> None:
+        events = self.client("events")
+        for bus in events.list_event_buses()["EventBuses"]:
+            where = {"EventBusName": bus["Name"]}
+            for rule in events.list_rules(**where)["Rules"]:
+                if rule["Name"] in deployed:
+                    continue
+                targets = events.list_targets_by_rule(Rule=rule["Name"], **where)["Targets"]
+                if targets:
+                    ids = [target["Id"] for target in targets]
+                    events.remove_targets(Rule=rule["Name"], Ids=ids, **where)
+                events.delete_rule(Name=rule["Name"], **where)
+
+    def _empty_table(self, table: str) -> None:
+        dynamodb = self.client("dynamodb")
+        keys = [
+            k["AttributeName"]
+            for k in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+        ]
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+            for item in page.get("Items", []):
+                dynamodb.delete_item(TableName=table, Key={key: item[key] for key in keys})
 
     def stop(self) -> None:
         """Stop the workers and the server, restore the environment; safe to call twice."""
@@ -220,12 +322,18 @@ class EmbeddedAws:
     # --- helpers --------------------------------------------------------------------------
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for this emulator (dummy credentials, its region, no retries
-        unless ``config`` says otherwise)."""
+        unless ``config`` says otherwise). Without arguments, one per service, made once."""
+        if kwargs:
+            return self._new_client(service, **kwargs)
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self._new_client(service)
+            return self._clients[service]
+
+    def _new_client(self, service: str, **kwargs: Any) -> Any:
         kwargs.setdefault("config", Config(retries={"total_max_attempts": 1, "mode": "standard"}))
-        session = boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
-        )
-        return session.client(service, endpoint_url=self.endpoint_url, **kwargs)
+        with self._clients_lock:  # a boto3 session is not thread-safe while it makes clients
+            return self._session.client(service, endpoint_url=self.endpoint_url, **kwargs)
 
     def control(self, hook: str, **body: Any) -> dict[str, Any]:
         """POST a test control over HTTP, as an out-of-process test would."""

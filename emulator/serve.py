@@ -26,6 +26,7 @@ from typing import Any
 
 from moto.moto_api._internal import mock_random
 
+from emulator.clock import describe_time_scale
 from emulator.console import Console, clock
 from emulator.local import LocalSettings, claim_port, http_client, start_embedded_aws
 from emulator.runtime import EmbeddedAws
@@ -128,6 +129,7 @@ def stop_on_signals() -> threading.Event:
 
 def print_ready(console: Console, aws: EmbeddedAws, network: SampleNetwork) -> None:
     console.heading(f"Embedded AWS on {aws.endpoint_url}  (region {aws.region})")
+    console.line(f"Clock: {describe_time_scale(aws.time_scale)}")
     console.line("Stack outputs:")
     for name, value in sorted(aws.outputs.items()):
         console.field(name, value, width=26)

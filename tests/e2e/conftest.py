@@ -6,12 +6,13 @@ Nothing here imports the emulator: the server is a black box at ``http://127.0.0
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import Notification, ProgressFollower
 from privateapi.submit import put_request
+from privateapi.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -35,23 +37,17 @@ STARTUP_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 20
 FOLLOW_TIMEOUT_SECONDS = 60
 REQUEST_ID_TAG = "provisioner:request-id"
+# What `serve` is started with: the template's poll interval and AWS's own link timings, on a
+# clock that skips a wait whenever nothing else runs.
+POLL_INTERVAL_SECONDS = 15
+LINK_PENDING_SECONDS = 180
+LINK_DELETING_SECONDS = 60
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
-    """Poll until ``predicate()`` is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @dataclass
@@ -95,6 +91,17 @@ class LocalServer:
         except (BotoCoreError, ClientError):
             return False
         return True
+
+    def control(self, hook: str, **body: Any) -> dict[str, Any]:
+        """POST ``/_emulator/<hook>``: the emulator's documented test controls."""
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/_emulator/{hook}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return dict(json.loads(response.read()))
 
     def stop(self) -> int:
         """SIGTERM, as a service manager would; the exit status."""
@@ -163,14 +170,17 @@ class Progress:
         condition: Callable[[list[Notification]], bool],
         timeout: float = FOLLOW_TIMEOUT_SECONDS,
     ) -> list[Notification]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def met() -> list[Notification] | None:
             arrived = self.by_request.get(request_id, [])
             if condition(arrived):
                 return arrived
             for notification in self.follower.poll(wait_seconds=1):
                 self.by_request.setdefault(notification.request_id, []).append(notification)
-        raise AssertionError(f"{request_id}: condition not met in {timeout} s: {arrived}")
+            return None
+
+        return wait_until(
+            met, timeout=timeout, interval=0, what=f"the notifications {request_id} awaits"
+        )
 
     def until_final(self, request_id: str) -> list[Notification]:
         return self.wait_until(request_id, lambda seen: bool(seen) and seen[-1].final)
@@ -178,12 +188,14 @@ class Progress:
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    """One ``serve`` per module (polling every second, links PENDING for 2 s); SIGTERM at the
-    end must stop it with exit status 0."""
+    """One ``serve`` per module, on the ``auto`` clock; SIGTERM at the end must stop it with
+    exit status 0."""
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     command = [sys.executable, "-m", "emulator", "serve", "--port", str(port)]
-    command += ["--poll-interval", "1", "--pending-seconds", "2"]
+    command += ["--poll-interval", str(POLL_INTERVAL_SECONDS), "--time-scale", "auto"]
+    command += ["--pending-seconds", str(LINK_PENDING_SECONDS)]
+    command += ["--deleting-seconds", str(LINK_DELETING_SECONDS)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -191,7 +203,7 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
         )
     server = LocalServer(port, process, log)
     try:
-        wait_for(server.is_ready, timeout=STARTUP_TIMEOUT_SECONDS)
+        wait_until(server.is_ready, timeout=STARTUP_TIMEOUT_SECONDS, what="serve to be ready")
         yield server
     finally:
         status = server.stop()

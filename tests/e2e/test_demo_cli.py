@@ -1,5 +1,6 @@
 """``python -m emulator demo`` (``make demo``) runs from nothing to a private API, shows the two
-failure scenarios, and exits 0 when every check holds."""
+failure scenarios, and exits 0 when every check holds (run here on the ``auto`` clock: the
+same scenarios, without the real-time waits)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -23,21 +23,17 @@ def test_the_demo_provisions_a_private_api_and_passes_every_check():
     env = {**os.environ, "LOCAL_PORT": str(free_port())}
 
     # When
-    started = time.monotonic()
     finished = subprocess.run(
-        [sys.executable, "-m", "emulator", "demo"],
+        [sys.executable, "-m", "emulator", "demo", "--time-scale", "auto"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=DEMO_TIMEOUT_SECONDS,
     )
-    elapsed = time.monotonic() - started
-
     # Then
     output = finished.stdout + finished.stderr
     assert finished.returncode == 0, output
-    assert elapsed < 60, output
     assert re.search(r"^\s+VPC link\s+\w+$", finished.stdout, re.MULTILINE), output
     invoke_url = r"^\s+Invoke URL\s+https://\w+\.execute-api\.us-east-1\.amazonaws\.com/prod$"
     assert re.search(invoke_url, finished.stdout, re.MULTILINE), output

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from emulator.runtime import EmbeddedAws
-from tests.emulator.emulator_helpers import wait_for
+from privateapi.waiting import wait_until
 
 pytestmark = pytest.mark.unit
 
 
+def _entry(aws: EmbeddedAws, detail_type: str, detail: dict) -> dict:
+    return {
+        "EventBusName": aws.outputs["BusName"],
+        "Source": "tests.emulator",
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail),
+    }
+
+
 def _put(aws: EmbeddedAws, detail_type: str, detail: dict) -> str:
-    answer = aws.client("events").put_events(
-        Entries=[
-            {
-                "EventBusName": aws.outputs["BusName"],
-                "Source": "tests.emulator",
-                "DetailType": detail_type,
-                "Detail": json.dumps(detail),
-            }
-        ]
-    )
+    answer = aws.client("events").put_events(Entries=[_entry(aws, detail_type, detail)])
     assert answer["FailedEntryCount"] == 0
     return str(answer["Entries"][0]["EventId"])
 
@@ -35,7 +34,11 @@ def _executions(aws: EmbeddedAws) -> list[dict]:
 
 def _finished(aws: EmbeddedAws) -> dict:
     sfn = aws.client("stepfunctions")
-    executions = wait_for(lambda: [e for e in _executions(aws) if e["status"] != "RUNNING"])
+    executions = wait_until(
+        lambda: [e for e in _executions(aws) if e["status"] != "RUNNING"],
+        timeout=30,
+        what="the workflow's execution to finish",
+    )
     return sfn.describe_execution(executionArn=executions[0]["executionArn"])
 
 
@@ -73,7 +76,17 @@ def test_handler_error_type_reaches_the_workflow_catch(aws: EmbeddedAws) -> None
 
 
 def test_event_matching_no_rule_starts_nothing(aws: EmbeddedAws) -> None:
-    _put(aws, "SomethingElse", {"apiName": "orders"})
-    time.sleep(0.5)
+    # Given an event no rule matches, followed in the same PutEvents call by one that matches
+    entries = [
+        _entry(aws, "SomethingElse", {"apiName": "orders"}),
+        _entry(aws, "StubRequested", {"apiName": "marker"}),
+    ]
 
-    assert _executions(aws) == []
+    # When both are delivered (in order: once the second has started its workflow, the first
+    # has been through every rule)
+    assert aws.client("events").put_events(Entries=entries)["FailedEntryCount"] == 0
+    execution = _finished(aws)
+
+    # Then only the matching one started a workflow
+    assert len(_executions(aws)) == 1
+    assert json.loads(execution["input"])["detail"] == {"apiName": "marker"}

@@ -1,8 +1,9 @@
-"""The API Gateway / ELBv2 fidelity fixes, checked with boto3 over HTTP."""
+"""The API Gateway / ELBv2 fidelity fixes, checked with boto3 over HTTP.
+
+The embedded AWS's clock stands still in these tests; each steps it to where it needs to be.
+"""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 from botocore.config import Config
@@ -10,7 +11,8 @@ from botocore.exceptions import ClientError
 
 from emulator import fidelity
 from emulator.runtime import EmbeddedAws
-from tests.emulator.emulator_helpers import load_balancer, wait_for
+from tests.emulator.conftest import LINK_DELETING_SECONDS, LINK_PENDING_SECONDS
+from tests.emulator.emulator_helpers import load_balancer
 
 pytestmark = pytest.mark.unit
 
@@ -20,9 +22,17 @@ def _status(aws: EmbeddedAws, link_id: str) -> dict:
 
 
 def _settled(aws: EmbeddedAws, link_id: str) -> dict:
-    return wait_for(
-        lambda: (link := _status(aws, link_id))["status"] != "PENDING" and link, timeout=5
-    )
+    """The link once its PENDING period is over."""
+    aws.clock.advance(LINK_PENDING_SECONDS)
+    return _status(aws, link_id)
+
+
+def _gone(aws: EmbeddedAws, link_id: str) -> bool:
+    try:
+        _status(aws, link_id)
+    except ClientError as error:
+        return error.response["Error"]["Code"] == "NotFoundException"
+    return False
 
 
 def test_network_load_balancer_arn_reads_net_and_is_found_by_arn(aws: EmbeddedAws) -> None:
@@ -35,22 +45,64 @@ def test_network_load_balancer_arn_reads_net_and_is_found_by_arn(aws: EmbeddedAw
     assert found[0]["Type"] == "network"
 
 
-def test_new_link_is_pending_then_available_after_the_configured_delay(aws: EmbeddedAws) -> None:
-    aws.control("vpclinks", pendingSeconds=1.0)
+def test_new_link_is_pending_until_the_clock_passes_the_configured_delay(
+    aws: EmbeddedAws,
+) -> None:
+    aws.control("vpclinks", pendingSeconds=60)
     nlb = load_balancer(aws, "nlb")
     apigw = aws.client("apigateway")
 
-    started = time.monotonic()
     created = apigw.create_vpc_link(name="link", targetArns=[nlb])
     assert created["status"] == "PENDING"
+    aws.control("clock", advance=59.5)  # over HTTP, as an out-of-process test would
     assert _status(aws, created["id"])["status"] == "PENDING"
 
-    link = _settled(aws, created["id"])
+    aws.control("clock", advance=0.5)
+    link = _status(aws, created["id"])
     assert link["status"] == "AVAILABLE"
     assert link["statusMessage"] == "Your vpc link is ready for use"
-    assert time.monotonic() - started >= 1.0
     services = aws.client("ec2").describe_vpc_endpoint_service_configurations()
     assert [s["NetworkLoadBalancerArns"] for s in services["ServiceConfigurations"]] == [[nlb]]
+
+
+def test_a_scripted_link_is_pending_for_exactly_its_polls_whatever_the_clock(
+    aws: EmbeddedAws,
+) -> None:
+    nlb = load_balancer(aws, "nlb")
+    aws.control("vpclinks", script={nlb: {"pendingPolls": 3, "deletingPolls": 2}})
+    apigw = aws.client("apigateway")
+    link_id = apigw.create_vpc_link(name="l", targetArns=[nlb])["id"]
+    aws.clock.advance(3600)  # time does not matter to a scripted link
+
+    polled = [_status(aws, link_id)["status"] for _ in range(5)]
+    assert polled == ["PENDING", "PENDING", "PENDING", "AVAILABLE", "AVAILABLE"]
+    assert apigw.get_vpc_links()["items"][0]["status"] == "AVAILABLE"  # listing is no poll
+
+    apigw.delete_vpc_link(vpcLinkId=link_id)
+    assert [_status(aws, link_id)["status"] for _ in range(2)] == ["DELETING", "DELETING"]
+    assert _gone(aws, link_id)
+
+
+def test_a_scripted_link_can_fail_after_its_polls_with_a_message(aws: EmbeddedAws) -> None:
+    nlb = load_balancer(aws, "nlb")
+    fidelity.script_vpc_links(
+        nlb, pending_polls=1, then="FAILED", status_message="Internal failure, try again"
+    )
+    link_id = aws.client("apigateway").create_vpc_link(name="l", targetArns=[nlb])["id"]
+
+    assert _status(aws, link_id)["status"] == "PENDING"
+    failed = _status(aws, link_id)
+    assert (failed["status"], failed["statusMessage"]) == ("FAILED", "Internal failure, try again")
+
+
+def test_a_bad_script_is_refused_with_a_reason(aws: EmbeddedAws) -> None:
+    import json
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        aws.control("vpclinks", script={"arn:x": {"pendingPolls": -1}})
+    assert refused.value.code == 400
+    assert "non-negative" in json.loads(refused.value.read())["message"]
 
 
 def test_link_to_missing_load_balancer_fails_with_status_message(aws: EmbeddedAws) -> None:
@@ -80,7 +132,7 @@ def test_second_link_on_the_same_nlb_fails_like_aws(aws: EmbeddedAws) -> None:
     second = apigw.create_vpc_link(name="second", targetArns=[nlb])["id"]
 
     assert _settled(aws, first)["status"] == "AVAILABLE"
-    failed = _settled(aws, second)
+    failed = _status(aws, second)
     assert failed["status"] == "FAILED"
     assert failed["statusMessage"] == "NLB is already associated with another VPC Endpoint Service"
 
@@ -101,10 +153,10 @@ def test_hooks_hold_a_link_pending_or_fail_it_over_http(aws: EmbeddedAws) -> Non
     failing_id = apigw.create_vpc_link(name="f", targetArns=[failing])["id"]
 
     assert _settled(aws, failing_id)["statusMessage"] == "Internal failure, try again"
-    time.sleep(0.5)
+    aws.clock.advance(10 * LINK_PENDING_SECONDS)
     assert _status(aws, held_id)["status"] == "PENDING"
     aws.control("vpclinks", release=[held])
-    assert _settled(aws, held_id)["status"] == "AVAILABLE"
+    assert _status(aws, held_id)["status"] == "AVAILABLE"
 
 
 def test_link_with_two_targets_is_rejected(aws: EmbeddedAws) -> None:
@@ -173,7 +225,6 @@ def test_link_referenced_through_stage_variable_cannot_be_deleted(aws: EmbeddedA
 
 
 def test_deleted_link_is_deleting_then_gone(aws: EmbeddedAws) -> None:
-    aws.control("vpclinks", deletingSeconds=0.5)
     apigw = aws.client("apigateway")
     nlb = load_balancer(aws, "nlb")
     link_id = apigw.create_vpc_link(name="l", targetArns=[nlb])["id"]
@@ -181,15 +232,11 @@ def test_deleted_link_is_deleting_then_gone(aws: EmbeddedAws) -> None:
 
     apigw.delete_vpc_link(vpcLinkId=link_id)
     assert _status(aws, link_id)["status"] == "DELETING"
+    aws.clock.advance(LINK_DELETING_SECONDS - 1)
+    assert _status(aws, link_id)["status"] == "DELETING"
 
-    def gone() -> bool:
-        try:
-            _status(aws, link_id)
-        except ClientError as error:
-            return error.response["Error"]["Code"] == "NotFoundException"
-        return False
-
-    wait_for(gone, timeout=5)
+    aws.clock.advance(1)
+    assert _gone(aws, link_id)
     services = aws.client("ec2").describe_vpc_endpoint_service_configurations()
     assert services["ServiceConfigurations"] == []
     replacement = apigw.create_vpc_link(name="again", targetArns=[nlb])["id"]
@@ -244,3 +291,30 @@ def test_throttled_create_deployment_is_retried_and_succeeds(aws: EmbeddedAws) -
     deployment = retrying.create_deployment(restApiId=api_id, stageName="prod")
     assert deployment["ResponseMetadata"]["RetryAttempts"] == 2
     assert fidelity.settings.throttled["CreateDeployment"] == 0
+
+
+def test_stage_link_changes_record_the_link_status_at_each_change(aws: EmbeddedAws) -> None:
+    apigw = aws.client("apigateway")
+    nlb = load_balancer(aws, "nlb")
+    link_id = apigw.create_vpc_link(name="l", targetArns=[nlb])["id"]
+    api_id, _ = _api_with_private_integration(aws, "${stageVariables.vpcLinkId}")
+
+    apigw.create_deployment(restApiId=api_id, stageName="prod", variables={"vpcLinkId": link_id})
+    aws.clock.advance(LINK_PENDING_SECONDS)
+    apigw.update_stage(
+        restApiId=api_id,
+        stageName="prod",
+        patchOperations=[{"op": "replace", "path": "/variables/vpcLinkId", "value": "other"}],
+    )
+    apigw.update_stage(
+        restApiId=api_id,
+        stageName="prod",
+        patchOperations=[{"op": "replace", "path": "/variables/vpcLinkId", "value": link_id}],
+    )
+
+    changes = aws.control("stage-links")["changes"]
+    assert [(c["vpc_link_id"], c["link_status"]) for c in changes] == [
+        (link_id, "PENDING"),
+        ("other", "MISSING"),
+        (link_id, "AVAILABLE"),
+    ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import boto3
 import pytest
 
 from emulator.runtime import EmbeddedAws
+from privateapi.waiting import wait_until
 
 pytestmark = pytest.mark.unit
 
@@ -65,23 +67,38 @@ def test_timeout_kills_the_worker_and_answers_sandbox_timedout(stub_aws: Embedde
     assert result == {"slept": 0}
 
 
-def test_workers_stay_warm_and_overlapping_invocations_get_another(stub_aws: EmbeddedAws) -> None:
-    slow = stub_aws.stack.functions["SlowFunction"]
+def test_workers_stay_warm_and_overlapping_invocations_get_another(
+    stub_aws: EmbeddedAws, tmp_path: Path
+) -> None:
+    waiting = stub_aws.stack.functions["WaitingFunction"]
     runtime = stub_aws.lambda_runtime
-    _invoke(stub_aws.client("lambda"), slow.name, {"sleep": 0})
+    lambda_client = stub_aws.client("lambda")
+    _invoke(lambda_client, waiting.name, {"sleep": 0})
     before = len(runtime.invocations)
+    started, release = tmp_path / "started", tmp_path / "release"
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(
-            pool.map(
-                lambda _: _invoke(stub_aws.client("lambda"), slow.name, {"sleep": 0.3}), range(2)
-            )
+    # Given an invocation that is running (it said so) and waits to be released
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(
+            _invoke,
+            stub_aws.client("lambda"),
+            waiting.name,
+            {"started": str(started), "until": str(release)},
         )
+        wait_until(started.exists, timeout=30, what="the first invocation to start")
 
-    assert runtime.pool_size(slow.name) == 2
+        # When another arrives meanwhile, it gets another execution environment
+        _, second = _invoke(lambda_client, waiting.name, {"sleep": 0})
+        assert runtime.pool_size(waiting.name) == 2
+        release.touch()
+        assert first.result(timeout=30)[1] == {"waited": True}
+
+    assert second == {"slept": 0}
     records = runtime.invocations[before:]
-    assert sorted(r.cold_start for r in records) == [False, True]
-    assert all(r.function_name == slow.name and r.duration_ms >= 300 for r in records)
+    assert sorted(r.cold_start for r in records) == [False, True]  # the first was warm
+    assert all(r.function_name == waiting.name for r in records)
+    _invoke(lambda_client, waiting.name, {"sleep": 0})
+    assert runtime.pool_size(waiting.name) == 2  # both stay warm
 
 
 def test_default_session_clients_are_answered_before_sending(stub_aws: EmbeddedAws) -> None:

@@ -1,13 +1,16 @@
 """Workflow tests: the real statemachine/provision.asl.json, executed by moto's interpreter,
 with our real handlers (in warm worker processes) answering every Lambda task.
 
-One embedded AWS per module, wiped and redeployed from template.yaml before each test.
+One embedded AWS per module, wiped and redeployed from template.yaml before each test. It runs
+with the template's own poll interval (15 s) and AWS's own timings (a new link PENDING for
+three minutes), on a clock that skips a wait whenever nothing else runs (``time_scale="auto"``,
+see emulator/clock.py): every Wait state and every poll happens, and costs no real time. A test
+that needs an exact number of polls pins it with ``fidelity.script_vpc_links``.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,17 +23,21 @@ from emulator.runtime import EmbeddedAws
 from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import Notification, ProgressFollower
 from privateapi.submit import put_request
+from privateapi.waiting import wait_until
 
-POLL_INTERVAL_SECONDS = 1
-EXECUTION_TIMEOUT_SECONDS = 90
+# Real seconds a test may wait for its executions to end: a bound, not an expectation.
+EXECUTION_TIMEOUT_SECONDS = 120
+LINK_PENDING_SECONDS = 180  # "typically 2-4 minutes"
+LINK_DELETING_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
 def embedded_aws() -> Iterator[EmbeddedAws]:
     with EmbeddedAws(
-        parameters={"PollIntervalSeconds": POLL_INTERVAL_SECONDS},
-        vpc_link_pending_seconds=2.5,
-        vpc_link_deleting_seconds=0.5,
+        vpc_link_pending_seconds=LINK_PENDING_SECONDS,
+        vpc_link_deleting_seconds=LINK_DELETING_SECONDS,
+        time_scale="auto",
+        ami_catalogue=False,
     ) as aws:
         yield aws
 
@@ -75,16 +82,21 @@ class Provisioner:
     def finished_executions(self, machine_output: str, count: int) -> list[dict[str, Any]]:
         """Wait until ``count`` executions of a state machine exist and none runs."""
         machine = self.aws.outputs[machine_output]
-        deadline = time.monotonic() + EXECUTION_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
+
+        def all_finished() -> list[dict[str, Any]] | None:
             executions = self.sfn.list_executions(stateMachineArn=machine)["executions"]
             if len(executions) >= count and all(e["status"] != "RUNNING" for e in executions):
-                return [
-                    dict(self.sfn.describe_execution(executionArn=e["executionArn"]))
-                    for e in executions
-                ]
-            time.sleep(0.3)
-        raise TimeoutError(f"{count} executions of {machine_output} did not finish")
+                return executions
+            return None
+
+        executions = wait_until(
+            all_finished,
+            timeout=EXECUTION_TIMEOUT_SECONDS,
+            what=f"{count} executions of {machine_output} to finish",
+        )
+        return [
+            dict(self.sfn.describe_execution(executionArn=e["executionArn"])) for e in executions
+        ]
 
     def ledger(self, request_id: str) -> dict[str, Any] | None:
         table = self.aws.outputs["LedgerTableName"]
@@ -126,15 +138,16 @@ class Provisioner:
 
     def execution(self) -> dict[str, Any]:
         """The single finished execution of the provisioning state machine."""
-        machine = self.aws.outputs["ProvisionStateMachineArn"]
-        deadline = time.monotonic() + EXECUTION_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            executions = self.sfn.list_executions(stateMachineArn=machine)["executions"]
-            if executions and all(e["status"] != "RUNNING" for e in executions):
-                assert len(executions) == 1, executions
-                return dict(self.sfn.describe_execution(executionArn=executions[0]["executionArn"]))
-            time.sleep(0.2)
-        raise TimeoutError("the execution did not finish")
+        (execution,) = self.finished_executions("ProvisionStateMachineArn", count=1)
+        return execution
+
+    def entered_states(self, execution_arn: str) -> list[str]:
+        """The names of the states the execution entered, in order (repeats included)."""
+        return [
+            event["stateEnteredEventDetails"]["name"]
+            for event in self.history(execution_arn)
+            if "stateEnteredEventDetails" in event
+        ]
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
@@ -157,4 +170,7 @@ def provisioner(embedded_aws: EmbeddedAws) -> Iterator[Provisioner]:
         embedded_aws.outputs["ProgressTopicArn"],
     ) as follower:
         yield Provisioner(embedded_aws, network, follower)
+    # Whatever the test did: no stage ever pointed at a link that was not AVAILABLE.
+    unsafe = [c for c in fidelity.stage_link_changes() if c.link_status != "AVAILABLE"]
     fidelity.reset_hooks()
+    assert unsafe == [], f"stages pointed at links that were not AVAILABLE: {unsafe}"

@@ -7,8 +7,6 @@ links per account and region: duplicates and simultaneous requests must create n
 from __future__ import annotations
 
 import json
-import threading
-import time
 import uuid
 from typing import Any
 
@@ -177,49 +175,39 @@ def test_teardown_of_an_api_we_did_not_create_is_rejected_and_deletes_nothing(
 def test_relink_changes_the_stage_variable_only_once_the_new_link_is_available(
     provisioner: Provisioner,
 ):
-    # Given a provisioned API, and a second NLB whose new link will stay PENDING until released
+    # Given a provisioned API, and a second NLB whose new link AWS will keep PENDING for five
+    # polls
     created = provision(provisioner, apiName="orders")
     other = create_sample_network(
         provisioner.aws.client("ec2"), provisioner.aws.client("elbv2"), name="payments"
     )
-    fidelity.hold_vpc_links(other.nlb_arn)
-    samples: list[tuple[str | None, str | None]] = []
-    stop = threading.Event()
+    fidelity.script_vpc_links(other.nlb_arn, pending_polls=5)
 
-    def sample() -> None:  # what a caller of the stage would see, and the new link's status
-        while not stop.is_set():
-            links = {
-                link["id"]: link["status"]
-                for link in provisioner.aws.client("apigateway").get_vpc_links()["items"]
-                if other.nlb_arn in link["targetArns"]
-            }
-            current = stage_link(provisioner, created["restApiId"])
-            samples.append((current, links.get(current)))
-            time.sleep(0.1)
+    # When the relink is requested
+    relink_id = provisioner.put(
+        "PrivateApiRelinkRequested",
+        {"targetRequestId": created["requestId"], "nlbArn": other.nlb_arn},
+    )
+    final = provisioner.notifications(relink_id)[-1]
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        # When the relink is requested, and the new link becomes AVAILABLE only later
-        relink_id = provisioner.put(
-            "PrivateApiRelinkRequested",
-            {"targetRequestId": created["requestId"], "nlbArn": other.nlb_arn},
-        )
-        time.sleep(4)
-        assert stage_link(provisioner, created["restApiId"]) == created["vpcLinkId"]
-        fidelity.hold_vpc_links(other.nlb_arn, hold=False)
-        final = provisioner.notifications(relink_id)[-1]
-    finally:
-        stop.set()
-        sampler.join(timeout=5)
-
-    # Then the stage moved to the new link, and never pointed at it before it was AVAILABLE
+    # Then the stage moved to the new link
     assert final.status == "SUCCEEDED", final.body
     new_link = final.body["vpcLinkId"]
     assert new_link != created["vpcLinkId"]
     assert stage_link(provisioner, created["restApiId"]) == new_link
-    assert all(status == "AVAILABLE" for current, status in samples if current == new_link)
-    assert any(current == created["vpcLinkId"] for current, _ in samples)
+
+    # ... only after the link was polled AVAILABLE: as API Gateway saw it, the stage pointed at
+    # the first link, then at the new one, each AVAILABLE at that moment
+    changes = [
+        (change.vpc_link_id, change.link_status)
+        for change in fidelity.stage_link_changes()
+        if change.rest_api_id == created["restApiId"]
+    ]
+    assert changes == [(created["vpcLinkId"], "AVAILABLE"), (new_link, "AVAILABLE")]
+    (relink,) = provisioner.finished_executions("RelinkStateMachineArn", count=1)
+    entered = provisioner.entered_states(relink["executionArn"])
+    assert entered.count("GetVpcLinkStatus") == 6  # five PENDING, then AVAILABLE
+    assert entered.index("RelinkStage") > len(entered) - 1 - entered[::-1].index("GetVpcLinkStatus")
 
 
 # --- outcome events ------------------------------------------------------------------------------

@@ -35,7 +35,9 @@ def failed_task_errors(history: list[dict]) -> list[str]:
 
 
 def test_happy_path_link_pending_for_a_few_polls_then_available(provisioner: Provisioner):
-    # Given a new NLB: its link will stay PENDING ~2.5 s, polled every second
+    # Given a new NLB whose link AWS will keep PENDING for three polls
+    fidelity.script_vpc_links(provisioner.network.nlb_arn, pending_polls=3)
+
     # When
     request_id = provisioner.request(apiName="orders", ticketId="OPS-42", requestedBy="ana")
     notifications = provisioner.notifications(request_id)
@@ -90,17 +92,19 @@ def test_happy_path_link_pending_for_a_few_polls_then_available(provisioner: Pro
     assert integration["connectionId"] == "${stageVariables.vpcLinkId}"
     assert integration["uri"] == f"http://{provisioner.network.nlb_dns_name}"
 
-    # ... and the execution polled the link more than once before deploying
+    # ... and the execution waited and polled exactly as often as the link stayed PENDING,
+    # then deployed
     execution = provisioner.execution()
     assert execution["status"] == "SUCCEEDED"
     assert json.loads(execution["output"])["status"] == "SUCCEEDED"
     history = provisioner.history(execution["executionArn"])
-    entered = [
-        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
-    ]
-    assert entered.count("GetVpcLinkStatus") >= 2
+    entered = provisioner.entered_states(execution["executionArn"])
+    assert entered.count("WaitForLink") == 4  # three PENDING polls, the fourth reads AVAILABLE
+    assert entered.count("GetVpcLinkStatus") == 4
     assert entered.index("DeployApi") > entered.index("NotifyLinkAvailable")
     assert "ParallelStateSucceeded" in event_types(history)
+    waits = [e for e in history if e["type"] == "WaitStateExited"]
+    assert len(waits) == 4
 
 
 def test_an_existing_link_on_the_same_nlb_is_reused_not_duplicated(provisioner: Provisioner):
@@ -157,8 +161,8 @@ def test_a_link_that_never_becomes_available_times_out(provisioner: Provisioner)
     # Given a link that will stay PENDING past the request's deadline
     fidelity.hold_vpc_links(provisioner.network.nlb_arn)
 
-    # When
-    request_id = provisioner.request(apiName="slow", timeoutSeconds=3)
+    # When the request allows a minute for it (polled every 15 s)
+    request_id = provisioner.request(apiName="slow", timeoutSeconds=60)
     notifications = provisioner.notifications(request_id)
 
     # Then
@@ -168,7 +172,19 @@ def test_a_link_that_never_becomes_available_times_out(provisioner: Provisioner)
     assert "timeoutSeconds" in final.body["error"]["remedy"]
     assert provisioner.rest_apis() == []
     assert [link for link in provisioner.vpc_links() if link["status"] != "DELETING"] == []
-    assert provisioner.execution()["error"] == "VpcLinkTimeout"
+    execution = provisioner.execution()
+    assert execution["error"] == "VpcLinkTimeout"
+    # ... after polling it every 15 s until the deadline, the last poll landing on it
+    entered = provisioner.entered_states(execution["executionArn"])
+    assert entered.count("GetVpcLinkStatus") >= 4
+    started = execution["startDate"]
+    timed_out = next(
+        e["timestamp"]
+        for e in provisioner.history(execution["executionArn"])
+        if e.get("lambdaFunctionFailedEventDetails", {}).get("error") == "VpcLinkTimeout"
+        or e.get("taskFailedEventDetails", {}).get("error") == "VpcLinkTimeout"
+    )
+    assert (timed_out - started).total_seconds() >= 60
 
 
 def test_throttled_create_deployment_is_retried_and_succeeds(provisioner: Provisioner):

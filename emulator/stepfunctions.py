@@ -1,0 +1,293 @@
+"""moto's Step Functions interpreter on the embedded AWS's clock (:mod:`emulator.clock`).
+
+moto's interpreter (a port of LocalStack's) waits in real time: ``Wait`` states on
+``env.program_state_event.wait(seconds)``, retry intervals with ``time.sleep``, and it stamps
+``$$.Execution.StartTime``, ``$$.State.EnteredTime`` and the history with
+``datetime.now()``. ``install()`` points all of them at the clock, and tells the clock what is
+running: an execution's thread and each Parallel branch's thread count as running, except
+while they sleep on the clock or (a Parallel state) wait for their branches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _datetime
+import threading
+import types
+from collections.abc import Callable
+from typing import Any
+
+from emulator.clock import CLOCK, Activity
+
+_lock = threading.Lock()
+_installed = False
+
+
+class _ClockedDatetime(_datetime.datetime):
+    """``datetime.datetime`` whose ``now()`` reads the clock (the class moto's modules see)."""
+
+    @classmethod
+    def now(cls, tz: _datetime.tzinfo | None = None) -> _datetime.datetime:  # type: ignore[override]
+        return _datetime.datetime.fromtimestamp(CLOCK.time(), tz)
+
+    @classmethod
+    def utcnow(cls) -> _datetime.datetime:  # type: ignore[override]
+        return CLOCK.now(_datetime.UTC).replace(tzinfo=None)
+
+
+def _clocked_datetime_module() -> types.ModuleType:
+    """A stand-in for the ``datetime`` module, whose ``datetime`` class reads the clock."""
+    module = types.ModuleType("datetime")
+    module.__dict__.update(
+        {name: getattr(_datetime, name) for name in dir(_datetime) if not name.startswith("__")}
+    )
+    module.datetime = _ClockedDatetime  # type: ignore[attr-defined]
+    return module
+
+
+class _ClockedTime:
+    """A stand-in for the ``time`` module in moto's retrier: its sleeps are on the clock."""
+
+    def __getattr__(self, name: str) -> Any:
+        import time
+
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        CLOCK.sleep(seconds)
+
+    @staticmethod
+    def time() -> float:
+        return CLOCK.time()
+
+
+# The interpreter's modules that read the time for something AWS would show or wait on.
+_DATETIME_USERS = (
+    "moto.stepfunctions.parser.models",
+    "moto.stepfunctions.parser.backend.execution",
+    "moto.stepfunctions.parser.backend.execution_worker",
+    "moto.stepfunctions.parser.asl.component.state.state",
+    "moto.stepfunctions.parser.asl.eval.event.event_manager",
+    "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl",
+)
+
+
+def install() -> None:
+    """Patch moto's interpreter once per process."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _patch_time_sources()
+        _patch_wait_state()
+        _patch_execution_threads()
+        _patch_task_threads()
+        _patch_program_timeout()
+        _cache_parsed_definitions()
+        _patch_parallel_branches()
+        _installed = True
+
+
+def _patch_time_sources() -> None:
+    import importlib
+
+    clocked = _clocked_datetime_module()
+    for name in _DATETIME_USERS:
+        importlib.import_module(name).datetime = clocked  # type: ignore[attr-defined]
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    retrier_decl.time = _ClockedTime()  # type: ignore[assignment]
+
+
+def _patch_wait_state() -> None:
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+        WaitFunction,
+    )
+
+    def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        # Ends early only when the execution stops (moto's version also returned on the
+        # program state event, which it pulses on every state change).
+        CLOCK.sleep(wait_seconds, cancelled=lambda: not env.is_running())
+
+    WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+
+
+def _run_as(activity: Activity, work: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        with CLOCK.active(activity):
+            work()
+
+    return run
+
+
+def _patch_execution_threads() -> None:
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    def start(self: Any) -> None:
+        # Counted as running from the moment StartExecution returns, not from when its
+        # thread happens to be scheduled.
+        thread = threading.Thread(target=_run_as(CLOCK.claim(), self._execution_logic), daemon=True)
+        TMP_THREADS.append(thread)
+        thread.start()
+
+    ExecutionWorker.start = start  # type: ignore[method-assign]
+
+
+class _LendingThread(threading.Thread):
+    """A thread that runs as the activity of the thread that made it: a state runs its work
+    in a thread of its own and blocks until it ends (moto's per-state timeout)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._emulator_activity = CLOCK.current()
+
+    def run(self) -> None:
+        with CLOCK.acting_as(self._emulator_activity):
+            super().run()
+
+
+def _patch_task_threads() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    execute_state.Thread = _LendingThread  # type: ignore[attr-defined,misc]
+
+
+def _patch_program_timeout() -> None:
+    """A program (the execution, or a Parallel branch) runs in a thread of its own, joined
+    with the state machine's ``TimeoutSeconds``: in emulated seconds, on the clock."""
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    def eval(self: Any, env: Any) -> None:
+        timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
+        env.next_state_name = self.start_at.start_at_name
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                EvalComponent.eval(self, env)
+            finally:
+                done.set()
+                CLOCK.notify()
+
+        worker_thread = _LendingThread(target=run, daemon=True)
+        TMP_THREADS.append(worker_thread)
+        worker_thread.start()
+        if not CLOCK.wait_for(done.is_set, timeout):
+            env.set_timed_out()
+
+    Program.eval = eval  # type: ignore[method-assign]
+
+
+def _uses_map(states: dict[str, Any]) -> bool:
+    for state in states.values():
+        if state.get("Type") == "Map":
+            return True
+        if any(_uses_map(branch.get("States", {})) for branch in state.get("Branches", [])):
+            return True
+    return False
+
+
+def _cache_parsed_definitions() -> None:
+    """moto parses the definition (with ANTLR, in Python: about 0.4 s for ours) for every
+    execution; ten executions started together spend four seconds there before their first
+    state. A parsed program keeps its per-execution state in the execution's environment
+    (``env.heap``), except Map states' components: definitions without one are parsed once."""
+    import json
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    parsed: dict[str, Any] = {}
+    parsing = threading.Lock()
+    original = ExecutionWorker._get_evaluation_entrypoint
+
+    def entrypoint(self: Any) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        if _uses_map(json.loads(definition).get("States", {})):
+            return original(self)
+        with parsing:  # executions started together wait for the one parse
+            if definition not in parsed:
+                parsed[definition] = AmazonStateLanguageParser.parse(definition)[0]
+            return parsed[definition]
+
+    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+
+
+def _patch_parallel_branches() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import (
+        branch_worker,
+        branches_decl,
+    )
+
+    original_start = branch_worker.BranchWorker.start
+    original_routine = branch_worker.BranchWorker._thread_routine
+
+    def start(self: Any) -> None:
+        self._emulator_activity = CLOCK.claim()
+        original_start(self)
+
+    def thread_routine(self: Any) -> None:
+        with CLOCK.active(self._emulator_activity):
+            original_routine(self)
+
+    branch_worker.BranchWorker.start = start  # type: ignore[method-assign]
+    branch_worker.BranchWorker._thread_routine = thread_routine  # type: ignore[method-assign]
+
+    pool_cls = branches_decl.BranchWorkerPool
+    original_init = pool_cls.__init__
+    original_terminated = pool_cls.on_terminated
+    original_wait = pool_cls.wait
+
+    def init(self: Any, workers_num: int) -> None:
+        original_init(self, workers_num)
+        self._emulator_parent = CLOCK.current()
+
+    def on_terminated(self: Any, env: Any) -> None:
+        original_terminated(self, env)
+        if self._termination_event.is_set():
+            # Hand over to the Parallel state before this branch stops counting.
+            CLOCK.resume(self._emulator_parent)
+
+    def wait(self: Any) -> None:
+        # The branches run; the Parallel state waits (unless they are already done).
+        CLOCK.suspend(self._emulator_parent, unless=self._termination_event.is_set)
+        try:
+            original_wait(self)
+        finally:
+            CLOCK.resume(self._emulator_parent)
+
+    pool_cls.__init__ = init  # type: ignore[method-assign]
+    pool_cls.on_terminated = on_terminated  # type: ignore[method-assign]
+    pool_cls.wait = wait  # type: ignore[method-assign]
+
+
+def _state_machines() -> list[Any]:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    return [
+        machine
+        for account in list(stepfunctions_parser_backends.values())
+        for backend in list(account.values())
+        for machine in list(getattr(backend, "state_machines", []))
+    ]
+
+
+def stop_running_executions() -> None:
+    """Stop every running execution (a reset must not leave workflows running against wiped
+    backends); each ends at its next state, or at once if it sleeps on the clock."""
+    for machine in _state_machines():
+        for execution in list(machine.executions):
+            if execution.status == "RUNNING":
+                with contextlib.suppress(Exception):
+                    execution.stop(CLOCK.now(), error="EmulatorReset", cause="reset")
+
+
+def forget_executions() -> None:
+    """Drop every (stopped) execution from the state machines, as a fresh deployment has none."""
+    for machine in _state_machines():
+        machine.executions.clear()
