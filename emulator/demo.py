@@ -126,10 +126,15 @@ class FollowedRequest:
         return max(0.0, (stamp - self.sent_at).total_seconds())
 
     def steps(self) -> list[tuple[str, float, float]]:
+        """``(status, seconds since the step before, seconds since sent)``, in the order the
+        steps happened (parallel branches' notifications may arrive the other way round)."""
+        moments = sorted(
+            (self.seconds_since_sent(notification, arrival), notification.status)
+            for notification, arrival in self.timeline
+        )
         rows, previous = [], 0.0
-        for notification, arrival in self.timeline:
-            at = self.seconds_since_sent(notification, arrival)
-            rows.append((notification.status, at - previous, at))
+        for at, status in moments:
+            rows.append((status, at - previous, at))
             previous = at
         return rows
 
