@@ -301,6 +301,7 @@ class _Deployer:
             "AWS::IAM::ManagedPolicy": self.iam_managed_policy,
             "AWS::Lambda::LayerVersion": self.layer_version,
             "AWS::Lambda::Function": self.function,
+            "AWS::Lambda::Permission": self.function_permission,
             "AWS::KMS::Key": self.kms_key,
             "AWS::SNS::Topic": self.sns_topic,
             "AWS::SQS::Queue": self.sqs_queue,
@@ -419,6 +420,18 @@ class _Deployer:
         return PhysicalResource(
             logical_id, "AWS::Lambda::Function", name, {"Arn": function["FunctionArn"]}
         )
+
+    def function_permission(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+        kwargs = {
+            "FunctionName": props["FunctionName"],
+            "StatementId": logical_id,
+            "Action": props["Action"],
+            "Principal": props["Principal"],
+        }
+        if props.get("SourceArn"):
+            kwargs["SourceArn"] = props["SourceArn"]
+        self.client("lambda").add_permission(**kwargs)
+        return PhysicalResource(logical_id, "AWS::Lambda::Permission", logical_id, {})
 
     def kms_key(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
         kms = self.client("kms")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _datetime
+import json
 import threading
 import types
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from emulator.clock import CLOCK, Activity
 
 _lock = threading.Lock()
 _installed = False
+_stopped_by_reset: set[str] = set()
 
 
 class _ClockedDatetime(_datetime.datetime):
@@ -86,6 +88,7 @@ def install() -> None:
         _patch_task_threads()
         _patch_program_timeout()
         _cache_parsed_definitions()
+        _announce_status_changes()
         _patch_parallel_branches()
         _installed = True
 
@@ -197,8 +200,6 @@ def _cache_parsed_definitions() -> None:
     execution; ten executions started together spend four seconds there before their first
     state. A parsed program keeps its per-execution state in the execution's environment
     (``env.heap``), except Map states' components: definitions without one are parsed once."""
-    import json
-
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
@@ -216,6 +217,69 @@ def _cache_parsed_definitions() -> None:
             return parsed[definition]
 
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+
+
+# Step Functions leaves an execution's input and output out of its status change event when
+# they would make the event too large (``inputDetails.included`` false).
+_MAX_DATA_IN_EVENT = 200 * 1024
+
+
+def status_change_event(execution: Any) -> dict[str, Any]:
+    """The "Step Functions Execution Status Change" entry AWS puts on the default bus."""
+
+    def data(value: Any) -> tuple[str | None, dict[str, bool] | None]:
+        if value is None:
+            return None, None
+        text = value if isinstance(value, str) else json.dumps(value)
+        included = len(text.encode()) <= _MAX_DATA_IN_EVENT
+        return (text if included else None), {"included": included}
+
+    def millis(moment: Any) -> int | None:
+        return None if moment is None else int(moment.timestamp() * 1000)
+
+    input_text, input_details = data(execution.input_data)
+    output_text, output_details = data(execution.output)
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": execution.status,
+        "startDate": millis(execution.start_date),
+        "stopDate": millis(execution.stop_date),
+        "input": input_text,
+        "inputDetails": input_details,
+        "output": output_text,
+        "outputDetails": output_details,
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    return {
+        "Source": "aws.states",
+        "DetailType": "Step Functions Execution Status Change",
+        "Resources": [execution.exec_arn],
+        "Detail": json.dumps(detail),
+    }
+
+
+def _announce_status_changes() -> None:
+    """When an execution ends, its status change goes to the account's default bus, as Step
+    Functions does for Standard workflows (the stack's watch on stopped executions reads it).
+    Executions stopped by the emulator's own reset are not announced."""
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        if execution.exec_arn in _stopped_by_reset:
+            return
+        backend = events_backends[execution.account_id][execution.region_name]
+        with contextlib.suppress(Exception):  # EventBridge's trouble is not the execution's
+            backend.put_events([status_change_event(execution)])
+
+    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
 
 
 def _patch_parallel_branches() -> None:
@@ -284,7 +348,8 @@ def stop_running_executions() -> None:
         for execution in list(machine.executions):
             if execution.status == "RUNNING":
                 with contextlib.suppress(Exception):
-                    execution.stop(CLOCK.now(), error="EmulatorReset", cause="reset")
+                    _stopped_by_reset.add(execution.exec_arn)
+                    execution.stop(CLOCK.now(), error="EmulatorReset", cause="emulator reset")
 
 
 def forget_executions() -> None:

@@ -15,6 +15,16 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+# An error never grows with its input: a 100 KB field name or 2,000 unknown fields still make
+# an error of a few kilobytes, which every workflow state and notification can carry.
+MAX_LISTED_FIELDS = 10
+_MAX_FIELD_NAME = 200
+_MAX_RULE = 400
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 30]}... ({len(text)} characters)"
+
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
@@ -22,6 +32,10 @@ class FieldError:
 
     field: str
     rule: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "field", _bounded(self.field, _MAX_FIELD_NAME))
+        object.__setattr__(self, "rule", _bounded(self.rule, _MAX_RULE))
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "rule": self.rule}
@@ -34,12 +48,19 @@ class ProvisionerError(Exception):
     default_remedy: ClassVar[str] = "Fix the cause above and send the request again."
 
     def __init__(
-        self, message: str, *, remedy: str | None = None, fields: list[FieldError] | None = None
+        self,
+        message: str,
+        *,
+        remedy: str | None = None,
+        fields: list[FieldError] | None = None,
+        more_fields: int = 0,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.remedy = remedy or self.default_remedy
         self.fields = list(fields or [])
+        self.more_fields = more_fields
+        self.request: dict[str, str] | None = None  # who to answer (set by the validate tasks)
 
     @property
     def code(self) -> str:
@@ -49,6 +70,10 @@ class ProvisionerError(Exception):
         details: dict[str, Any] = {"message": self.message, "remedy": self.remedy}
         if self.fields:
             details["fields"] = [f.as_dict() for f in self.fields]
+        if self.more_fields:
+            details["moreFields"] = self.more_fields
+        if self.request:
+            details["request"] = self.request
         return details
 
     def __str__(self) -> str:
@@ -61,9 +86,14 @@ class InvalidRequest(ProvisionerError):
 
     @classmethod
     def of(cls, fields: list[FieldError]) -> InvalidRequest:
-        listed = "; ".join(f"{f.field}: {f.rule}" for f in fields)
+        """Every field at fault, the first :data:`MAX_LISTED_FIELDS` of them listed."""
+        shown, more = fields[:MAX_LISTED_FIELDS], max(0, len(fields) - MAX_LISTED_FIELDS)
+        listed = "; ".join(f"{f.field}: {f.rule}" for f in shown)
         noun = "field is" if len(fields) == 1 else "fields are"
-        return cls(f"{len(fields)} {noun} invalid: {listed}", fields=fields)
+        others = f" (and {more} more)" if more else ""
+        return cls(
+            f"{len(fields)} {noun} invalid: {listed}{others}", fields=shown, more_fields=more
+        )
 
 
 class DuplicateRequestConflict(ProvisionerError):

@@ -313,6 +313,21 @@ def get_request(table: str, request_id: str) -> dict[str, Any] | None:
     return _unmarshal(found["Item"]) if "Item" in found else None
 
 
+def mark_answered(table: str, execution_arn: str) -> bool:
+    """Record that a stopped execution's requester is being answered; False if it was already
+    (EventBridge delivers its status change at least once)."""
+    try:
+        with clients.aws_errors():
+            clients.dynamodb().put_item(
+                TableName=table,
+                Item=_marshal({"pk": f"ANSWER#{execution_arn}", "answeredAt": _now()}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+    except errors.ConditionFailed:
+        return False
+    return True
+
+
 # --- NLB claims --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NlbClaim:

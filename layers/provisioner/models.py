@@ -5,11 +5,12 @@ Field names are camelCase on the wire (like API Gateway's own JSON) and snake_ca
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AnyUrl,
     BaseModel,
     ConfigDict,
@@ -31,8 +32,49 @@ TAG_PREFIX = "provisioner:"
 REQUEST_ID_TAG = f"{TAG_PREFIX}request-id"
 MANAGED_BY_TAG = f"{TAG_PREFIX}managed-by"
 MAX_REQUESTER_TAGS = 40  # API Gateway allows 50 per resource; we add ours
+# What API Gateway's tag pattern allows besides letters, numbers and separators (spaces):
+# ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
+
+
+def _printable(text: str) -> str:
+    """No control characters: the text reaches AWS APIs and SNS message attributes, which
+    refuse them (SNS allows only #x9 | #xA | #xD | #x20-#xD7FF | ... in attribute values)."""
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise ValueError("must not contain control characters (tab, newline, ...)")
+    return text
+
+
+def _tag_text_allowed(text: str) -> bool:
+    return all(unicodedata.category(char)[0] in "LNZ" or char in _TAG_PUNCTUATION for char in text)
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A requester's text quoted in a rule, never longer than ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _api_gateway_tags(tags: dict[str, str]) -> dict[str, str]:
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            raise ValueError(f"tag {_shown(key)}: keys are 1-128 characters, values at most 256")
+        if key.lower().startswith(("aws:", TAG_PREFIX)):
+            raise ValueError(
+                f"tag {_shown(key)}: the prefixes 'aws:' and {TAG_PREFIX!r} are reserved"
+            )
+        if not _tag_text_allowed(key + value):
+            raise ValueError(
+                f"tag {_shown(key)}: only letters, numbers, spaces and _ . : / = + - @ are allowed"
+            )
+    return tags
+
+
+# The requester's tags, added to everything created: API Gateway's rules, checked up front.
+Tags = Annotated[
+    dict[str, str], Field(max_length=MAX_REQUESTER_TAGS), AfterValidator(_api_gateway_tags)
+]
 
 
 class WireModel(BaseModel):
@@ -61,18 +103,36 @@ class EndpointType(StrEnum):
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
 
+# A requester's free text, echoed in every notification: printable, bounded.
+TicketId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)
+]
+RequestedBy = Annotated[
+    str, StringConstraints(min_length=1, max_length=256), AfterValidator(_printable)
+]
+
+
 class RequesterFields(WireModel):
-    """What every request type's ``detail`` may carry to identify and attribute it."""
+    """What every request type's ``detail`` may carry to identify and attribute it.
+
+    The request contract's models accept exactly the documented camelCase names: no
+    snake_case alias of a field is honoured (it is an unknown field, and refused)."""
+
+    model_config = ConfigDict(validate_by_name=False, validate_by_alias=True)
 
     request_id: RequestId | None = None
-    ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
-    requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    ticket_id: TicketId | None = None
+    requested_by: RequestedBy | None = None
 
 
 class RequestDetail(RequesterFields):
     """``detail`` of a ``PrivateApiRequested`` event, as the requester sends it."""
 
-    api_name: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"\S")]
+    api_name: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=128, pattern=r"\S"),
+        AfterValidator(_printable),
+    ]
     stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
     endpoint_type: EndpointType = EndpointType.REGIONAL
     nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
@@ -82,7 +142,7 @@ class RequestDetail(RequesterFields):
     # Strict: JSON true is not a timeout of 1 s, nor the string "false" a boolean.
     proxy_all_paths: bool = Field(default=False, strict=True)
     timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
-    tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_REQUESTER_TAGS)
+    tags: Tags = Field(default_factory=dict)
 
     @field_validator("endpoint_url")
     @classmethod
@@ -90,20 +150,6 @@ class RequestDetail(RequesterFields):
         if url is not None and url.scheme not in ("http", "https"):
             raise ValueError("must be an http:// or https:// URL")
         return url
-
-    @field_validator("tags")
-    @classmethod
-    def _tags_follow_api_gateway_rules(cls, tags: dict[str, str]) -> dict[str, str]:
-        for key, value in tags.items():
-            if not 1 <= len(key) <= 128 or len(value) > 256:
-                raise ValueError(f"tag {key!r}: keys are 1-128 characters, values at most 256")
-            if key.lower().startswith(("aws:", TAG_PREFIX)):
-                raise ValueError(
-                    f"tag {key!r}: the prefixes 'aws:' and {TAG_PREFIX!r} are reserved"
-                )
-            if not re.fullmatch(r"[\w\s.:/=+\-@]*", key + value):
-                raise ValueError(f"tag {key!r}: only letters, digits, spaces and _.:/=+-@ allowed")
-        return tags
 
 
 class WorkflowKind(StrEnum):

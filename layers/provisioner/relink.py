@@ -21,6 +21,7 @@ from provisioner.models import (
     RequesterFields,
     RequestId,
     RequestRef,
+    Tags,
     VpcLinkState,
     WireModel,
 )
@@ -40,7 +41,7 @@ class RelinkDetail(RequesterFields):
     nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
     timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
     delete_old_link: bool = Field(default=False, strict=True)
-    tags: dict[str, str] = Field(default_factory=dict, max_length=40)
+    tags: Tags = Field(default_factory=dict)
 
 
 class RelinkRequest(RequestRef):

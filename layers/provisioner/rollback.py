@@ -14,7 +14,7 @@ from typing import Any
 
 from provisioner import errors, ledger, vpc_links
 from provisioner.aws import apigateway
-from provisioner.models import AwsError, RequestRef, RollbackTask, WorkflowKind
+from provisioner.models import AwsError, FailedState, RequestRef, RollbackTask, WorkflowKind
 from provisioner.notifications import Status
 from provisioner.observability import logger
 from provisioner.ownership import created_by
@@ -22,6 +22,20 @@ from provisioner.settings import Settings
 from provisioner.validation import request_ref_from_event
 
 _GENERIC_REMEDY = "Send the request again; if it fails the same way, tell the operators."
+# Step Functions' own errors, and the workflows' last resort, in the requester's words.
+_REMEDIES = {
+    "States.DataLimitExceeded": (
+        "The request's data grew past Step Functions' 256 KiB limit; send it again with fewer "
+        "or shorter fields."
+    ),
+    "States.Timeout": "The workflow ran out of time; send the request again.",
+    "RollbackIncomplete": (
+        "Rolling back kept failing: the operators have been alerted; what is left carries the "
+        "tag provisioner:request-id with this request's id."
+    ),
+    "ExecutionAborted": "The workflow was stopped by an operator; send the request again.",
+}
+_MAX_CAUSE = 1000
 _REJECTIONS = frozenset({errors.InvalidRequest.__name__, errors.DuplicateRequestConflict.__name__})
 
 
@@ -68,13 +82,12 @@ def describe_error(error: AwsError) -> dict[str, Any]:
     message = _lambda_error_message(error.Cause or "")
     details = _json_object(message)
     if details is not None and "message" in details:
+        details.pop("request", None)  # who to answer: not part of the error told
         return {"code": error.Error, **details}
     known = errors.ERRORS_BY_NAME.get(error.Error)
-    return {
-        "code": error.Error,
-        "message": message or error.Error,
-        "remedy": known.default_remedy if known else _GENERIC_REMEDY,
-    }
+    remedy = known.default_remedy if known else _REMEDIES.get(error.Error, _GENERIC_REMEDY)
+    message = message if len(message) <= _MAX_CAUSE else message[:_MAX_CAUSE] + " ..."
+    return {"code": error.Error, "message": message or error.Error, "remedy": remedy}
 
 
 def _lambda_error_message(cause: str) -> str:
@@ -97,11 +110,7 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
     """Undo what this execution's request created; only the execution that owns the request
     in the ledger may: a failed duplicate delivery must not undo the original's work."""
     state = task.state
-    ref = (
-        state.request.ref
-        if state.request
-        else request_ref_from_event({"id": state.id, "detail": state.detail})
-    )
+    ref = state.request.ref if state.request else _who_to_answer(state)
     error = describe_error(state.error)
     if state.error.Error in _REJECTIONS:
         # Validation runs before anything is created: there is nothing to roll back.
@@ -129,6 +138,15 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
     except errors.ProvisionerError:  # the requester's answer matters more than the trace
         logger.exception("Could not record the failure in the ledger")
     return report
+
+
+def _who_to_answer(state: FailedState) -> RequestRef:
+    """A validate task failed: its error names the request (see ``tasks.common.answering``);
+    an error that does not (the function timed out) leaves the event id, the default."""
+    details = _json_object(_lambda_error_message(state.error.Cause or "")) or {}
+    named = details.get("request")
+    detail = named if isinstance(named, dict) else state.detail
+    return request_ref_from_event({"id": state.id, "detail": detail})
 
 
 def _delete_created(request_id: str, report: RollbackReport, settings: Settings) -> None:

@@ -19,6 +19,10 @@ class Settings(BaseModel):
     link_timeout_seconds: int = Field(alias="PROVISIONER_LINK_TIMEOUT_SECONDS", ge=1, default=900)
     default_stage_name: str = Field(alias="PROVISIONER_DEFAULT_STAGE_NAME", default="prod")
     ledger_table: str = Field(alias="PROVISIONER_LEDGER_TABLE", min_length=1)
+    # Only the function that answers stopped executions publishes from Python.
+    progress_topic_arn: str | None = Field(alias="PROVISIONER_PROGRESS_TOPIC_ARN", default=None)
+    request_bus_name: str | None = Field(alias="PROVISIONER_REQUEST_BUS_NAME", default=None)
+    outcome_event_source: str | None = Field(alias="PROVISIONER_OUTCOME_EVENT_SOURCE", default=None)
 
     @classmethod
     def from_environment(cls) -> Settings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from provisioner.aws import apigateway, elbv2
 from provisioner.errors import FieldError, InvalidRequest
@@ -20,7 +20,9 @@ from provisioner.models import (
     VPC_LINK_ID_PATTERN,
     ProvisionRequest,
     RequestDetail,
+    RequestedBy,
     RequestRef,
+    TicketId,
 )
 from provisioner.settings import Settings
 
@@ -29,24 +31,28 @@ _USABLE_NLB_STATES = frozenset({"active", "provisioning", "active_impaired"})
 
 def request_ref_from_event(event: dict[str, Any]) -> RequestRef:
     """Who to answer, even for an event too broken to validate: the ``requestId`` when it is
-    well formed, else the EventBridge event id (the documented default)."""
+    well formed, else the EventBridge event id (the documented default); ``ticketId`` and
+    ``requestedBy`` only when they are valid (they go into message attributes)."""
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
     assert isinstance(detail, dict)
     requested = detail.get("requestId")
     request_id = (
         requested
         if isinstance(requested, str) and re.fullmatch(REQUEST_ID_PATTERN, requested)
-        else str(event.get("id") or "unknown")
+        else str(event.get("id") or "unknown")[:128]
     )
     return RequestRef(
         request_id=request_id,
-        ticket_id=_short_text(detail.get("ticketId"), 128),
-        requested_by=_short_text(detail.get("requestedBy"), 256),
+        ticket_id=_valid(TicketId, detail.get("ticketId")),
+        requested_by=_valid(RequestedBy, detail.get("requestedBy")),
     )
 
 
-def _short_text(value: Any, limit: int) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+def _valid(kind: Any, value: Any) -> str | None:
+    try:
+        return str(TypeAdapter(kind).validate_python(value, strict=True))
+    except ValidationError:
+        return None
 
 
 def parse_detail[DetailModel: BaseModel](
@@ -62,6 +68,8 @@ def parse_detail[DetailModel: BaseModel](
     from aws_lambda_powertools.utilities.parser import parse
     from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
+    if not isinstance(event.get("detail"), dict):
+        raise InvalidRequest.of([FieldError("detail", "must be a JSON object")])
     try:
         envelope = parse(event=event, model=EventBridgeModel)
     except ValidationError as error:

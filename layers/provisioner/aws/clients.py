@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 # botocore's standard mode retries throttling and 5xx a few times with jittered backoff within
 # the invocation; what is still failing after that becomes a named error that the state
@@ -42,11 +45,25 @@ def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_CONFIG)
 
 
+@cache
+def sns() -> SNSClient:
+    return boto3.client("sns", config=_CONFIG)
+
+
+@cache
+def events() -> EventBridgeClient:
+    return boto3.client("events", config=_CONFIG)
+
+
+@cache
+def stepfunctions() -> SFNClient:
+    return boto3.client("stepfunctions", config=_CONFIG)
+
+
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or regions)."""
-    apigateway.cache_clear()
-    elbv2.cache_clear()
-    dynamodb.cache_clear()
+    for client in (apigateway, elbv2, dynamodb, sns, events, stepfunctions):
+        client.cache_clear()
 
 
 _THROTTLING = {

@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from provisioner import errors, ledger
-from provisioner.models import ValidateTask, WorkflowKind
+from provisioner.models import RequestRef, ValidateTask, WorkflowKind
 from provisioner.notifications import Status, progress
 from provisioner.observability import bind_request, metrics
 from provisioner.settings import Settings
 from provisioner.validation import request_ref_from_event
 
 
+@contextmanager
+def answering(task: ValidateTask) -> Iterator[RequestRef]:
+    """Bind the logs to the request the event asks for; every named error raised in the block
+    carries it, since the workflow keeps the error alone when a validate task fails (never
+    merged into an event that may be as large as EventBridge allows)."""
+    ref = request_ref_from_event(task.event)
+    bind_request(ref)
+    try:
+        yield ref
+    except errors.ProvisionerError as error:
+        error.request = ref.to_wire()
+        raise
+
+
 def validated[Request](
     kind: WorkflowKind, task: ValidateTask, settings: Settings, validate: Callable[[], Request]
 ) -> Request:
-    """Bind the logs to the request and validate it. A redelivery that no longer validates
-    (its first delivery deleted the API, or the NLB is gone since) ends as a duplicate, not
-    as a rejection of a request that succeeded."""
+    """Validate the request. A redelivery that no longer validates (its first delivery
+    deleted the API, or the NLB is gone since) ends as a duplicate, not as a rejection of a
+    request that succeeded."""
     ref = request_ref_from_event(task.event)
-    bind_request(ref)
     try:
         return validate()
     except errors.InvalidRequest:

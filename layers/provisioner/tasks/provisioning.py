@@ -23,19 +23,20 @@ from provisioner.validation import validate_request
 
 
 def validate(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_environment()
-    request = common.validated(
-        WorkflowKind.PROVISION,
-        task,
-        settings,
-        lambda: validate_request(task.event, **common.where(context), settings=settings),
-    )
-    target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
-    message = (
-        f"Request accepted: {request.endpoint_type.value} API '{request.api_name}', "
-        f"stage '{request.stage_name}', private integration to {target}."
-    )
-    return common.accept(WorkflowKind.PROVISION, request, task, message, settings)
+    with common.answering(task):
+        settings = Settings.from_environment()
+        request = common.validated(
+            WorkflowKind.PROVISION,
+            task,
+            settings,
+            lambda: validate_request(task.event, **common.where(context), settings=settings),
+        )
+        target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
+        message = (
+            f"Request accepted: {request.endpoint_type.value} API '{request.api_name}', "
+            f"stage '{request.stage_name}', private integration to {target}."
+        )
+        return common.accept(WorkflowKind.PROVISION, request, task, message, settings)
 
 
 def create_api(task: CreateApiTask) -> dict[str, Any]:

@@ -15,19 +15,20 @@ from provisioner.tasks import common
 
 
 def validate_relink(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_environment()
-    request = common.validated(
-        WorkflowKind.RELINK,
-        task,
-        settings,
-        lambda: relink.validate_relink(task.event, **common.where(context), settings=settings),
-    )
-    target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
-    message = (
-        f"Relink accepted: stage '{request.stage_name}' of API {request.rest_api_id} will move "
-        f"from VpcLink {request.old_vpc_link_id} to {target} once it is AVAILABLE."
-    )
-    return common.accept(WorkflowKind.RELINK, request, task, message, settings)
+    with common.answering(task):
+        settings = Settings.from_environment()
+        request = common.validated(
+            WorkflowKind.RELINK,
+            task,
+            settings,
+            lambda: relink.validate_relink(task.event, **common.where(context), settings=settings),
+        )
+        target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
+        message = (
+            f"Relink accepted: stage '{request.stage_name}' of API {request.rest_api_id} will move "
+            f"from VpcLink {request.old_vpc_link_id} to {target} once it is AVAILABLE."
+        )
+        return common.accept(WorkflowKind.RELINK, request, task, message, settings)
 
 
 def relink_stage(task: relink.RelinkTask) -> dict[str, Any]:

@@ -6,11 +6,13 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from provisioner.aws import announce
 from provisioner.models import RollbackTask, WorkflowKind
 from provisioner.notifications import Status, progress
 from provisioner.observability import bind_request, logger, metrics
 from provisioner.rollback import RollbackReport, rollback_request
 from provisioner.settings import Settings
+from provisioner.unanswered import StoppedExecution, answer_stopped_execution
 
 # EventBridge detail-types of the outcome events; none of them matches a request rule.
 OUTCOME_DETAIL_TYPES = {
@@ -23,7 +25,30 @@ REJECTED_DETAIL_TYPE = "PrivateApiRequestRejected"
 
 def rollback(task: RollbackTask) -> dict[str, Any]:
     settings = Settings.from_environment()
-    report: RollbackReport = rollback_request(task, settings=settings)
+    return _explained(task.workflow, rollback_request(task, settings=settings))
+
+
+def answer_stopped(stopped: StoppedExecution) -> dict[str, Any]:
+    """An execution stopped without answering: roll back, then tell the requester here."""
+    settings = Settings.from_environment()
+    answered = answer_stopped_execution(stopped, settings=settings)
+    if answered is None:
+        return {"answered": False}
+    result = _explained(*answered)
+    topic, bus = settings.progress_topic_arn, settings.request_bus_name
+    if topic:
+        announce.publish_progress(topic, result["progress"])
+    if bus and settings.outcome_event_source:
+        announce.put_outcome(
+            bus,
+            settings.outcome_event_source,
+            result["outcome"]["detailType"],
+            result["progress"]["message"],
+        )
+    return {"answered": True, **result}
+
+
+def _explained(workflow: WorkflowKind, report: RollbackReport) -> dict[str, Any]:
     bind_request(report.ref)
     rejected = report.status is Status.REJECTED
     metrics.add_metric(
@@ -31,7 +56,7 @@ def rollback(task: RollbackTask) -> dict[str, Any]:
     )
     logger.warning("Request did not succeed", extra={"outcome": report.outcome})
     detail_type = (
-        REJECTED_DETAIL_TYPE if rejected else OUTCOME_DETAIL_TYPES[(task.workflow, report.status)]
+        REJECTED_DETAIL_TYPE if rejected else OUTCOME_DETAIL_TYPES[(workflow, report.status)]
     )
     return {
         "outcome": {**report.outcome, "detailType": detail_type},

@@ -14,19 +14,20 @@ from provisioner.tasks import common
 
 
 def validate_teardown(task: ValidateTask) -> dict[str, Any]:
-    settings = Settings.from_environment()
-    request = common.validated(
-        WorkflowKind.TEARDOWN,
-        task,
-        settings,
-        lambda: teardown.validate_teardown(task.event, settings=settings),
-    )
-    links = ", ".join(request.vpc_link_ids) or "none"
-    message = (
-        f"Teardown accepted: REST API {request.rest_api_id} ('{request.api_name}') will be "
-        f"deleted; VpcLinks it uses: {links}."
-    )
-    return common.accept(WorkflowKind.TEARDOWN, request, task, message, settings)
+    with common.answering(task):
+        settings = Settings.from_environment()
+        request = common.validated(
+            WorkflowKind.TEARDOWN,
+            task,
+            settings,
+            lambda: teardown.validate_teardown(task.event, settings=settings),
+        )
+        links = ", ".join(request.vpc_link_ids) or "none"
+        message = (
+            f"Teardown accepted: REST API {request.rest_api_id} ('{request.api_name}') will be "
+            f"deleted; VpcLinks it uses: {links}."
+        )
+        return common.accept(WorkflowKind.TEARDOWN, request, task, message, settings)
 
 
 def delete_api(task: teardown.TeardownTask) -> dict[str, Any]:

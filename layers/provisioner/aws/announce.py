@@ -1,0 +1,36 @@
+"""Telling the requester from Python: the progress topic and the outcome event.
+
+The workflows publish their own notifications from the ASL; these are for the one place that
+answers outside a workflow: an execution that stopped without answering (``unanswered``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from provisioner.aws import clients
+
+
+def publish_progress(topic_arn: str, note: dict[str, Any]) -> None:
+    """``note`` as :func:`provisioner.notifications.progress` makes it."""
+    with clients.aws_errors():
+        clients.sns().publish(
+            TopicArn=topic_arn,
+            Message=json.dumps(note["message"]),
+            MessageAttributes=note["attributes"],
+        )
+
+
+def put_outcome(bus_name: str, source: str, detail_type: str, detail: dict[str, Any]) -> None:
+    with clients.aws_errors():
+        clients.events().put_events(
+            Entries=[
+                {
+                    "EventBusName": bus_name,
+                    "Source": source,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
