@@ -59,6 +59,22 @@ def progress_of(result: dict[str, Any], status: str, request_id: str) -> dict[st
     return body
 
 
+def event_driven_functions() -> set[str]:
+    """The folders of the functions an EventBridge rule invokes (not a workflow task)."""
+    from emulator.stack import REPO_ROOT, load_template
+
+    resources = load_template(REPO_ROOT / "template.yaml")["Resources"]
+    return {
+        resource["Properties"]["CodeUri"].strip("/").split("/")[-1]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and any(
+            event["Type"] == "EventBridgeRule"
+            for event in (resource["Properties"].get("Events") or {}).values()
+        )
+    }
+
+
 def test_every_lambda_task_of_every_workflow_has_a_handler_and_every_handler_a_task():
     def function_names(states: dict[str, Any]) -> set[str]:
         found = set()
@@ -74,7 +90,8 @@ def test_every_lambda_task_of_every_workflow_has_a_handler_and_every_handler_a_t
     )
     # ${ValidateRequestFunctionArn} is functions/validate_request
     as_folders = {re.sub(r"(?<!^)(?=[A-Z])", "_", name[2:-12]).lower() for name in referenced}
-    assert as_folders == set(HANDLER_NAMES)
+    assert as_folders | event_driven_functions() == set(HANDLER_NAMES)
+    assert event_driven_functions() == {"answer_stopped_execution"}
 
 
 def validated(handlers, lambda_context, detail, **event) -> dict[str, Any]:
