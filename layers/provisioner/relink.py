@@ -12,9 +12,10 @@ from pydantic import ConfigDict, Field, StringConstraints
 
 from provisioner import errors, ledger, vpc_links
 from provisioner.aws import apigateway
-from provisioner.errors import FieldError, InvalidRequest
+from provisioner.errors import FieldError
 from provisioner.models import (
     NLB_ARN_PATTERN,
+    REQUEST_ID_PATTERN,
     REQUEST_ID_TAG,
     STAGE_NAME_PATTERN,
     VPC_LINK_ID_PATTERN,
@@ -27,7 +28,7 @@ from provisioner.models import (
 )
 from provisioner.rest_apis import point_stage_at_link
 from provisioner.settings import Settings
-from provisioner.teardown import RestApiId, resolve_managed_api
+from provisioner.teardown import REST_API_ID_PATTERN, RestApiId, find_managed_api
 from provisioner.validation import check_load_balancer, link_problems, parse_detail
 
 
@@ -68,22 +69,29 @@ class RelinkTask(WireModel):
 def validate_relink(
     event: dict[str, Any], *, account: str, region: str, settings: Settings
 ) -> RelinkRequest:
-    event_id, detail = parse_detail(
+    parsed = parse_detail(
         event,
         RelinkDetail,
         one_of=(("targetRequestId", "restApiId"), ("nlbArn", "vpcLinkId")),
     )
-    api = resolve_managed_api(detail.target_request_id, detail.rest_api_id, settings=settings)
-    stage, problems = _stage_of(api.id, detail.stage_name)
-    if detail.vpc_link_id:
-        problems += link_problems(detail.vpc_link_id, apigateway.get_vpc_link(detail.vpc_link_id))
-    if detail.nlb_arn:
-        problems += check_load_balancer(detail.nlb_arn, account=account, region=region)[1]
-    if problems:
-        raise InvalidRequest.of(problems)
-    assert stage is not None
+    api, found = find_managed_api(
+        parsed.well_formed("targetRequestId", REQUEST_ID_PATTERN),
+        parsed.well_formed("restApiId", REST_API_ID_PATTERN),
+        settings=settings,
+    )
+    stage = None
+    stage_name = parsed.well_formed("stageName", STAGE_NAME_PATTERN)
+    if api is not None and (stage_name or parsed.raw.get("stageName") is None):
+        stage, problems = _stage_of(api.id, stage_name)
+        found += problems
+    if vpc_link_id := parsed.well_formed("vpcLinkId", VPC_LINK_ID_PATTERN):
+        found += link_problems(vpc_link_id, apigateway.get_vpc_link(vpc_link_id))
+    if nlb_arn := parsed.well_formed("nlbArn", NLB_ARN_PATTERN):
+        found += check_load_balancer(nlb_arn, account=account, region=region)[1]
+    detail = parsed.answer(found)
+    assert api is not None and stage is not None  # else a problem was found
     return RelinkRequest(
-        request_id=detail.request_id or event_id,
+        request_id=detail.request_id or parsed.event_id,
         ticket_id=detail.ticket_id,
         requested_by=detail.requested_by,
         api_name=api.name,

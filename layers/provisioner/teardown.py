@@ -13,9 +13,10 @@ from pydantic import ConfigDict, Field, StringConstraints
 
 from provisioner import errors, vpc_links
 from provisioner.aws import apigateway
-from provisioner.errors import FieldError, InvalidRequest
+from provisioner.errors import FieldError
 from provisioner.models import (
     MANAGED_BY_TAG,
+    REQUEST_ID_PATTERN,
     REQUEST_ID_TAG,
     LinkRelease,
     RequesterFields,
@@ -28,7 +29,8 @@ from provisioner.rest_apis import api_created_by
 from provisioner.settings import Settings
 from provisioner.validation import parse_detail
 
-RestApiId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,32}$")]
+REST_API_ID_PATTERN = r"^[a-z0-9]{1,32}$"
+RestApiId = Annotated[str, StringConstraints(pattern=REST_API_ID_PATTERN)]
 # A link normally leaves DELETING within a minute; past this the teardown reports it.
 LINK_DELETION_DEADLINE = timedelta(minutes=10)
 
@@ -56,12 +58,16 @@ class TeardownTask(WireModel):
 
 
 def validate_teardown(event: dict[str, Any], *, settings: Settings) -> TeardownRequest:
-    event_id, detail = parse_detail(
-        event, TeardownDetail, one_of=(("targetRequestId", "restApiId"),)
+    parsed = parse_detail(event, TeardownDetail, one_of=(("targetRequestId", "restApiId"),))
+    api, found = find_managed_api(
+        parsed.well_formed("targetRequestId", REQUEST_ID_PATTERN),
+        parsed.well_formed("restApiId", REST_API_ID_PATTERN),
+        settings=settings,
     )
-    api = resolve_managed_api(detail.target_request_id, detail.rest_api_id, settings=settings)
+    detail = parsed.answer(found)
+    assert api is not None  # one of the two is given and well formed, and found nothing wrong
     return TeardownRequest(
-        request_id=detail.request_id or event_id,
+        request_id=detail.request_id or parsed.event_id,
         ticket_id=detail.ticket_id,
         requested_by=detail.requested_by,
         rest_api_id=api.id,
@@ -72,35 +78,30 @@ def validate_teardown(event: dict[str, Any], *, settings: Settings) -> TeardownR
     )
 
 
-def resolve_managed_api(
+def find_managed_api(
     target_request_id: str | None, rest_api_id: str | None, *, settings: Settings
-) -> apigateway.RestApi:
-    """The API a teardown or relink is about, refusing any we did not create."""
+) -> tuple[apigateway.RestApi | None, list[FieldError]]:
+    """The API a teardown or relink is about (by whichever of the two is given), refusing any
+    we did not create; or what is wrong. Neither given: nothing to look up, nothing to say
+    (the shape check has said it)."""
     if target_request_id:
         created = api_created_by(target_request_id, settings)
         if created is None:
-            raise InvalidRequest.of(
-                [
-                    FieldError(
-                        "detail.targetRequestId", f"no API created by request {target_request_id}"
-                    )
-                ]
-            )
-        return created
-    found = apigateway.get_rest_api(str(rest_api_id))
+            problem = f"no API created by request {target_request_id}"
+            return None, [FieldError("detail.targetRequestId", problem)]
+        return created, []
+    if not rest_api_id:
+        return None, []
+    found = apigateway.get_rest_api(rest_api_id)
     if found is None:
-        raise InvalidRequest.of([FieldError("detail.restApiId", f"no REST API {rest_api_id}")])
+        return None, [FieldError("detail.restApiId", f"no REST API {rest_api_id}")]
     if not managed_here(found.tags, settings):
-        raise InvalidRequest.of(
-            [
-                FieldError(
-                    "detail.restApiId",
-                    f"REST API {rest_api_id} is not tagged {MANAGED_BY_TAG}={settings.stack_name}:"
-                    " this control plane only changes what it created; nothing was touched",
-                )
-            ]
+        rule = (
+            f"REST API {rest_api_id} is not tagged {MANAGED_BY_TAG}={settings.stack_name}:"
+            " this control plane only changes what it created; nothing was touched"
         )
-    return found
+        return None, [FieldError("detail.restApiId", rule)]
+    return found, []
 
 
 def stage_links(rest_api_id: str) -> list[str]:

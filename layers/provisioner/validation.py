@@ -8,6 +8,7 @@ API must be owned by the same account), and a named ``vpcLinkId`` must exist and
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -55,34 +56,59 @@ def _valid(kind: Any, value: Any) -> str | None:
         return None
 
 
+@dataclass
+class ParsedDetail[DetailModel: BaseModel]:
+    """An event's ``detail`` as far as its shape goes: the model when every field is right,
+    and every shape problem; :meth:`well_formed` gives a field that is right by itself, so the
+    checks that need AWS still run and every problem is reported at once."""
+
+    event_id: str
+    raw: dict[str, Any]
+    detail: DetailModel | None
+    problems: list[FieldError] = field(default_factory=list)
+
+    def well_formed(self, name: str, pattern: str) -> str | None:
+        value = self.raw.get(name)
+        flagged = {problem.field for problem in self.problems}
+        if f"detail.{name}" in flagged or not isinstance(value, str):
+            return None
+        return value if re.fullmatch(pattern, value) else None
+
+    def answer(self, found: list[FieldError]) -> DetailModel:
+        """The detail, or ``InvalidRequest`` listing the shape problems and ``found``."""
+        problems = self.problems + found
+        if problems or self.detail is None:
+            raise InvalidRequest.of(problems or [FieldError("detail", "is not a valid request")])
+        return self.detail
+
+
 def parse_detail[DetailModel: BaseModel](
     event: dict[str, Any],
     model: type[DetailModel],
     *,
     one_of: tuple[tuple[str, ...], ...] = (),
-) -> tuple[str, DetailModel]:
-    """The event id and its ``detail`` as ``model``, or ``InvalidRequest`` listing every
-    field error. Each group in ``one_of`` names fields of which exactly one must be given."""
+) -> ParsedDetail[DetailModel]:
+    """The event's ``detail`` as ``model`` and every field error. Each group in ``one_of``
+    names fields of which exactly one must be given."""
     # Imported here: only the functions that read EventBridge events pay for the Parser's
     # models at cold start.
     from aws_lambda_powertools.utilities.parser import parse
     from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-    if not isinstance(event.get("detail"), dict):
-        raise InvalidRequest.of([FieldError("detail", "must be a JSON object")])
+    event_id = str(event.get("id") or "")
+    raw = event.get("detail")
+    if not isinstance(raw, dict):
+        return ParsedDetail(event_id, {}, None, [FieldError("detail", "must be a JSON object")])
     try:
-        envelope = parse(event=event, model=EventBridgeModel)
+        event_id = parse(event=event, model=EventBridgeModel).id
     except ValidationError as error:
-        raise InvalidRequest.of(_field_errors(error, prefix="")) from error
-    raw_detail = envelope.detail if isinstance(envelope.detail, dict) else {}
-    problems = [problem for group in one_of for problem in _exactly_one(raw_detail, group)]
+        return ParsedDetail(event_id, raw, None, _field_errors(error, prefix=""))
+    problems = [problem for group in one_of for problem in _exactly_one(raw, group)]
     try:
-        detail = model.model_validate(raw_detail)
+        detail = model.model_validate(raw)
     except ValidationError as error:
-        raise InvalidRequest.of(_field_errors(error, prefix="detail.") + problems) from error
-    if problems:
-        raise InvalidRequest.of(problems)
-    return envelope.id, detail
+        return ParsedDetail(event_id, raw, None, _field_errors(error, prefix="detail.") + problems)
+    return ParsedDetail(event_id, raw, None if problems else detail, problems)
 
 
 def _exactly_one(detail: dict[str, Any], group: tuple[str, ...]) -> list[FieldError]:
@@ -100,29 +126,18 @@ def validate_request(
     event: dict[str, Any], *, account: str, region: str, settings: Settings
 ) -> ProvisionRequest:
     """The normalised request, or ``InvalidRequest`` listing every problem found."""
-    try:
-        event_id, detail = parse_detail(event, RequestDetail, one_of=(("nlbArn", "vpcLinkId"),))
-    except InvalidRequest as shape:
-        # Still look up a well-formed NLB and link, so every problem is reported at once.
-        detail_given = event.get("detail")
-        raw = detail_given if isinstance(detail_given, dict) else {}
-        flagged = {problem.field for problem in shape.fields}
-        well_formed = {
-            name: value
-            for name, pattern in (("nlbArn", NLB_ARN_PATTERN), ("vpcLinkId", VPC_LINK_ID_PATTERN))
-            if f"detail.{name}" not in flagged
-            and isinstance(value := raw.get(name), str)
-            and re.fullmatch(pattern, value)
-        }
-        _, found = _target_problems(
-            well_formed.get("nlbArn"), well_formed.get("vpcLinkId"), account, region
-        )
-        raise InvalidRequest.of(shape.fields + found) from shape
-    load_balancer, problems = _target_problems(detail.nlb_arn, detail.vpc_link_id, account, region)
-    if problems or load_balancer is None:
-        raise InvalidRequest.of(problems)
+    parsed = parse_detail(event, RequestDetail, one_of=(("nlbArn", "vpcLinkId"),))
+    load_balancer, found = _target_problems(
+        parsed.well_formed("nlbArn", NLB_ARN_PATTERN),
+        parsed.well_formed("vpcLinkId", VPC_LINK_ID_PATTERN),
+        account,
+        region,
+    )
+    detail = parsed.answer(found)
+    if load_balancer is None:  # a named link without a target: AWS has no such link
+        raise InvalidRequest.of([FieldError("detail.vpcLinkId", "the VpcLink has no target")])
     return ProvisionRequest(
-        request_id=detail.request_id or event_id,
+        request_id=detail.request_id or parsed.event_id,
         ticket_id=detail.ticket_id,
         requested_by=detail.requested_by,
         api_name=detail.api_name,

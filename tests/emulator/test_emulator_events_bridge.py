@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from emulator import events_bridge
 from emulator.runtime import EmbeddedAws
 from privateapi.waiting import wait_until
 
@@ -90,3 +91,41 @@ def test_event_matching_no_rule_starts_nothing(aws: EmbeddedAws) -> None:
     # Then only the matching one started a workflow
     assert len(_executions(aws)) == 1
     assert json.loads(execution["input"])["detail"] == {"apiName": "marker"}
+
+
+# --- PutEvents refuses what EventBridge refuses ---------------------------------------------------
+def test_a_detail_that_is_json_but_not_an_object_is_malformed_in_its_own_place(
+    aws: EmbeddedAws,
+) -> None:
+    entries = [
+        _entry(aws, "SomethingElse", {"a": 1}),
+        {**_entry(aws, "SomethingElse", {}), "Detail": "[1, 2, 3]"},
+        {**_entry(aws, "SomethingElse", {}), "Detail": "not json"},
+        _entry(aws, "SomethingElse", {"b": 2}),
+    ]
+
+    answer = aws.client("events").put_events(Entries=entries)
+
+    assert answer["FailedEntryCount"] == 2
+    results = answer["Entries"]
+    assert "EventId" in results[0] and "EventId" in results[3]
+    for failed in results[1:3]:
+        assert failed == {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+
+
+def test_entries_of_256_kib_or_more_are_refused_whole(aws: EmbeddedAws) -> None:
+    from botocore.exceptions import ClientError
+
+    entry = _entry(aws, "StubRequested", {})
+    room = events_bridge.MAX_ENTRIES_SIZE - events_bridge.entry_size(entry)
+    just_under = {**entry, "Detail": json.dumps({"pad": "x" * (room - 10)})}
+    at_the_limit = {**entry, "Detail": json.dumps({"pad": "x" * (room - 9)})}
+    assert events_bridge.entry_size(just_under) == events_bridge.MAX_ENTRIES_SIZE - 1
+
+    assert aws.client("events").put_events(Entries=[just_under])["FailedEntryCount"] == 0
+    with pytest.raises(ClientError) as refused:
+        aws.client("events").put_events(Entries=[at_the_limit])
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert refused.value.response["Error"]["Message"] == (
+        "Total size of the entries in the request is over the limit."
+    )

@@ -92,21 +92,28 @@ def test_a_teardown_by_rest_api_id_defaults_its_request_id_to_the_event_id(
 
 
 @pytest.mark.parametrize(
-    ("target", "problem"),
+    ("target", "problems"),
     [
-        ({}, {"field": "detail.targetRequestId", "rule": "required unless restApiId is given"}),
+        ({}, [{"field": "detail.targetRequestId", "rule": "required unless restApiId is given"}]),
         (
             {"targetRequestId": "OPS-1", "restApiId": "abc123"},
-            {"field": "detail.restApiId", "rule": "give only one of targetRequestId, restApiId"},
+            [
+                {
+                    "field": "detail.restApiId",
+                    "rule": "give only one of targetRequestId, restApiId",
+                },
+                # every field at fault at once: the other names no API either
+                {"field": "detail.targetRequestId", "rule": "no API created by request OPS-1"},
+            ],
         ),
     ],
     ids=["neither", "both"],
 )
-def test_a_teardown_names_exactly_one_api(aws, settings, target, problem):
+def test_a_teardown_names_exactly_one_api(aws, settings, target, problems):
     with pytest.raises(InvalidRequest) as raised:
         teardown.validate_teardown(deletion_event(target), settings=settings)
 
-    assert fields_of(raised) == [problem]
+    assert fields_of(raised) == problems
 
 
 def test_a_teardown_of_a_request_that_created_no_api_is_invalid(network, provision, settings):

@@ -1,0 +1,218 @@
+"""Every bad input gets an answer, through the bus and the real workflows (issue 12).
+
+Given requests as a hostile or careless requester sends them (too large, with fields the
+contract does not have, with characters AWS refuses), each ends with one final notification
+naming every field at fault, and nothing is left behind; and an execution that stops without
+answering (here: an operator stops it) is answered all the same.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from emulator import events_bridge, fidelity
+from privateapi.network import create_sample_network
+from privateapi.waiting import wait_until
+from provisioner.errors import MAX_LISTED_FIELDS
+from tests.workflow.conftest import LINK_DELETING_SECONDS, Provisioner
+
+pytestmark = pytest.mark.workflow
+
+SOURCE = "tests"
+REQUEST_ID_TAG = "provisioner:request-id"
+
+
+def tagged_with(provisioner: Provisioner, request_id: str, *, deleting: bool = True) -> list[str]:
+    items = [("rest api", api) for api in provisioner.rest_apis()]
+    items += [("vpc link", link) for link in provisioner.vpc_links()]
+    return [
+        f"{kind} {item['id']}"
+        for kind, item in items
+        if (item.get("tags") or {}).get(REQUEST_ID_TAG) == request_id
+        and (deleting or item.get("status") != "DELETING")
+    ]
+
+
+def put_detail(provisioner: Provisioner, detail: dict[str, Any]) -> None:
+    entry = {
+        "EventBusName": provisioner.aws.outputs["RequestBusName"],
+        "Source": SOURCE,
+        "DetailType": "PrivateApiRequested",
+        "Detail": json.dumps(detail),
+    }
+    assert events_bridge.entry_size(entry) < events_bridge.MAX_ENTRIES_SIZE
+    answer = provisioner.aws.client("events").put_events(Entries=[entry])
+    assert answer["FailedEntryCount"] == 0, answer
+
+
+def padded_to_the_limit(detail: dict[str, Any]) -> dict[str, Any]:
+    """``detail`` plus an unknown field that brings the entry to 256 KiB less one byte."""
+    base = len(SOURCE) + len("PrivateApiRequested")
+    size = base + len(json.dumps({**detail, "padding": ""}))
+    return {**detail, "padding": "x" * (events_bridge.MAX_ENTRIES_SIZE - 1 - size)}
+
+
+@pytest.mark.parametrize(
+    "shape", ["2000-unknown-fields", "a-100-kb-key", "padded-to-256-kib"], ids=str
+)
+def test_a_large_invalid_event_is_rejected_with_a_bounded_answer(
+    provisioner: Provisioner, shape: str
+):
+    # Given an event as large as EventBridge allows, wrong in many fields or in one huge one
+    request_id = f"large-{uuid.uuid4().hex[:8]}"
+    detail: dict[str, Any] = {
+        "requestId": request_id,
+        "apiName": "huge",
+        "nlbArn": provisioner.network.nlb_arn,
+    }
+    if shape == "2000-unknown-fields":
+        detail.update({f"field{index:04}": "x" * 8 for index in range(2000)})
+    elif shape == "a-100-kb-key":
+        detail["k" * 100_000] = 1
+    else:
+        detail = padded_to_the_limit(detail)
+
+    # When it is put on the bus
+    put_detail(provisioner, detail)
+    notifications = provisioner.notifications(request_id)
+
+    # Then the requester hears REJECTED, with the fields at fault listed within a bound
+    assert [n.status for n in notifications] == ["REJECTED"]
+    error = notifications[0].body["error"]
+    assert error["code"] == "InvalidRequest"
+    assert 1 <= len(error["fields"]) <= MAX_LISTED_FIELDS
+    if shape == "2000-unknown-fields":
+        assert error["moreFields"] == 2000 - MAX_LISTED_FIELDS
+    assert all(len(f["field"]) <= 200 for f in error["fields"])
+    assert len(json.dumps(notifications[0].body)) < 16 * 1024
+    # ... nothing was created, and the workflow ended in its answered state
+    assert tagged_with(provisioner, request_id) == []
+    execution = provisioner.execution()
+    assert execution["error"] == "InvalidRequest"
+    assert provisioner.entered_states(execution["executionArn"])[-1] == "Rejected"
+
+
+def test_a_relink_with_reserved_and_malformed_tags_is_rejected_and_changes_nothing(
+    provisioner: Provisioner,
+):
+    # Given a provisioned API and another NLB
+    request_id = provisioner.request(apiName="orders")
+    created = provisioner.notifications(request_id)[-1].body
+    other = create_sample_network(
+        provisioner.aws.client("ec2"), provisioner.aws.client("elbv2"), name="payments"
+    )
+    links_before = provisioner.vpc_links()
+
+    # When a relink names reserved and malformed tags
+    relink_id = provisioner.put(
+        "PrivateApiRelinkRequested",
+        {
+            "targetRequestId": created["requestId"],
+            "nlbArn": other.nlb_arn,
+            "tags": {"aws:evil": "1", "bad\nkey": "v" * 300},
+        },
+    )
+    final = provisioner.notifications(relink_id)[-1]
+
+    # Then it is rejected for them, and the stage still uses its link; no link was created
+    assert final.status == "REJECTED"
+    assert [f["field"] for f in final.body["error"]["fields"]] == ["detail.tags"]
+    stage = provisioner.apigateway.get_stage(restApiId=created["restApiId"], stageName="prod")
+    assert stage["variables"]["vpcLinkId"] == created["vpcLinkId"]
+    assert provisioner.vpc_links() == links_before
+
+
+def test_a_ticket_id_with_a_control_character_is_rejected_and_not_echoed(
+    provisioner: Provisioner,
+):
+    request_id = provisioner.request(apiName="orders", ticketId="OPS\n42")
+    (final,) = provisioner.notifications(request_id)
+
+    assert final.status == "REJECTED"
+    assert [f["field"] for f in final.body["error"]["fields"]] == ["detail.ticketId"]
+    assert final.body["ticketId"] is None
+    assert "ticketId" not in final.attributes
+
+
+def test_a_snake_case_alias_is_rejected_not_honoured(provisioner: Provisioner):
+    request_id = provisioner.request(apiName="a", stage_name="snake")
+    (final,) = provisioner.notifications(request_id)
+
+    assert final.status == "REJECTED"
+    assert [f["field"] for f in final.body["error"]["fields"]] == ["detail.stage_name"]
+    assert provisioner.rest_apis() == []
+
+
+def test_an_execution_stopped_without_answering_is_answered_and_rolled_back(
+    provisioner: Provisioner,
+):
+    # Given a provisioning that waits for a link that stays PENDING (its API already created)
+    fidelity.hold_vpc_links(provisioner.network.nlb_arn)
+    request_id = provisioner.request(apiName="orders", timeoutSeconds=86_400)
+    machine = provisioner.aws.outputs["ProvisionStateMachineArn"]
+    (running,) = wait_until(
+        lambda: provisioner.sfn.list_executions(stateMachineArn=machine)["executions"],
+        timeout=30,
+        what="the provisioning to start",
+    )
+    wait_until(
+        lambda: (
+            "WaitForLink" in provisioner.entered_states(running["executionArn"])
+            and len(tagged_with(provisioner, request_id)) == 2
+        ),
+        timeout=60,
+        what="the API and the link to exist while the workflow waits",
+    )
+
+    # When an operator stops the execution (it has not answered: no final notification)
+    provisioner.sfn.stop_execution(executionArn=running["executionArn"], cause="operator")
+    notifications = provisioner.notifications(request_id)
+
+    # Then the requester is told, by the watch on stopped executions
+    final = notifications[-1]
+    assert final.status == "FAILED"
+    assert final.body["error"]["code"] == "ExecutionAborted"
+    assert "stopped by an operator" in final.body["error"]["remedy"]
+    # ... and what the request created is rolled back, and the ledger says FAILED
+    provisioner.aws.clock.advance(LINK_DELETING_SECONDS)
+    assert tagged_with(provisioner, request_id) == []
+    entry = provisioner.ledger(request_id)
+    assert entry is not None and entry["status"] == "FAILED"
+
+
+def test_twenty_requests_at_once_on_twenty_nlbs_all_succeed(provisioner: Provisioner):
+    # Given twenty NLBs, each wanted behind an API at the same moment (two PutEvents of ten)
+    networks = [
+        create_sample_network(
+            provisioner.aws.client("ec2"), provisioner.aws.client("elbv2"), name=f"burst-{index}"
+        )
+        for index in range(20)
+    ]
+    ids = [f"burst-{index}-{uuid.uuid4().hex[:6]}" for index in range(20)]
+    entries = [
+        {
+            "EventBusName": provisioner.aws.outputs["RequestBusName"],
+            "Source": SOURCE,
+            "DetailType": "PrivateApiRequested",
+            "Detail": json.dumps(
+                {"requestId": request_id, "apiName": f"api-{index}", "nlbArn": network.nlb_arn}
+            ),
+        }
+        for index, (request_id, network) in enumerate(zip(ids, networks, strict=True))
+    ]
+
+    # When they are all put on the bus
+    for batch in (entries[:10], entries[10:]):
+        assert provisioner.aws.client("events").put_events(Entries=batch)["FailedEntryCount"] == 0
+    finals = {request_id: provisioner.notifications(request_id)[-1] for request_id in ids}
+
+    # Then all twenty succeed, each with a link of its own
+    assert {request_id: final.status for request_id, final in finals.items()} == dict.fromkeys(
+        ids, "SUCCEEDED"
+    )
+    assert len({final.body["vpcLinkId"] for final in finals.values()}) == 20
+    assert len(provisioner.rest_apis()) == 20
