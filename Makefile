@@ -13,6 +13,9 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # The embedded AWS's clock for `make demo` and `make local`: 1 is real time, 10 ten times
 # faster, auto skips every wait while nothing else runs (README, "The embedded AWS's clock").
 TIME_SCALE ?= 1
+# Two pytest workers, a test file each at a time (a file's embedded AWS is set up once): the
+# workflow and end-to-end tests spend much of their time waiting, which the other uses.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help venv test unit workflow e2e lint typecheck validate build demo local bench clean
@@ -53,16 +56,16 @@ build: venv
 	$(BIN)/sam build --template template.yaml
 
 unit: venv
-	$(BIN)/pytest -m unit
+	$(BIN)/pytest $(PYTEST_ARGS) -m unit
 
 workflow: venv
-	$(BIN)/pytest -m workflow
+	$(BIN)/pytest $(PYTEST_ARGS) -m workflow
 
 e2e: venv
-	$(BIN)/pytest -m e2e
+	$(BIN)/pytest $(PYTEST_ARGS) -m e2e
 
 test: venv lint typecheck validate build
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv
 	$(PY) -m emulator demo --time-scale $(TIME_SCALE)

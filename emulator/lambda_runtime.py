@@ -6,9 +6,10 @@ handler registered first on that session answers the call before it leaves the p
 (:func:`install_boto_hook`). Clients in other processes reach the same runtime through
 :meth:`LambdaRuntime.dispatch`, which the server's middleware calls.
 
-Every function gets a pool of execution environments (:class:`WorkerPool`): a worker process
-started with exactly the environment the template gives the function, kept warm between
-invocations; a second worker starts only when invocations overlap, as on Lambda.
+Every function gets a pool of execution environments (:class:`WorkerPool`): worker processes
+with exactly the environment the template gives the function, kept warm between invocations; a
+second worker starts only when invocations overlap, as on Lambda. Workers are forked from the
+function's zygote, which has run the function's init once (see lambda_zygote.py).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class WorkerCrashed(Exception):
 
 
 class ForkedProcess:
-    """A worker forked by the :class:`Zygote`: the surface of ``subprocess.Popen`` the
+    """A worker forked by a :class:`FunctionZygote`: the surface of ``subprocess.Popen`` the
     :class:`Worker` uses. It is not our child (the zygote's, which the kernel reaps), so it is
     alive while signal 0 reaches it."""
 
@@ -187,7 +188,7 @@ class ForkedProcess:
         return -1
 
 
-# What every function imports: loaded once in the zygote, shared by every worker it forks.
+# What every function imports: loaded once, in the base zygote.
 PRELOAD = (
     "boto3",
     "botocore.session",
@@ -199,12 +200,39 @@ PRELOAD = (
 )
 
 
-class Zygote:
-    """``lambda_zygote.py``, running: forks a worker per :meth:`spawn` (see its docstring)."""
+class _Forker:
+    """One end of a zygote's socket: requests with descriptors, answered with a pid."""
+
+    def __init__(self, control: socket.socket, timeout: float) -> None:
+        self._control = control
+        self._lock = threading.Lock()
+        control.settimeout(timeout)
+        if not control.recv(_MAX_MESSAGE):
+            raise WorkerCrashed("a Lambda zygote exited while it started")
+
+    def fork(self, request: dict[str, Any], fds: list[int]) -> int:
+        try:
+            with self._lock:
+                socket.send_fds(self._control, [json.dumps(request).encode()], fds)
+                answer = self._control.recv(_MAX_MESSAGE)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if not answer:
+            raise WorkerCrashed("a Lambda zygote is gone")
+        return int(json.loads(answer)["pid"])
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._control.close()
+
+
+class BaseZygote:
+    """``lambda_zygote.py``, with the libraries every function uses imported: forks a
+    :class:`FunctionZygote` per function (see lambda_zygote.py)."""
 
     def __init__(self, env: Mapping[str, str], preload: tuple[str, ...] = PRELOAD) -> None:
-        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._lock = threading.Lock()
+        control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process = subprocess.Popen(
             [sys.executable, "-u", str(ZYGOTE_SCRIPT)],
             stdin=subprocess.DEVNULL,
@@ -216,46 +244,49 @@ class Zygote:
             pass_fds=(theirs.fileno(),),
         )
         theirs.close()
-        self._control.settimeout(60)
-        if not self._control.recv(_MAX_MESSAGE):
-            raise WorkerCrashed(f"the Lambda zygote exited with {self.process.wait(timeout=5)}")
+        self._forker = _Forker(control, timeout=60)
 
-    def spawn(self, env: Mapping[str, str], cwd: Path, path: list[str]) -> ForkedProcess:
-        pipes = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr: (read, write)
-        theirs = [pipes[0][0], pipes[1][1], pipes[2][1]]
-        request = json.dumps({"env": dict(env), "cwd": str(cwd), "path": path}).encode()
-        try:
-            with self._lock:
-                socket.send_fds(self._control, [request], theirs)
-                answer = self._control.recv(_MAX_MESSAGE)
-        finally:
-            for fd in theirs:
-                os.close(fd)
-        if not answer:
-            raise WorkerCrashed("the Lambda zygote is gone")
-        return ForkedProcess(json.loads(answer)["pid"], pipes[0][1], pipes[1][0], pipes[2][0])
+    def function_zygote(self, spec: FunctionSpec, env: Mapping[str, str]) -> FunctionZygote:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        request = {"env": dict(env), "cwd": str(spec.code_dir), "path": path}
+        pid = self._forker.fork(request, [os.dup(theirs.fileno())])
+        theirs.close()
+        return FunctionZygote(pid, _Forker(mine, timeout=max(60.0, float(spec.timeout))))
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self._control.close()
+        self._forker.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
         if self.process.poll() is None:
             self.process.kill()
 
 
-class Worker:
-    """One execution environment: a process with the function's environment, forked by the
-    :class:`Zygote` (its init phase is the handler's own import, not the libraries')."""
+class FunctionZygote:
+    """One function's zygote: its environment and init done; forks its workers."""
 
-    def __init__(
-        self, spec: FunctionSpec, env: Mapping[str, str], logs: deque[str], zygote: Zygote
-    ) -> None:
+    def __init__(self, pid: int, forker: _Forker) -> None:
+        self.pid = pid
+        self._forker = forker
+
+    def spawn(self) -> ForkedProcess:
+        pipes = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr: (read, write)
+        pid = self._forker.fork({}, [pipes[0][0], pipes[1][1], pipes[2][1]])
+        return ForkedProcess(pid, pipes[0][1], pipes[1][0], pipes[2][0])
+
+    def stop(self) -> None:
+        self._forker.close()  # it ends when its socket closes
+
+
+class Worker:
+    """One execution environment: a process with the function's environment and its init
+    done, forked by the function's :class:`FunctionZygote`."""
+
+    def __init__(self, spec: FunctionSpec, logs: deque[str], zygote: FunctionZygote) -> None:
         self.spec = spec
         self._logs = logs
         started = time.monotonic()
-        python_path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        self.process = zygote.spawn(env, spec.code_dir, python_path)
+        self.process = zygote.spawn()
         self._answers: queue.Queue[str | None] = queue.Queue()
         self._ended: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read_answers, daemon=True).start()
@@ -332,10 +363,11 @@ class Worker:
 class WorkerPool:
     """The execution environments of one function."""
 
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], zygote: Zygote) -> None:
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], base: BaseZygote) -> None:
         self.spec = spec
         self.env = dict(env)
-        self.zygote = zygote
+        self._base = base
+        self._zygote: FunctionZygote | None = None
         self.logs: deque[str] = deque(maxlen=_LOG_LINES_KEPT)
         self._idle: list[Worker] = []
         self._all: list[Worker] = []
@@ -348,7 +380,11 @@ class WorkerPool:
                 if worker.alive():
                     return worker
                 self._all.remove(worker)
-        worker = Worker(self.spec, self.env, self.logs, self.zygote)
+        with self._lock:
+            if self._zygote is None:
+                self._zygote = self._base.function_zygote(self.spec, self.env)
+            zygote = self._zygote
+        worker = Worker(self.spec, self.logs, zygote)
         with self._lock:
             self._all.append(worker)
         return worker
@@ -369,8 +405,11 @@ class WorkerPool:
     def stop(self) -> None:
         with self._lock:
             workers, self._all, self._idle = self._all, [], []
+            zygote, self._zygote = self._zygote, None
         for worker in workers:
             worker.kill()
+        if zygote is not None:
+            zygote.stop()
 
     @property
     def size(self) -> int:
@@ -391,7 +430,7 @@ class LambdaRuntime:
     invocations: list[InvocationRecord] = field(default_factory=list)
     _pools: dict[str, WorkerPool] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _zygote: Zygote | None = None
+    _base: BaseZygote | None = None
 
     def __post_init__(self) -> None:
         _live_runtimes.add(self)
@@ -438,17 +477,17 @@ class LambdaRuntime:
 
     def _pool(self, spec: FunctionSpec) -> WorkerPool:
         with self._lock:
-            if self._zygote is None:
-                self._zygote = Zygote(self._zygote_environment())
+            if self._base is None:
+                self._base = BaseZygote(self._base_environment())
             pool = self._pools.get(spec.name)
             if pool is None:
                 pool = self._pools[spec.name] = WorkerPool(
-                    spec, self.environment_for(spec), self._zygote
+                    spec, self.environment_for(spec), self._base
                 )
             return pool
 
-    def _zygote_environment(self) -> dict[str, str]:
-        """What the zygote imports the libraries with: the runtime's, no function's."""
+    def _base_environment(self) -> dict[str, str]:
+        """What the base zygote imports the libraries with: the runtime's, no function's."""
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
@@ -457,7 +496,6 @@ class LambdaRuntime:
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
-            "AWS_ENDPOINT_URL": self.endpoint_url,
         }
 
     def invoke(self, function_ref: str, payload: bytes | str | None) -> InvocationResult:
@@ -576,11 +614,11 @@ class LambdaRuntime:
         """Kill every worker of every function."""
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
-            zygote, self._zygote = self._zygote, None
+            base, self._base = self._base, None
         for pool in pools:
             pool.stop()
-        if zygote is not None:
-            zygote.stop()
+        if base is not None:
+            base.stop()
         _live_runtimes.discard(self)
 
 

@@ -1,6 +1,7 @@
 """One warm Lambda execution environment: imports the handler once, then serves invocations.
 
-Run as a script by :mod:`emulator.lambda_runtime` with exactly the function's environment.
+Forked by :mod:`emulator.lambda_zygote` (which ran :func:`prepare`, the function's init, in
+exactly the function's environment), or run as a script.
 Protocol: one JSON object per line on stdin (``{"requestId", "event", "deadlineMs"}``) and one
 per line on a private duplicate of the original stdout. The handler's own stdout (Powertools
 logs, EMF metrics) is redirected to stderr, which the parent collects as the function's logs.
@@ -139,15 +140,20 @@ def _invoke(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
         return {"error": _error(exc, "Runtime.MarshalError")}
 
 
-def main() -> None:
+def prepare() -> Any:
+    """The function's init: its clock, its module (the handler, or the import's error)."""
     # Running this file puts its directory first on sys.path; the function must not see it.
     here = str(Path(__file__).resolve().parent)
     sys.path[:] = [p for p in sys.path if p and str(Path(p).resolve()) != here]
+    use_function_clock()
+    return _load_handler(os.environ.get("EMULATOR_HANDLER", "app.handler"))
+
+
+def serve(handler: Any) -> None:
+    """Answer invocations on stdin, one JSON line each, until stdin closes."""
     protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    use_function_clock()
-    handler = _load_handler(os.environ.get("EMULATOR_HANDLER", "app.handler"))
     protocol.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         if not line.strip():
@@ -160,6 +166,10 @@ def main() -> None:
         # The parent waits for this line, so the answer's log tail holds all the output.
         print(f"END RequestId: {request['requestId']}", file=sys.stderr, flush=True)
         protocol.write(json.dumps(answer) + "\n")
+
+
+def main() -> None:
+    serve(prepare())
 
 
 if __name__ == "__main__":
