@@ -13,11 +13,14 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, Phase, given, seed
+from hypothesis import settings as hypothesis_settings
 
 from emulator import events_bridge, fidelity
 from privateapi.network import create_sample_network
 from privateapi.waiting import wait_until
 from provisioner.errors import MAX_LISTED_FIELDS
+from tests.requests_corpus import MAX_DETAIL, SEED, Case, World, named, provision_cases
 from tests.workflow.conftest import LINK_DELETING_SECONDS, Provisioner
 
 pytestmark = pytest.mark.workflow
@@ -218,3 +221,104 @@ def test_twenty_requests_at_once_on_twenty_nlbs_all_succeed(provisioner: Provisi
     )
     assert len({final.body["vpcLinkId"] for final in finals.values()}) == 20
     assert len(provisioner.rest_apis()) == 20
+
+
+# --- a generated corpus, through the bus ----------------------------------------------------------
+CORPUS_SIZE = 30
+
+
+def test_a_generated_corpus_each_gets_one_answer_and_nothing_leaks(provisioner: Provisioner):
+    """Thirty generated provisioning requests (seeded), put on the bus one after another:
+    each gets exactly one final notification, REJECTED naming its faults or SUCCEEDED; every
+    API and link left is one a SUCCEEDED request reports (or the link that existed before)."""
+    world = corpus_world(provisioner)
+    cases: list[Case] = []
+
+    @seed(SEED)
+    @hypothesis_settings(
+        max_examples=CORPUS_SIZE,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(provision_cases(world).filter(lambda c: len(json.dumps(c.detail)) <= MAX_DETAIL))
+    def draw(case: Case) -> None:
+        cases.append(case)
+
+    draw()
+    assert len(cases) == CORPUS_SIZE
+
+    # When each is put on the bus (each its own PutEvents: some are near 256 KiB)
+    answered_as: dict[str, Case] = {}
+    for index, case in enumerate(cases):
+        if isinstance(case.detail.get("requestId"), str) and "detail.requestId" not in case.faults:
+            case.detail["requestId"] = f"corpus-{index}"  # unique: no two share an id
+        entry = {
+            "EventBusName": provisioner.aws.outputs["RequestBusName"],
+            "Source": SOURCE,
+            "DetailType": "PrivateApiRequested",
+            "Detail": json.dumps(case.detail),
+        }
+        answer = provisioner.aws.client("events").put_events(Entries=[entry])
+        assert answer["FailedEntryCount"] == 0, answer
+        requested = case.detail.get("requestId")
+        answered_as[requested if "detail.requestId" not in case.faults and requested else
+                    answer["Entries"][0]["EventId"]] = case  # fmt: skip
+
+    # Then each gets one final answer, the right one
+    outcomes = {"SUCCEEDED": 0, "REJECTED": 0}
+    for request_id, case in answered_as.items():
+        finals = [n for n in provisioner.notifications(request_id) if n.final]
+        assert len(finals) == 1, (request_id, [n.status for n in finals])
+        expected = "REJECTED" if case.faults else "SUCCEEDED"
+        assert finals[0].status == expected, (case.faults, finals[0].body)
+        if expected == "REJECTED":
+            listed = {f["field"] for f in finals[0].body["error"]["fields"]}
+            assert listed and all(
+                any(f == named(fault) or f.startswith(named(fault) + ".") for fault in case.faults)
+                for f in listed
+            ), (listed, case.faults)
+        outcomes[expected] += 1
+    print(f"\ncorpus: seed {SEED}, {CORPUS_SIZE} through the bus: {outcomes}")
+    assert sum(outcomes.values()) == CORPUS_SIZE
+
+    # ... and nothing leaks: whatever exists, a SUCCEEDED request reports it
+    provisioner.aws.clock.advance(LINK_DELETING_SECONDS)
+    reported = {
+        provisioner.ledger(request_id)["resources"].get(key)  # type: ignore[index]
+        for request_id, case in answered_as.items()
+        if not case.faults
+        for key in ("restApiId", "vpcLinkId")
+    }
+    assert {api["id"] for api in provisioner.rest_apis()} <= reported
+    assert {link["id"] for link in provisioner.vpc_links()} <= reported | {world.link_id}
+
+
+def corpus_world(provisioner: Provisioner) -> World:
+    """What the corpus's requests name: our NLB, an ALB, a missing NLB, another account's,
+    and a link that already exists (AVAILABLE at its first poll)."""
+    elbv2 = provisioner.aws.client("elbv2")
+    nlb_arn = provisioner.network.nlb_arn
+    subnets = provisioner.network.subnet_ids
+    alb_arn = elbv2.create_load_balancer(
+        Name="corpus-alb", Subnets=subnets, Scheme="internal", Type="application"
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    linked = create_sample_network(
+        provisioner.aws.client("ec2"), provisioner.aws.client("elbv2"), name="corpus-linked"
+    )
+    fidelity.script_vpc_links(linked.nlb_arn, pending_polls=0)
+    link_id = provisioner.apigateway.create_vpc_link(name="corpus", targetArns=[linked.nlb_arn])[
+        "id"
+    ]
+    fidelity.script_vpc_links(provisioner.network.nlb_arn, pending_polls=1)
+    return World(
+        nlb_arn=nlb_arn,
+        alb_arn=alb_arn,
+        missing_nlb_arn=nlb_arn.replace("/orders-service-nlb/", "/ghost-nlb/"),
+        foreign_account_nlb_arn=nlb_arn.replace(":123456789012:", ":210987654321:"),
+        link_id=link_id,
+        request_id="unused",
+        rest_api_id="unused",
+        foreign_api_id="unused",
+    )

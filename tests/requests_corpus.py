@@ -1,0 +1,297 @@
+"""Generated request events, right and wrong in every field and in combinations, each knowing
+which fields it made wrong: the corpus the bad-input tests draw from (unit and workflow).
+
+Strings run up to EventBridge's 256 KiB and carry control characters.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import strategies as st
+
+from provisioner.errors import FieldError, InvalidRequest
+from tests.unit.support import eventbridge_event
+
+SEED = 20261121
+MAX_TEXT = 64 * 1024  # one long string; a whole detail stays under EventBridge's 256 KiB
+MAX_DETAIL = 256 * 1024 - 200  # what is left for Detail once Source and DetailType are in
+CONTROL = "\x00\x01\t\n\r\x1b\x1f\x7f"
+SAFE_TEXT = string.ascii_letters + string.digits + " -_.@äöüéß東京"
+REQUESTER_FIELDS = ("requestId", "ticketId", "requestedBy")
+
+
+@dataclass
+class Case:
+    """A request ``detail`` and the fields the generator made wrong in it."""
+
+    clean: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+    faults: set[str] = field(default_factory=set)
+
+    def wrong(self, name: str, value: Any) -> None:
+        self.detail[name] = value
+        self.faults.add(f"detail.{name}")
+
+
+# --- values -------------------------------------------------------------------------------------
+def text(alphabet: str, min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet=alphabet, min_size=min_size, max_size=max_size)
+
+
+def huge(longer_than: int = 0) -> st.SearchStrategy[str]:
+    """Longer than ``longer_than``, up to 64 KiB: drawn as a length and repeated (Hypothesis
+    draws long text slowly)."""
+    return st.builds(lambda n: "x" * n, st.integers(longer_than + 1, MAX_TEXT))
+
+
+def with_control(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.builds(
+        lambda left, control, right: left + control + right, inner, st.sampled_from(CONTROL), inner
+    )
+
+
+NOT_A_STRING = st.one_of(
+    st.integers(), st.booleans(), st.lists(st.integers(), max_size=3), st.just({"a": 1})
+)
+VALID = {
+    "requestId": text(string.ascii_letters + string.digits + "._-", 1, 64),
+    "ticketId": text(SAFE_TEXT, 1, 128),
+    "requestedBy": text(SAFE_TEXT, 1, 256),
+    "apiName": text(string.ascii_letters + string.digits + "-_ ", 0, 127).map(lambda s: "a" + s),
+    "stageName": text(string.ascii_letters + string.digits + "-_", 1, 128),
+    "endpointType": st.sampled_from(["REGIONAL", "EDGE", "PRIVATE"]),
+    "endpointUrl": st.sampled_from(["http://orders.internal", "https://x.example.com:8443/v1"]),
+    "httpMethod": st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "ANY"]),
+    "proxyAllPaths": st.booleans(),
+    "timeoutSeconds": st.integers(1, 86_400),
+    "keepVpcLink": st.booleans(),
+    "deleteOldLink": st.booleans(),
+    "tags": st.dictionaries(
+        text(string.ascii_letters + " _.:/=+-@", 1, 20).filter(
+            lambda k: not k.lower().startswith(("aws:", "provisioner:"))
+        ),
+        text(string.ascii_letters + string.digits + " ", 0, 30),
+        max_size=5,
+    ),
+}
+INVALID = {
+    "requestId": st.one_of(
+        st.just(""), huge(64), with_control(VALID["requestId"]), st.just("a/b"), NOT_A_STRING
+    ),
+    "ticketId": st.one_of(st.just(""), huge(128), with_control(VALID["ticketId"]), NOT_A_STRING),
+    "requestedBy": st.one_of(huge(256), with_control(VALID["requestedBy"]), NOT_A_STRING),
+    "apiName": st.one_of(
+        st.just(""), st.just("   "), huge(128), with_control(VALID["apiName"]), NOT_A_STRING
+    ),
+    "stageName": st.one_of(st.just("no spaces"), huge(128), with_control(st.just("s")), st.just(7)),
+    "endpointType": st.one_of(st.just("GLOBAL"), st.just("regional"), st.just(1)),
+    "endpointUrl": st.one_of(st.just("ftp://x"), st.just("not a url"), st.just(3)),
+    "httpMethod": st.one_of(st.just("FETCH"), st.just("get"), st.just(True)),
+    "proxyAllPaths": st.one_of(st.just("true"), st.just(1), st.just("yes")),
+    "timeoutSeconds": st.one_of(
+        st.just(0), st.just(86_401), st.just("10"), st.just(True), st.just(1.5)
+    ),
+    "keepVpcLink": st.one_of(st.just("true"), st.just(0)),
+    "deleteOldLink": st.one_of(st.just("false"), st.just(1)),
+    "tags": st.one_of(
+        st.just({"aws:team": "x"}),
+        st.just({"provisioner:request-id": "x"}),
+        st.builds(lambda c: {f"team{c}": "x"}, st.sampled_from(CONTROL)),
+        st.builds(lambda c: {"team": f"x{c}"}, st.sampled_from(CONTROL)),
+        st.just({"k" * 129: "x"}),
+        st.just({"team": "v" * 257}),
+        st.just({f"t{index}": "x" for index in range(41)}),
+        st.just({"team": 1}),
+        st.just(["team"]),
+    ),
+}
+SNAKE_CASE_AND_TYPOS = [
+    *("stage_name", "timeout_seconds", "http_method", "proxy_all_paths", "endpoint_type"),
+    *("ticket_id", "requested_by", "api_name", "colour", "nlbarn", "Tags"),
+]
+UNKNOWN_KEYS = st.one_of(
+    st.sampled_from(SNAKE_CASE_AND_TYPOS),
+    text(string.ascii_letters + "\n\t", 1, 30),
+    st.builds(lambda n: "k" * n, st.integers(200, 100_000)),
+)
+
+
+def fields_of(draw: Any, case: Case, names: tuple[str, ...], *, required: tuple[str, ...] = ()):
+    """Each field absent, right or wrong (never wrong in a clean case)."""
+    modes = ["absent", "valid"] if case.clean else ["absent", "valid", "invalid"]
+    for name in names:
+        mode = draw(st.sampled_from(modes))
+        if mode == "valid":
+            case.detail[name] = draw(VALID[name])
+        elif mode == "invalid":
+            case.wrong(name, draw(INVALID[name]))
+        elif name in required:
+            case.faults.add(f"detail.{name}")
+
+
+def unknown_fields(draw: Any, case: Case, known: set[str]) -> None:
+    """Fields the contract does not have; or padding up to EventBridge's limit."""
+    if case.clean:
+        return
+    for key in draw(st.lists(UNKNOWN_KEYS, max_size=3)):
+        if key not in known and key not in case.detail:
+            case.wrong(key, draw(st.one_of(st.integers(), huge())))
+    if draw(st.integers(0, 9)) == 0:
+        room = MAX_DETAIL - len(json.dumps({**case.detail, "padding": ""}))
+        if room > 0:
+            case.wrong("padding", "x" * room)
+
+
+def choose(draw: Any, case: Case, clean: list[str], faulty: list[str]) -> str:
+    return str(draw(st.sampled_from(clean if case.clean else clean + faulty)))
+
+
+def new_case(draw: Any) -> Case:
+    """Half the cases are clean (every field right): the other half wrong somewhere."""
+    return Case(clean=draw(st.booleans()))
+
+
+# --- the three kinds of request ---------------------------------------------------------------
+@dataclass(frozen=True)
+class World:
+    """What exists in AWS for the generated requests to name (or to name wrongly)."""
+
+    nlb_arn: str
+    alb_arn: str
+    missing_nlb_arn: str
+    foreign_account_nlb_arn: str
+    link_id: str
+    request_id: str  # a provisioning that created an API (with one stage, "prod")
+    rest_api_id: str
+    foreign_api_id: str  # an API this control plane did not create
+
+
+@st.composite
+def provision_cases(draw: Any, world: World) -> Case:
+    case = new_case(draw)
+    fields_of(draw, case, REQUESTER_FIELDS)
+    fields_of(draw, case, ("apiName",), required=("apiName",))
+    names = ("stageName", "endpointType", "endpointUrl", "httpMethod", "proxyAllPaths",
+             "timeoutSeconds", "tags")  # fmt: skip
+    fields_of(draw, case, names)
+    target = choose(
+        draw,
+        case,
+        ["nlb", "link"],
+        ["malformed", "missing", "alb", "foreign", "no-link", "neither", "both"],
+    )
+    if target == "nlb":
+        case.detail["nlbArn"] = world.nlb_arn
+    elif target == "link":
+        case.detail["vpcLinkId"] = world.link_id
+    elif target == "no-link":
+        case.wrong("vpcLinkId", "nolink123")
+    elif target == "neither":
+        case.faults.add("detail.nlbArn")
+    elif target == "both":
+        case.detail["nlbArn"] = world.nlb_arn
+        case.wrong("vpcLinkId", world.link_id)
+    else:
+        arn = {
+            "malformed": draw(st.one_of(st.just("arn:aws:nope"), huge(), st.just(5))),
+            "missing": world.missing_nlb_arn,
+            "alb": world.alb_arn,
+            "foreign": world.foreign_account_nlb_arn,
+        }[target]
+        case.wrong("nlbArn", arn)
+    unknown_fields(draw, case, {*VALID, "nlbArn", "vpcLinkId"})
+    return case
+
+
+def _api_target(draw: Any, case: Case, world: World) -> bool:
+    """targetRequestId or restApiId; True when it names our API."""
+    target = choose(
+        draw, case, ["request", "api"], ["unknown-request", "foreign", "malformed", "neither"]
+    )
+    if target == "request":
+        case.detail["targetRequestId"] = world.request_id
+    elif target == "api":
+        case.detail["restApiId"] = world.rest_api_id
+    elif target == "unknown-request":
+        case.wrong("targetRequestId", "never-seen")
+    elif target == "foreign":
+        case.wrong("restApiId", world.foreign_api_id)
+    elif target == "malformed":
+        case.wrong(draw(st.sampled_from(["targetRequestId", "restApiId"])), draw(huge(64)))
+    else:
+        case.faults.add("detail.targetRequestId")
+    return target in ("request", "api")
+
+
+@st.composite
+def teardown_cases(draw: Any, world: World) -> Case:
+    case = new_case(draw)
+    fields_of(draw, case, REQUESTER_FIELDS)
+    fields_of(draw, case, ("keepVpcLink",))
+    _api_target(draw, case, world)
+    unknown_fields(draw, case, {"targetRequestId", "restApiId", "keepVpcLink", *VALID})
+    return case
+
+
+@st.composite
+def relink_cases(draw: Any, world: World) -> Case:
+    case = new_case(draw)
+    fields_of(draw, case, REQUESTER_FIELDS)
+    fields_of(draw, case, ("timeoutSeconds", "deleteOldLink", "tags"))
+    ours = _api_target(draw, case, world)
+    stage = choose(draw, case, ["absent", "prod"], ["unknown", "malformed"])
+    if stage == "prod":
+        case.detail["stageName"] = "prod"
+    elif stage == "unknown" and ours:  # only a found API can be told it has no such stage
+        case.wrong("stageName", "nope")
+    elif stage == "malformed":
+        case.wrong("stageName", "no spaces")
+    target = choose(draw, case, ["nlb", "link"], ["missing", "no-link", "neither"])
+    if target == "nlb":
+        case.detail["nlbArn"] = world.nlb_arn
+    elif target == "link":
+        case.detail["vpcLinkId"] = world.link_id
+    elif target == "missing":
+        case.wrong("nlbArn", world.missing_nlb_arn)
+    elif target == "no-link":
+        case.wrong("vpcLinkId", "nolink123")
+    else:
+        case.faults.add("detail.nlbArn")
+    known = {"targetRequestId", "restApiId", "stageName", "nlbArn", "vpcLinkId", *VALID}
+    unknown_fields(draw, case, known)
+    return case
+
+
+# --- the property ---------------------------------------------------------------------------------
+def named(fault: str) -> str:
+    """The name a field error gives ``fault`` (long names are cut the same way)."""
+    return FieldError(fault, "").field
+
+
+def check_answer(case: Case, validate: Callable[[dict[str, Any]], Any]) -> str:
+    """ "accepted" or "rejected", having checked the answer against the faults made."""
+    event = eventbridge_event(case.detail)
+    try:
+        validate(event)
+    except InvalidRequest as error:
+        listed = [problem.field for problem in error.fields]
+        assert listed, "an InvalidRequest without fields"
+        assert all(problem.rule for problem in error.fields)
+        expected = {named(fault) for fault in case.faults}
+        assert expected, f"rejected although nothing is wrong: {error}"
+        for listed_field in listed:  # nothing named that is not at fault
+            assert any(
+                listed_field == fault or listed_field.startswith(fault + ".") for fault in expected
+            ), (listed_field, expected)
+        if not error.more_fields:  # every fault named (past ten, some are only counted)
+            for fault in expected:
+                assert any(f == fault or f.startswith(fault + ".") for f in listed), (fault, listed)
+        assert len(str(error)) < 16 * 1024
+        return "rejected"
+    assert not case.faults, f"accepted although {sorted(case.faults)} are wrong"
+    return "accepted"
