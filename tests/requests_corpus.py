@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from provisioner.errors import FieldError, InvalidRequest
+from provisioner.contract.errors import FieldError, InvalidRequest
 from tests.unit.support import eventbridge_event
 
 SEED = 20261121

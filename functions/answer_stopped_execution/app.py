@@ -4,9 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from provisioner.observability import logger, metrics, tracer
+from provisioner.domain.unanswered import StoppedExecution
+from provisioner.runtime.observability import logger, metrics, tracer
 from provisioner.tasks import rollback as tasks
-from provisioner.unanswered import StoppedExecution
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,9 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from provisioner.handler import task_payload
-from provisioner.models import GetVpcLinkStatusTask
-from provisioner.observability import logger, metrics, tracer
+from provisioner.contract.payloads import GetVpcLinkStatusTask
+from provisioner.runtime.observability import logger, metrics, tracer
+from provisioner.runtime.task import task_payload
 from provisioner.tasks import links as tasks
 
 

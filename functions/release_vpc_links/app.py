@@ -4,10 +4,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from provisioner.handler import task_payload
-from provisioner.observability import logger, metrics, tracer
+from provisioner.contract.payloads import TeardownTask
+from provisioner.runtime.observability import logger, metrics, tracer
+from provisioner.runtime.task import task_payload
 from provisioner.tasks import teardown as tasks
-from provisioner.teardown import TeardownTask
 
 
 @logger.inject_lambda_context(clear_state=True)

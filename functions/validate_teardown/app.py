@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from provisioner.models import ValidateTask
-from provisioner.observability import logger, metrics, tracer
+from provisioner.contract.payloads import ValidateTask
+from provisioner.runtime.observability import logger, metrics, tracer
 from provisioner.tasks import teardown as tasks
 
 

@@ -112,7 +112,7 @@ def aws(aws_credentials: None, function_environment: dict[str, str]) -> Iterator
 
 @pytest.fixture
 def settings(function_environment: dict[str, str]) -> Any:
-    from provisioner.settings import Settings
+    from provisioner.runtime.settings import Settings
 
     return Settings.from_environment()
 
@@ -191,7 +191,8 @@ def make_event() -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def make_request(network: Network) -> Callable[..., Any]:
     """A validated ``ProvisionRequest`` for the test NLB, with overrides (snake_case)."""
-    from provisioner.models import EndpointType, ProvisionRequest
+    from provisioner.contract.payloads import ProvisionRequest
+    from provisioner.contract.requests import EndpointType
 
     def build(**overrides: Any) -> ProvisionRequest:
         values: dict[str, Any] = {
@@ -223,8 +224,8 @@ def lambda_context() -> FakeLambdaContext:
 def provision(make_request: Callable[..., Any], settings: Any) -> Callable[..., Provisioned]:
     """Provision an API as the workflow does (link found or created and made AVAILABLE, API
     created, stage deployed with its ``vpcLinkId``); overrides go to ``make_request``."""
-    from provisioner.rest_apis import create_api, deploy_api
-    from provisioner.vpc_links import ensure_vpc_link
+    from provisioner.domain.rest_apis import create_api, deploy_api
+    from provisioner.domain.vpc_links import ensure_vpc_link
 
     def run(**overrides: Any) -> Provisioned:
         request = make_request(**overrides)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from provisioner import relink, teardown
-from provisioner.errors import MAX_LISTED_FIELDS, InvalidRequest
-from provisioner.validation import request_ref_from_event, validate_request
+from provisioner.contract.errors import MAX_LISTED_FIELDS, InvalidRequest
+from provisioner.domain import relink, teardown
+from provisioner.domain.validation import request_ref_from_event, validate_request
 
 from .support import ACCOUNT, REGION, eventbridge_event
 

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, seed
 from hypothesis import settings as hypothesis_settings
 
-from provisioner import relink, teardown
-from provisioner.validation import validate_request
+from provisioner.domain import relink, teardown
+from provisioner.domain.validation import validate_request
 from tests.requests_corpus import (
     MAX_DETAIL,
     SEED,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from provisioner import errors
 from provisioner.aws import clients
-from provisioner.errors import ERRORS_BY_NAME, FieldError, InvalidRequest
+from provisioner.contract import errors
+from provisioner.contract.errors import ERRORS_BY_NAME, FieldError, InvalidRequest
 
 pytestmark = pytest.mark.unit
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from provisioner import ledger
-from provisioner.errors import InvalidRequest, StageNotSafe, VpcLinkFailed
-from provisioner.models import MANAGED_BY_TAG, REQUEST_ID_TAG
+from provisioner.contract.errors import InvalidRequest, StageNotSafe, VpcLinkFailed
+from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
+from provisioner.storage import ledger
 
 from .support import EXECUTION_ARN, LEDGER_TABLE, REGION, STACK_NAME, eventbridge_event
 

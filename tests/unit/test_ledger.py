@@ -11,10 +11,16 @@ from typing import Any
 
 import pytest
 
-from provisioner import errors, ledger, vpc_links
 from provisioner.aws import clients
-from provisioner.errors import DuplicateRequest, DuplicateRequestConflict, LinkCreationInProgress
-from provisioner.vpc_links import ensure_vpc_link
+from provisioner.contract import errors
+from provisioner.contract.errors import (
+    DuplicateRequest,
+    DuplicateRequestConflict,
+    LinkCreationInProgress,
+)
+from provisioner.domain import vpc_links
+from provisioner.domain.vpc_links import ensure_vpc_link
+from provisioner.storage import ledger
 
 from .support import ACCOUNT, FIDELITY, LEDGER_TABLE, REGION, FrozenClock
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from provisioner.models import RequestRef
-from provisioner.notifications import FINAL_STATUSES, Status, invoke_url, progress
+from provisioner.contract.payloads import RequestRef
+from provisioner.contract.progress import FINAL_STATUSES, Status, invoke_url, progress
 
 pytestmark = pytest.mark.unit
 

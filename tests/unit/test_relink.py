@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from provisioner import ledger, relink
-from provisioner.errors import InvalidRequest, StageNotSafe
-from provisioner.models import MANAGED_BY_TAG, VpcLinkState
-from provisioner.relink import RelinkRequest
-from provisioner.vpc_links import ensure_vpc_link
+from provisioner.contract.errors import InvalidRequest, StageNotSafe
+from provisioner.contract.payloads import RelinkRequest, VpcLinkState
+from provisioner.contract.requests import MANAGED_BY_TAG
+from provisioner.domain import relink
+from provisioner.domain.vpc_links import ensure_vpc_link
+from provisioner.storage import ledger
 
 from .support import ACCOUNT, LEDGER_TABLE, REGION, eventbridge_event
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from provisioner.errors import ResourceNotFound, StageNotSafe
-from provisioner.models import MANAGED_BY_TAG, REQUEST_ID_TAG, ApiState, EndpointType, VpcLinkState
-from provisioner.rest_apis import create_api, deploy_api, point_stage_at_link
+from provisioner.contract.errors import ResourceNotFound, StageNotSafe
+from provisioner.contract.payloads import ApiState, VpcLinkState
+from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG, EndpointType
+from provisioner.domain.rest_apis import create_api, deploy_api, point_stage_at_link
 
 from .support import REGION, STACK_NAME
 

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from provisioner import errors, ledger
-from provisioner.errors import FieldError, InvalidRequest
-from provisioner.models import AwsError, RollbackTask
-from provisioner.notifications import Status
-from provisioner.rest_apis import create_api, deploy_api
-from provisioner.rollback import describe_error, rollback_request
-from provisioner.vpc_links import ensure_vpc_link
+from provisioner.contract import errors
+from provisioner.contract.errors import FieldError, InvalidRequest
+from provisioner.contract.payloads import AwsError, RollbackTask
+from provisioner.contract.progress import Status
+from provisioner.domain.rest_apis import create_api, deploy_api
+from provisioner.domain.rollback import describe_error, rollback_request
+from provisioner.domain.vpc_links import ensure_vpc_link
+from provisioner.storage import ledger
 
 from .support import EXECUTION_ARN, LEDGER_TABLE, eventbridge_event
 

@@ -9,15 +9,20 @@ from typing import Any
 
 import pytest
 
-from provisioner import errors, ledger
-from provisioner.errors import FieldError, InvalidRequest
-from provisioner.models import EnsureVpcLinkTask, RollbackTask, ValidateTask
-from provisioner.relink import RelinkTask
+from provisioner.contract import errors
+from provisioner.contract.errors import FieldError, InvalidRequest
+from provisioner.contract.payloads import (
+    EnsureVpcLinkTask,
+    RelinkTask,
+    RollbackTask,
+    TeardownTask,
+    ValidateTask,
+)
+from provisioner.storage import ledger
 from provisioner.tasks import links as link_tasks
 from provisioner.tasks import relink as relink_tasks
 from provisioner.tasks import rollback as rollback_tasks
 from provisioner.tasks import teardown as teardown_tasks
-from provisioner.teardown import TeardownTask
 
 from .support import ACCOUNT, LEDGER_TABLE, REGION, eventbridge_event, force_link_status
 

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from provisioner import ledger, teardown
-from provisioner.errors import InvalidRequest, VpcLinkTimeout
-from provisioner.models import MANAGED_BY_TAG, REQUEST_ID_TAG
-from provisioner.teardown import LinkRelease, TeardownRequest
+from provisioner.contract.errors import InvalidRequest, VpcLinkTimeout
+from provisioner.contract.payloads import TeardownRequest
+from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
+from provisioner.domain import teardown
+from provisioner.domain.teardown import LinkRelease
+from provisioner.storage import ledger
 
 from .support import LEDGER_TABLE, eventbridge_event, hold_link_deleting
 

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from provisioner.errors import InvalidRequest
-from provisioner.models import NLB_ARN_PATTERN, EndpointType
-from provisioner.validation import request_ref_from_event, validate_request
+from provisioner.contract.errors import InvalidRequest
+from provisioner.contract.requests import NLB_ARN_PATTERN, EndpointType
+from provisioner.domain.validation import request_ref_from_event, validate_request
 
 from .support import ACCOUNT, REGION, eventbridge_event
 
@@ -62,7 +62,7 @@ def test_a_minimal_event_gets_every_default_filled_in(network, settings):
 
 def test_defaults_come_from_the_functions_settings(network, monkeypatch, make_event):
     # Given a stack configured with another default stage and link timeout
-    from provisioner.settings import Settings
+    from provisioner.runtime.settings import Settings
 
     monkeypatch.setenv("PROVISIONER_DEFAULT_STAGE_NAME", "live")
     monkeypatch.setenv("PROVISIONER_LINK_TIMEOUT_SECONDS", "300")

@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from provisioner import ledger
-from provisioner.errors import LinkCreationInProgress, VpcLinkFailed, VpcLinkTimeout
-from provisioner.models import MANAGED_BY_TAG, REQUEST_ID_TAG, VpcLinkState
-from provisioner.settings import Settings
-from provisioner.vpc_links import check_vpc_link, ensure_vpc_link
+from provisioner.contract.errors import LinkCreationInProgress, VpcLinkFailed, VpcLinkTimeout
+from provisioner.contract.payloads import VpcLinkState
+from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
+from provisioner.domain.vpc_links import check_vpc_link, ensure_vpc_link
+from provisioner.runtime.settings import Settings
+from provisioner.storage import ledger
 
 from .support import LEDGER_TABLE, STACK_NAME
 

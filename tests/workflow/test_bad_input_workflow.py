@@ -19,7 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from emulator import events_bridge, fidelity
 from privateapi.network import create_sample_network
 from privateapi.waiting import wait_until
-from provisioner.errors import MAX_LISTED_FIELDS
+from provisioner.contract.errors import MAX_LISTED_FIELDS
 from tests.requests_corpus import MAX_DETAIL, SEED, Case, World, named, provision_cases
 from tests.workflow.conftest import LINK_DELETING_SECONDS, Provisioner
 

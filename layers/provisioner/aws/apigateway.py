@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner import errors
 from provisioner.aws import clients
 from provisioner.aws.clients import aws_errors
+from provisioner.contract import errors
 
 LINK_STATUSES_IN_SERVICE = frozenset({"PENDING", "AVAILABLE"})
 

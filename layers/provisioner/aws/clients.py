@@ -11,7 +11,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from provisioner import errors
+from provisioner.contract import errors
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient

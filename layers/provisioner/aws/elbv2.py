@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from provisioner import errors
 from provisioner.aws import clients
+from provisioner.contract import errors
 
 
 @dataclass(frozen=True, slots=True)

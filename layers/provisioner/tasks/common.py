@@ -9,12 +9,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from provisioner import errors, ledger
-from provisioner.models import RequestRef, ValidateTask, WorkflowKind
-from provisioner.notifications import Status, progress
-from provisioner.observability import bind_request, metrics
-from provisioner.settings import Settings
-from provisioner.validation import request_ref_from_event
+from provisioner.contract import errors
+from provisioner.contract.payloads import RequestRef, ValidateTask, WorkflowKind
+from provisioner.contract.progress import Status, progress
+from provisioner.domain.validation import request_ref_from_event
+from provisioner.runtime.observability import bind_request, metrics
+from provisioner.runtime.settings import Settings
+from provisioner.storage import ledger
 
 
 @contextmanager

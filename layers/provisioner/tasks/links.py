@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner import vpc_links
-from provisioner.models import EnsureVpcLinkTask, GetVpcLinkStatusTask
-from provisioner.notifications import Status, progress
-from provisioner.observability import bind_request, logger
-from provisioner.settings import Settings
+from provisioner.contract.payloads import EnsureVpcLinkTask, GetVpcLinkStatusTask
+from provisioner.contract.progress import Status, progress
+from provisioner.domain import vpc_links
+from provisioner.runtime.observability import bind_request, logger
+from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
 
 

@@ -7,19 +7,19 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from provisioner import rest_apis
-from provisioner.models import (
+from provisioner.contract.payloads import (
     CreateApiTask,
     DeployApiTask,
     SetStageVariableTask,
     ValidateTask,
     WorkflowKind,
 )
-from provisioner.notifications import Status, progress
-from provisioner.observability import bind_request, metrics
-from provisioner.settings import Settings
+from provisioner.contract.progress import Status, progress
+from provisioner.domain import rest_apis
+from provisioner.domain.validation import validate_request
+from provisioner.runtime.observability import bind_request, metrics
+from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
-from provisioner.validation import validate_request
 
 
 def validate(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:

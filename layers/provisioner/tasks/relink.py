@@ -6,11 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from provisioner import relink
-from provisioner.models import ValidateTask, WorkflowKind
-from provisioner.notifications import Status, progress
-from provisioner.observability import bind_request
-from provisioner.settings import Settings
+from provisioner.contract.payloads import RelinkTask, ValidateTask, WorkflowKind
+from provisioner.contract.progress import Status, progress
+from provisioner.domain import relink
+from provisioner.runtime.observability import bind_request
+from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
 
 
@@ -31,7 +31,7 @@ def validate_relink(task: ValidateTask, context: LambdaContext) -> dict[str, Any
         return common.accept(WorkflowKind.RELINK, request, task, message, settings)
 
 
-def relink_stage(task: relink.RelinkTask) -> dict[str, Any]:
+def relink_stage(task: RelinkTask) -> dict[str, Any]:
     request = task.request
     bind_request(request)
     settings = Settings.from_environment()

@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from provisioner.aws import announce
-from provisioner.models import RollbackTask, WorkflowKind
-from provisioner.notifications import Status, progress
-from provisioner.observability import bind_request, logger, metrics
-from provisioner.rollback import RollbackReport, rollback_request
-from provisioner.settings import Settings
-from provisioner.unanswered import StoppedExecution, answer_stopped_execution
+from provisioner.contract.payloads import RollbackTask, WorkflowKind
+from provisioner.contract.progress import Status, progress
+from provisioner.domain.rollback import RollbackReport, rollback_request
+from provisioner.domain.unanswered import StoppedExecution, answer_stopped_execution
+from provisioner.runtime.observability import bind_request, logger, metrics
+from provisioner.runtime.settings import Settings
 
 # EventBridge detail-types of the outcome events; none of them matches a request rule.
 OUTCOME_DETAIL_TYPES = {

@@ -5,11 +5,13 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
-from provisioner import errors, ledger, teardown
-from provisioner.models import ValidateTask, WorkflowKind
-from provisioner.notifications import Status, progress
-from provisioner.observability import bind_request
-from provisioner.settings import Settings
+from provisioner.contract import errors
+from provisioner.contract.payloads import TeardownTask, ValidateTask, WorkflowKind
+from provisioner.contract.progress import Status, progress
+from provisioner.domain import teardown
+from provisioner.runtime.observability import bind_request
+from provisioner.runtime.settings import Settings
+from provisioner.storage import ledger
 from provisioner.tasks import common
 
 
@@ -30,7 +32,7 @@ def validate_teardown(task: ValidateTask) -> dict[str, Any]:
         return common.accept(WorkflowKind.TEARDOWN, request, task, message, settings)
 
 
-def delete_api(task: teardown.TeardownTask) -> dict[str, Any]:
+def delete_api(task: TeardownTask) -> dict[str, Any]:
     request = task.request
     bind_request(request)
     settings = Settings.from_environment()
@@ -46,7 +48,7 @@ def delete_api(task: teardown.TeardownTask) -> dict[str, Any]:
     return {"progress": note}
 
 
-def release_links(task: teardown.TeardownTask) -> dict[str, Any]:
+def release_links(task: TeardownTask) -> dict[str, Any]:
     request = task.request
     bind_request(request)
     settings = Settings.from_environment()

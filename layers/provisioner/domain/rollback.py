@@ -12,14 +12,22 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner import errors, ledger, vpc_links
 from provisioner.aws import apigateway
-from provisioner.models import AwsError, FailedState, RequestRef, RollbackTask, WorkflowKind
-from provisioner.notifications import Status
-from provisioner.observability import logger
-from provisioner.ownership import created_by
-from provisioner.settings import Settings
-from provisioner.validation import request_ref_from_event
+from provisioner.contract import errors
+from provisioner.contract.payloads import (
+    AwsError,
+    FailedState,
+    RequestRef,
+    RollbackTask,
+    WorkflowKind,
+)
+from provisioner.contract.progress import Status
+from provisioner.domain import vpc_links
+from provisioner.domain.ownership import created_by
+from provisioner.domain.validation import request_ref_from_event
+from provisioner.runtime.observability import logger
+from provisioner.runtime.settings import Settings
+from provisioner.storage import ledger
 
 _GENERIC_REMEDY = "Send the request again; if it fails the same way, tell the operators."
 # Step Functions' own errors, and the workflows' last resort, in the requester's words.

@@ -9,17 +9,12 @@ from __future__ import annotations
 import json
 
 from provisioner.aws import apigateway
-from provisioner.errors import StageNotSafe
-from provisioner.models import (
-    ApiState,
-    DeploymentState,
-    EndpointType,
-    ProvisionRequest,
-    VpcLinkState,
-)
-from provisioner.notifications import invoke_url
-from provisioner.ownership import created_by, ownership_tags
-from provisioner.settings import Settings
+from provisioner.contract.errors import StageNotSafe
+from provisioner.contract.payloads import ApiState, DeploymentState, ProvisionRequest, VpcLinkState
+from provisioner.contract.progress import invoke_url
+from provisioner.contract.requests import EndpointType
+from provisioner.domain.ownership import created_by, ownership_tags
+from provisioner.runtime.settings import Settings
 
 STAGE_VARIABLE = "vpcLinkId"
 PROXY_PATH_PART = "{proxy+}"

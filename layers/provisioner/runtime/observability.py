@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from provisioner.models import RequestRef
+from provisioner.contract.payloads import RequestRef
 
 logger = Logger()
 # Only boto3 calls are traced: auto-patching everything would import libraries we never use

@@ -1,24 +1,24 @@
-"""The request contract and the payloads the workflow's tasks pass to each other.
-
-Field names are camelCase on the wire (like API Gateway's own JSON) and snake_case in code.
+"""The request contract (README, "The request contract"): what a requester may put in the
+``detail`` of each kind of event, and the rules each field follows. Every rule a field breaks
+is reported with the field's documented name.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     AnyUrl,
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     field_validator,
 )
-from pydantic.alias_generators import to_camel
+
+from provisioner.contract.wire import WireModel
 
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 STAGE_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
@@ -77,21 +77,8 @@ Tags = Annotated[
 ]
 
 
-class WireModel(BaseModel):
-    """camelCase on the wire, snake_case in Python, unknown fields refused."""
-
-    # defer_build: a handler builds the validators of the models it uses, on first use, not
-    # those of every model of the package at import (a cold start cost).
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        defer_build=True,
-    )
-
-    def to_wire(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
+REST_API_ID_PATTERN = r"^[a-z0-9]{1,32}$"
+RestApiId = Annotated[str, StringConstraints(pattern=REST_API_ID_PATTERN)]
 
 
 class EndpointType(StrEnum):
@@ -152,144 +139,22 @@ class RequestDetail(RequesterFields):
         return url
 
 
-class WorkflowKind(StrEnum):
-    PROVISION = "PROVISION"
-    TEARDOWN = "TEARDOWN"
-    RELINK = "RELINK"
+class TeardownDetail(RequesterFields):
+    """``detail`` of a ``PrivateApiDeletionRequested`` event."""
+
+    target_request_id: RequestId | None = None
+    rest_api_id: RestApiId | None = None
+    keep_vpc_link: bool = Field(default=False, strict=True)
 
 
-class RequestRef(WireModel):
-    """What every notification echoes; known even when a request is rejected."""
+class RelinkDetail(RequesterFields):
+    """``detail`` of a ``PrivateApiRelinkRequested`` event."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    request_id: str
-    ticket_id: str | None = None
-    requested_by: str | None = None
-
-    @property
-    def ref(self) -> RequestRef:
-        return RequestRef(
-            request_id=self.request_id, ticket_id=self.ticket_id, requested_by=self.requested_by
-        )
-
-
-class ProvisionRequest(RequestRef):
-    """A validated request with every default filled in: what every later task works from."""
-
-    api_name: str
-    stage_name: str
-    endpoint_type: EndpointType
-    nlb_arn: str
-    vpc_link_id: str | None = None
-    endpoint_url: str
-    http_method: HttpMethod
-    proxy_all_paths: bool
-    timeout_seconds: int
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-class LinkRequest(RequestRef):
-    """What finding, creating and waiting for a VpcLink needs: read from a provisioning or a
-    relink request alike (their other fields are ignored)."""
-
-    api_name: str = "private-api"
-    nlb_arn: str | None = None
-    vpc_link_id: str | None = None
-    timeout_seconds: int
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-class VpcLinkState(WireModel):
-    vpc_link_id: str
-    status: str
-    status_message: str | None = None
-    created_by_this_request: bool
-    deadline: str  # ISO 8601, UTC
-    next_poll_seconds: int
-
-
-class LinkRelease(WireModel):
-    """What became of a link this control plane was asked to let go of."""
-
-    vpc_link_id: str
-    state: Literal["DELETING", "DELETED", "KEPT"]
-    reason: str
-
-
-class ApiState(WireModel):
-    rest_api_id: str
-    root_resource_id: str
-    created_by_this_request: bool
-
-
-class DeploymentState(WireModel):
-    deployment_id: str
-    stage_name: str
-    invoke_url: str
-
-
-class AwsError(BaseModel):
-    """What a Step Functions ``Catch`` puts at ``ResultPath``."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    Error: str
-    Cause: str | None = None
-
-
-# --- task payloads (what the ASL passes to each function) --------------------------------------
-class ValidateTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
-    event: dict[str, Any]
-    execution_arn: str
-
-
-class EnsureVpcLinkTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
-    request: LinkRequest
-    started_at: str
-
-
-class GetVpcLinkStatusTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
-    request: LinkRequest
-    link: VpcLinkState
-
-
-class CreateApiTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
-    request: ProvisionRequest
-
-
-class DeployApiTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
-    request: ProvisionRequest
-    link: VpcLinkState
-    api: ApiState
-
-
-class SetStageVariableTask(DeployApiTask):
-    deployment: DeploymentState
-
-
-class FailedState(BaseModel):
-    """The whole workflow state at the moment something failed.
-
-    A failure in a Validate task leaves the raw EventBridge event (``id``, ``detail``) and no
-    ``request``; any later failure has the validated ``request``.
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    request: RequestRef | None = None
-    id: str | None = None
-    detail: Any = None
-    error: AwsError
-
-
-class RollbackTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
-    workflow: WorkflowKind
-    execution_arn: str
-    state: FailedState
+    target_request_id: RequestId | None = None
+    rest_api_id: RestApiId | None = None
+    stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
+    vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
+    nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
+    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
+    delete_old_link: bool = Field(default=False, strict=True)
+    tags: Tags = Field(default_factory=dict)

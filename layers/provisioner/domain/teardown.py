@@ -7,54 +7,27 @@ REJECTED before a single call that changes AWS.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import ConfigDict, Field, StringConstraints
-
-from provisioner import errors, vpc_links
 from provisioner.aws import apigateway
-from provisioner.errors import FieldError
-from provisioner.models import (
+from provisioner.contract import errors
+from provisioner.contract.errors import FieldError
+from provisioner.contract.payloads import LinkRelease, TeardownRequest
+from provisioner.contract.requests import (
     MANAGED_BY_TAG,
     REQUEST_ID_PATTERN,
     REQUEST_ID_TAG,
-    LinkRelease,
-    RequesterFields,
-    RequestId,
-    RequestRef,
-    WireModel,
+    REST_API_ID_PATTERN,
+    TeardownDetail,
 )
-from provisioner.ownership import managed_here
-from provisioner.rest_apis import api_created_by
-from provisioner.settings import Settings
-from provisioner.validation import parse_detail
+from provisioner.domain import vpc_links
+from provisioner.domain.ownership import managed_here
+from provisioner.domain.rest_apis import api_created_by
+from provisioner.domain.validation import parse_detail
+from provisioner.runtime.settings import Settings
 
-REST_API_ID_PATTERN = r"^[a-z0-9]{1,32}$"
-RestApiId = Annotated[str, StringConstraints(pattern=REST_API_ID_PATTERN)]
 # A link normally leaves DELETING within a minute; past this the teardown reports it.
 LINK_DELETION_DEADLINE = timedelta(minutes=10)
-
-
-class TeardownDetail(RequesterFields):
-    """``detail`` of a ``PrivateApiDeletionRequested`` event."""
-
-    target_request_id: RequestId | None = None
-    rest_api_id: RestApiId | None = None
-    keep_vpc_link: bool = Field(default=False, strict=True)
-
-
-class TeardownRequest(RequestRef):
-    rest_api_id: str
-    api_name: str
-    created_by_request: str | None = None
-    vpc_link_ids: list[str]
-    keep_vpc_link: bool
-
-
-class TeardownTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
-    request: TeardownRequest
-    started_at: str = ""
 
 
 def validate_teardown(event: dict[str, Any], *, settings: Settings) -> TeardownRequest:

@@ -20,8 +20,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from provisioner import errors
 from provisioner.aws import clients
+from provisioner.contract import errors
 
 # A request that ended like this may be sent again with the same requestId (after a fix).
 RERUNNABLE_STATUSES = ("FAILED", "REJECTED")

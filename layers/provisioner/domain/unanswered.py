@@ -18,11 +18,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from provisioner import ledger
 from provisioner.aws import executions
-from provisioner.models import AwsError, FailedState, RollbackTask, WorkflowKind
-from provisioner.rollback import RollbackReport, rollback_request
-from provisioner.settings import Settings
+from provisioner.contract.payloads import AwsError, FailedState, RollbackTask, WorkflowKind
+from provisioner.domain.rollback import RollbackReport, rollback_request
+from provisioner.runtime.settings import Settings
+from provisioner.storage import ledger
 
 # The states a workflow ends in once it has answered (statemachine/*.asl.json).
 ANSWERED_STATES = frozenset({"Succeeded", "Rejected", "Failed", "DuplicateIgnored"})

@@ -6,64 +6,27 @@ variable changes only once it is AVAILABLE, so no caller ever goes through a lin
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import ConfigDict, Field, StringConstraints
-
-from provisioner import errors, ledger, vpc_links
 from provisioner.aws import apigateway
-from provisioner.errors import FieldError
-from provisioner.models import (
+from provisioner.contract import errors
+from provisioner.contract.errors import FieldError
+from provisioner.contract.payloads import RelinkRequest, VpcLinkState
+from provisioner.contract.requests import (
     NLB_ARN_PATTERN,
     REQUEST_ID_PATTERN,
     REQUEST_ID_TAG,
+    REST_API_ID_PATTERN,
     STAGE_NAME_PATTERN,
     VPC_LINK_ID_PATTERN,
-    RequesterFields,
-    RequestId,
-    RequestRef,
-    Tags,
-    VpcLinkState,
-    WireModel,
+    RelinkDetail,
 )
-from provisioner.rest_apis import point_stage_at_link
-from provisioner.settings import Settings
-from provisioner.teardown import REST_API_ID_PATTERN, RestApiId, find_managed_api
-from provisioner.validation import check_load_balancer, link_problems, parse_detail
-
-
-class RelinkDetail(RequesterFields):
-    """``detail`` of a ``PrivateApiRelinkRequested`` event."""
-
-    target_request_id: RequestId | None = None
-    rest_api_id: RestApiId | None = None
-    stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
-    vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
-    nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
-    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
-    delete_old_link: bool = Field(default=False, strict=True)
-    tags: Tags = Field(default_factory=dict)
-
-
-class RelinkRequest(RequestRef):
-    """Readable as a ``LinkRequest`` too: the link tasks of provisioning serve relink as is."""
-
-    api_name: str
-    rest_api_id: str
-    stage_name: str
-    old_vpc_link_id: str | None = None
-    provisioned_by: str | None = None  # the request that created the API, from its tag
-    nlb_arn: str | None = None
-    vpc_link_id: str | None = None
-    timeout_seconds: int
-    delete_old_link: bool
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-class RelinkTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
-    request: RelinkRequest
-    link: VpcLinkState
+from provisioner.domain import vpc_links
+from provisioner.domain.rest_apis import point_stage_at_link
+from provisioner.domain.teardown import find_managed_api
+from provisioner.domain.validation import check_load_balancer, link_problems, parse_detail
+from provisioner.runtime.settings import Settings
+from provisioner.storage import ledger
 
 
 def validate_relink(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from provisioner.models import MANAGED_BY_TAG, REQUEST_ID_TAG
-from provisioner.settings import Settings
+from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
+from provisioner.runtime.settings import Settings
 
 
 def ownership_tags(request_id: str, tags: dict[str, str], settings: Settings) -> dict[str, str]:

@@ -14,18 +14,17 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from provisioner.aws import apigateway, elbv2
-from provisioner.errors import FieldError, InvalidRequest
-from provisioner.models import (
+from provisioner.contract.errors import FieldError, InvalidRequest
+from provisioner.contract.payloads import ProvisionRequest, RequestRef
+from provisioner.contract.requests import (
     NLB_ARN_PATTERN,
     REQUEST_ID_PATTERN,
     VPC_LINK_ID_PATTERN,
-    ProvisionRequest,
     RequestDetail,
     RequestedBy,
-    RequestRef,
     TicketId,
 )
-from provisioner.settings import Settings
+from provisioner.runtime.settings import Settings
 
 _USABLE_NLB_STATES = frozenset({"active", "provisioning", "active_impaired"})
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from provisioner.models import RequestRef
+from provisioner.contract.payloads import RequestRef
 
 
 class Status(StrEnum):

@@ -12,18 +12,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
-from provisioner import ledger
 from provisioner.aws import apigateway
-from provisioner.errors import (
+from provisioner.contract.errors import (
     AwsRequestRejected,
     LinkCreationInProgress,
     ProvisionerError,
     VpcLinkFailed,
     VpcLinkTimeout,
 )
-from provisioner.models import LinkRelease, LinkRequest, VpcLinkState
-from provisioner.ownership import created_by, managed_here, ownership_tags
-from provisioner.settings import Settings
+from provisioner.contract.payloads import LinkRelease, LinkRequest, VpcLinkState
+from provisioner.domain.ownership import created_by, managed_here, ownership_tags
+from provisioner.runtime.settings import Settings
+from provisioner.storage import ledger
 
 
 def ensure_vpc_link(request: LinkRequest, *, started_at: str, settings: Settings) -> VpcLinkState:

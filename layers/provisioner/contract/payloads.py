@@ -1,0 +1,192 @@
+"""What the workflow's tasks pass to each other through the state machine (the ASL's
+``Parameters`` and ``ResultSelector``): validated requests with every default filled in, and
+the state of what was found or made. camelCase on the wire, like the request contract.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from provisioner.contract.requests import EndpointType, HttpMethod
+from provisioner.contract.wire import WireModel
+
+
+class WorkflowKind(StrEnum):
+    PROVISION = "PROVISION"
+    TEARDOWN = "TEARDOWN"
+    RELINK = "RELINK"
+
+
+class RequestRef(WireModel):
+    """What every notification echoes; known even when a request is rejected."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: str
+    ticket_id: str | None = None
+    requested_by: str | None = None
+
+    @property
+    def ref(self) -> RequestRef:
+        return RequestRef(
+            request_id=self.request_id, ticket_id=self.ticket_id, requested_by=self.requested_by
+        )
+
+
+class ProvisionRequest(RequestRef):
+    """A validated request with every default filled in: what every later task works from."""
+
+    api_name: str
+    stage_name: str
+    endpoint_type: EndpointType
+    nlb_arn: str
+    vpc_link_id: str | None = None
+    endpoint_url: str
+    http_method: HttpMethod
+    proxy_all_paths: bool
+    timeout_seconds: int
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class LinkRequest(RequestRef):
+    """What finding, creating and waiting for a VpcLink needs: read from a provisioning or a
+    relink request alike (their other fields are ignored)."""
+
+    api_name: str = "private-api"
+    nlb_arn: str | None = None
+    vpc_link_id: str | None = None
+    timeout_seconds: int
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class VpcLinkState(WireModel):
+    vpc_link_id: str
+    status: str
+    status_message: str | None = None
+    created_by_this_request: bool
+    deadline: str  # ISO 8601, UTC
+    next_poll_seconds: int
+
+
+class LinkRelease(WireModel):
+    """What became of a link this control plane was asked to let go of."""
+
+    vpc_link_id: str
+    state: Literal["DELETING", "DELETED", "KEPT"]
+    reason: str
+
+
+class ApiState(WireModel):
+    rest_api_id: str
+    root_resource_id: str
+    created_by_this_request: bool
+
+
+class DeploymentState(WireModel):
+    deployment_id: str
+    stage_name: str
+    invoke_url: str
+
+
+class AwsError(BaseModel):
+    """What a Step Functions ``Catch`` puts at ``ResultPath``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    Error: str
+    Cause: str | None = None
+
+
+# --- task payloads (what the ASL passes to each function) --------------------------------------
+class ValidateTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    event: dict[str, Any]
+    execution_arn: str
+
+
+class EnsureVpcLinkTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: LinkRequest
+    started_at: str
+
+
+class GetVpcLinkStatusTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: LinkRequest
+    link: VpcLinkState
+
+
+class CreateApiTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: ProvisionRequest
+
+
+class DeployApiTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: ProvisionRequest
+    link: VpcLinkState
+    api: ApiState
+
+
+class SetStageVariableTask(DeployApiTask):
+    deployment: DeploymentState
+
+
+class FailedState(BaseModel):
+    """The whole workflow state at the moment something failed.
+
+    A failure in a Validate task leaves the raw EventBridge event (``id``, ``detail``) and no
+    ``request``; any later failure has the validated ``request``.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    request: RequestRef | None = None
+    id: str | None = None
+    detail: Any = None
+    error: AwsError
+
+
+class RollbackTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    workflow: WorkflowKind
+    execution_arn: str
+    state: FailedState
+
+
+class TeardownRequest(RequestRef):
+    rest_api_id: str
+    api_name: str
+    created_by_request: str | None = None
+    vpc_link_ids: list[str]
+    keep_vpc_link: bool
+
+
+class TeardownTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: TeardownRequest
+    started_at: str = ""
+
+
+class RelinkRequest(RequestRef):
+    """Readable as a ``LinkRequest`` too: the link tasks of provisioning serve relink as is."""
+
+    api_name: str
+    rest_api_id: str
+    stage_name: str
+    old_vpc_link_id: str | None = None
+    provisioned_by: str | None = None  # the request that created the API, from its tag
+    nlb_arn: str | None = None
+    vpc_link_id: str | None = None
+    timeout_seconds: int
+    delete_old_link: bool
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RelinkTask(WireModel):
+    model_config = ConfigDict(extra="ignore")
+    request: RelinkRequest
+    link: VpcLinkState
