@@ -11,7 +11,7 @@ the systems document. Injected faults are answered before credentials are checke
 
 from __future__ import annotations
 
-import logging
+import functools
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -33,8 +33,6 @@ from emulator.ticket_desk.state import (
     System,
 )
 from emulator.ticket_desk.wire import EmulatedApi, basic_header, json_response
-
-LOG = logging.getLogger(__name__)
 
 type ChangeHook = Callable[[DeskEvent], object]
 type StartResponse = Callable[..., Any]
@@ -90,9 +88,9 @@ class TicketDesk:
             threaded=True,
             request_handler=_QuietRequestHandler,
         )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"ticket-desk-{self.port}", daemon=True
-        )
+        # A short poll interval: stop() waits for the loop to notice, which a test pays for.
+        serve = functools.partial(self._server.serve_forever, poll_interval=0.05)
+        self._thread = threading.Thread(target=serve, name=f"ticket-desk-{self.port}", daemon=True)
         self._thread.start()
         return self
 
