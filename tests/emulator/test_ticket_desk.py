@@ -9,6 +9,8 @@ honouring ``Retry-After`` is played by recording the waits asked for instead of 
 
 from __future__ import annotations
 
+import io
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -18,7 +20,17 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.ticket_desk import DeskEvent, JiraStatus, JiraTransition, JiraWorkflow, TicketDesk
+from emulator.ticket_desk import (
+    DeskEvent,
+    JiraCredentials,
+    JiraStatus,
+    JiraTransition,
+    JiraWorkflow,
+    TicketDesk,
+    samples,
+)
+from emulator.ticket_desk import __main__ as ticket_desk_main
+from privateapi.waiting import wait_until
 
 pytestmark = pytest.mark.unit
 
@@ -702,3 +714,122 @@ def test_concurrent_write_backs_are_all_recorded(desk: TicketDesk) -> None:
     assert len({answer.json()["id"] for answer in answers}) == clients
     texts = sorted(text for _, text, _ in received(desk, "jira", "OPS-42"))
     assert texts == sorted(f"comment {number}" for number in range(clients))
+
+
+# --- the sample deliveries and the foreground desk ------------------------------------------
+SAMPLE_NLB_ARN = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/"
+    "orders-service-nlb/2fc49539b3b0c1bf"
+)
+
+
+def issue_form_answers(body: str) -> dict[str, str | None]:
+    """An issue form's body as GitHub renders it: ``### <label>``, a blank line, the answer;
+    ``_No response_`` for an optional field left empty."""
+    answers: dict[str, str | None] = {}
+    for section in body.split("### ")[1:]:
+        label, _, answer = section.partition("\n\n")
+        answers[label.strip()] = None if answer.strip() == "_No response_" else answer.strip()
+    return answers
+
+
+def test_each_sample_delivery_carries_a_whole_request_where_the_readme_says() -> None:
+    # Given the three sample deliveries
+    jira_delivery, github_delivery, servicenow_delivery = (
+        samples.load(samples.JIRA_SAMPLE),
+        samples.load(samples.GITHUB_SAMPLE),
+        samples.load(samples.SERVICENOW_SAMPLE),
+    )
+
+    # When the request's fields are read where events/tickets/README.md maps them
+    fields = jira_delivery["issue"]["fields"]
+    status_change = next(i for i in jira_delivery["changelog"]["items"] if i["fieldId"] == "status")
+    form = issue_form_answers(github_delivery["issue"]["body"])
+    variables = servicenow_delivery["variables"]
+    found = {
+        "jira": (
+            fields["customfield_10102"],
+            fields["customfield_10103"],
+            fields["customfield_10104"]["value"],
+            fields["reporter"]["displayName"],
+        ),
+        "github": (
+            form["API name"],
+            form["NLB ARN"],
+            form["Stage name"],
+            github_delivery["issue"]["user"]["login"],
+        ),
+        "servicenow": (
+            variables["api_name"],
+            variables["nlb_arn"],
+            variables["stage_name"],
+            servicenow_delivery["requested_for"]["user_name"],
+        ),
+    }
+
+    # Then each names the orders API on the sample NLB, stage prod, reported by Dana Ortiz
+    assert found == {
+        "jira": ("orders", SAMPLE_NLB_ARN, "prod", "Dana Ortiz"),
+        "github": ("orders", SAMPLE_NLB_ARN, "prod", "dana-ortiz"),
+        "servicenow": ("orders", SAMPLE_NLB_ARN, "prod", "dana.ortiz"),
+    }
+    # And each is an approval, in its system's words
+    assert jira_delivery["webhookEvent"] == "jira:issue_updated"
+    assert isinstance(jira_delivery["timestamp"], int)
+    assert (status_change["fromString"], status_change["toString"]) == ("Open", "Approved")
+    assert (github_delivery["action"], github_delivery["label"]["name"]) == ("labeled", "approved")
+    assert form["Notes for reviewers"] is None
+    assert servicenow_delivery["approval"] == "approved"
+
+
+def test_the_desk_seeds_the_tickets_the_samples_name(desk: TicketDesk) -> None:
+    # When the sample tickets are seeded
+    seeded = samples.seed_sample_tickets(desk)
+
+    # Then they stand where the deliveries leave them, and take write-backs
+    assert [(t["system"], t["id"], t["status"]) for t in seeded] == [
+        ("jira", "OPS-42", "Approved"),
+        ("github", "acme/platform-requests#17", "open"),
+        ("servicenow", "RITM0010042", "Open"),
+    ]
+    sys_id = samples.load(samples.SERVICENOW_SAMPLE)["sys_id"]
+    answer = servicenow(desk, "PATCH", f"/api/now/table/sc_req_item/{sys_id}", json={"state": "2"})
+    assert answer.json()["result"]["number"] == "RITM0010042"
+
+
+def test_the_foreground_desk_prints_each_write_back_as_it_arrives() -> None:
+    # Given the desk run as `python -m emulator.ticket_desk`, printing to a buffer
+    out, stop = io.StringIO(), threading.Event()
+    exit_codes: list[int] = []
+    runner = threading.Thread(
+        target=lambda: exit_codes.append(ticket_desk_main.main([], stop=stop, out=out)),
+        daemon=True,
+    )
+    runner.start()
+    try:
+        printed = wait_until(
+            lambda: "Ready:" in out.getvalue() and out.getvalue(),
+            timeout=TIMEOUT,
+            what="the desk to say it is ready",
+        )
+        base_url = re.search(r"Ticket desk on (\S+)", printed)
+        assert base_url is not None
+        assert "Seeded jira OPS-42 (Approved)" in printed
+
+        # When a client comments on the sample Jira request
+        credentials = JiraCredentials()
+        requests.post(
+            f"{base_url[1]}/jira/rest/servicedeskapi/request/OPS-42/comment",
+            json={"body": "Provisioning started", "public": True},
+            auth=(credentials.email, credentials.api_token),
+            timeout=TIMEOUT,
+        )
+
+        # Then the console shows it (the hook ran before the client had its answer)
+        assert "jira OPS-42 comment (public): Provisioning started" in out.getvalue()
+    finally:
+        stop.set()
+        runner.join(TIMEOUT)
+    # And a stop ends it cleanly
+    assert exit_codes == [0]
+    assert out.getvalue().endswith("Stopped.\n")
