@@ -3,6 +3,10 @@ Cloud, ServiceNow and GitHub issues on 127.0.0.1, so the code that comments on, 
 and closes the tickets that requested private APIs can be run and tested without the real
 systems.
 
+The systems answer under path prefixes of one server: ``{base_url}/jira``,
+``/servicenow``, ``/github``; the desk's own control API is ``/_desk``. ``python -m
+emulator.ticket_desk`` runs it in the foreground, printing each write-back as it arrives.
+
 Not deployed; tooling only. Entry point: :class:`TicketDesk`.
 """
 
