@@ -3,7 +3,7 @@ arrived, reset. Every endpoint is a call of the :class:`~.server.TicketDesk` Pyt
 the two cannot drift apart.
 
 - ``GET /_desk``: the base URL of each system and the credentials it accepts.
-- ``POST /_desk/jira/issues`` ``{"key", "summary"?, "status"?, "workflow"?}``;
+- ``POST /_desk/jira/issues`` ``{"key", "id"?, "summary"?, "status"?, "workflow"?}``;
   ``POST /_desk/servicenow/items`` ``{"number"?, "sys_id"?, "state"?, "approval"?,
   "short_description"?, "requested_for"?, "cat_item"?}``;
   ``POST /_desk/github/issues`` ``{"owner", "repo", "number", "title"?, "body"?, "state"?,
@@ -93,6 +93,7 @@ class ControlApi:
             summary=body.get("summary", ""),
             status=body.get("status"),
             workflow=JiraWorkflow.from_json(workflow) if workflow else None,
+            issue_id=body.get("id"),
         )
         return json_response(201, ticket)
 

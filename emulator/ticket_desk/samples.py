@@ -33,7 +33,9 @@ def seed_sample_tickets(desk: TicketDesk) -> list[dict[str, Any]]:
     reached = next(i["toString"] for i in jira["changelog"]["items"] if i["fieldId"] == "status")
     repository, gh_issue = github["repository"], github["issue"]
     return [
-        desk.create_jira_issue(issue["key"], summary=issue["fields"]["summary"], status=reached),
+        desk.create_jira_issue(
+            issue["key"], summary=issue["fields"]["summary"], status=reached, issue_id=issue["id"]
+        ),
         desk.create_github_issue(
             repository["owner"]["login"],
             repository["name"],

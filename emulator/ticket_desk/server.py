@@ -185,11 +185,17 @@ class TicketDesk:
         summary: str = "",
         status: str | None = None,
         workflow: JiraWorkflow | None = None,
+        issue_id: str | None = None,
     ) -> dict[str, Any]:
         """A Jira issue in ``status`` (the workflow's first status by default) of ``workflow``
-        (by default Open -> Approved -> Done, or Declined; transition ids 21, 31, 41, 51)."""
+        (by default Open -> Approved -> Done, or Declined; transition ids 21, 31, 41, 51),
+        with the numeric ``issue_id`` a webhook named (the desk numbers it otherwise)."""
         issue = self._state.add_jira_issue(
-            key, summary=summary, status=status, workflow=workflow or DEFAULT_JIRA_WORKFLOW
+            key,
+            summary=summary,
+            status=status,
+            workflow=workflow or DEFAULT_JIRA_WORKFLOW,
+            issue_id=issue_id,
         )
         return issue.to_json()
 

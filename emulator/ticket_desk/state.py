@@ -443,16 +443,22 @@ class DeskState:
 
     # --- seeding ----------------------------------------------------------------------------
     def add_jira_issue(
-        self, key: str, *, summary: str, status: str | None, workflow: JiraWorkflow
+        self,
+        key: str,
+        *,
+        summary: str,
+        status: str | None,
+        workflow: JiraWorkflow,
+        issue_id: str | None = None,
     ) -> JiraIssue:
         if not JIRA_KEY.match(key):
             raise ValueError(f"a Jira issue key is PROJECT-NUMBER (like OPS-42), not {key!r}")
         initial = status or workflow.statuses[0].name
         workflow.status(initial)
         with self._lock:
-            if key in self.jira:
-                raise FileExistsError(f"Jira issue {key} exists")
-            issue_id = str(self.next_id("jira-issue", 10001))
+            if key in self.jira or any(i.id == issue_id for i in self.jira.values()):
+                raise FileExistsError(f"Jira issue {key} ({issue_id}) exists")
+            issue_id = issue_id or str(self.next_id("jira-issue", 10001))
             issue = JiraIssue(
                 key, issue_id, summary or f"Private API request {key}", initial, workflow
             )

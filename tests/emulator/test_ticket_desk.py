@@ -795,6 +795,13 @@ def test_the_desk_seeds_the_tickets_the_samples_name(desk: TicketDesk) -> None:
     sys_id = samples.load(samples.SERVICENOW_SAMPLE)["sys_id"]
     answer = servicenow(desk, "PATCH", f"/api/now/table/sc_req_item/{sys_id}", json={"state": "2"})
     assert answer.json()["result"]["number"] == "RITM0010042"
+    # And the Jira request answers to the id the webhook gave as well as to its key
+    issue_id = samples.load(samples.JIRA_SAMPLE)["issue"]["id"]
+    by_id = jira(
+        desk, "POST", f"/rest/servicedeskapi/request/{issue_id}/comment", json={"body": "x"}
+    )
+    assert by_id.status_code == 201
+    assert received(desk, "jira", "OPS-42") == [("comment", "x", True)]
 
 
 def test_the_foreground_desk_prints_each_write_back_as_it_arrives() -> None:
