@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass, field
 
 from bench import importtime
-from emulator.lambda_runtime import FunctionSpec, lambda_environment
-from emulator.runtime import EmbeddedAws
+from emulator.engine.lambda_runtime import FunctionSpec, lambda_environment
+from emulator.engine.runtime import EmbeddedAws
 
 TARGET_RATIO = 1.3
 REGION = "us-east-1"

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.lambda_runtime import InvocationRecord
-from emulator.runtime import EmbeddedAws
+from emulator.engine.lambda_runtime import InvocationRecord
+from emulator.engine.runtime import EmbeddedAws
 from privateapi.network import create_sample_network
 from privateapi.progress import ProgressFollower
 from privateapi.submit import put_request

@@ -6,7 +6,7 @@
 The port defaults to ``LOCAL_PORT`` or 4566. ``serve`` refuses a busy port; ``demo`` takes a
 free one instead and says so. ``--time-scale`` (default 1, real time) sets the embedded AWS's
 clock: ``10`` runs every wait ten times faster, ``auto`` skips a wait whenever nothing else is
-running (see :mod:`emulator.clock`).
+running (see :mod:`emulator.engine.clock`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import argparse
 import logging
 import sys
 
-from emulator.clock import parse_time_scale
-from emulator.console import Console
-from emulator.local import LocalSettings, PortBusy, requested_port
+from emulator.apps.console import Console
+from emulator.apps.local import LocalSettings, PortBusy, requested_port
+from emulator.engine.clock import parse_time_scale
 
 
 def _template_parameter(text: str) -> tuple[str, str]:
@@ -94,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from(arguments)
     try:
         if arguments.command == "serve":
-            from emulator.serve import serve
+            from emulator.apps.serve import serve
 
             return serve(settings, console)
-        from emulator.demo import run_demo
+        from emulator.apps.demo import run_demo
 
         return run_demo(settings, console)
     except PortBusy as busy:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.runtime import EmbeddedAws
+from emulator.engine.runtime import EmbeddedAws
 
 STUB_TEMPLATE = Path(__file__).parent / "fixtures" / "stub_stack" / "template.yaml"
 LINK_PENDING_SECONDS = 120

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.runtime import EmbeddedAws
+from emulator.engine.runtime import EmbeddedAws
 
 
 def load_balancer(aws: EmbeddedAws, name: str, lb_type: str = "network") -> str:

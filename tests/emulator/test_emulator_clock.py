@@ -12,8 +12,8 @@ import threading
 
 import pytest
 
-from emulator.clock import Clock, parse_time_scale
-from emulator.runtime import EmbeddedAws
+from emulator.engine.clock import Clock, parse_time_scale
+from emulator.engine.runtime import EmbeddedAws
 from privateapi.waiting import wait_until
 
 pytestmark = pytest.mark.unit

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from emulator import events_bridge
-from emulator.runtime import EmbeddedAws
+from emulator.engine.runtime import EmbeddedAws
+from emulator.fidelity import events
 from privateapi.waiting import wait_until
 
 pytestmark = pytest.mark.unit
@@ -117,10 +117,10 @@ def test_entries_of_256_kib_or_more_are_refused_whole(aws: EmbeddedAws) -> None:
     from botocore.exceptions import ClientError
 
     entry = _entry(aws, "StubRequested", {})
-    room = events_bridge.MAX_ENTRIES_SIZE - events_bridge.entry_size(entry)
+    room = events.MAX_ENTRIES_SIZE - events.entry_size(entry)
     just_under = {**entry, "Detail": json.dumps({"pad": "x" * (room - 10)})}
     at_the_limit = {**entry, "Detail": json.dumps({"pad": "x" * (room - 9)})}
-    assert events_bridge.entry_size(just_under) == events_bridge.MAX_ENTRIES_SIZE - 1
+    assert events.entry_size(just_under) == events.MAX_ENTRIES_SIZE - 1
 
     assert aws.client("events").put_events(Entries=[just_under])["FailedEntryCount"] == 0
     with pytest.raises(ClientError) as refused:

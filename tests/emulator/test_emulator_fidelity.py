@@ -10,7 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from emulator import fidelity
-from emulator.runtime import EmbeddedAws
+from emulator.engine.runtime import EmbeddedAws
 from tests.emulator.conftest import LINK_DELETING_SECONDS, LINK_PENDING_SECONDS
 from tests.emulator.emulator_helpers import load_balancer
 

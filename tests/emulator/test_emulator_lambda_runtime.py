@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from emulator.runtime import EmbeddedAws
+from emulator.engine.runtime import EmbeddedAws
 from privateapi.waiting import wait_until
 
 pytestmark = pytest.mark.unit

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.runtime import EmbeddedAws
-from emulator.stack import REPO_ROOT, Resolver, creation_order, load_template, transform
+from emulator.engine.runtime import EmbeddedAws
+from emulator.engine.stack import REPO_ROOT, Resolver, creation_order, load_template, transform
 
 pytestmark = pytest.mark.unit
 
 
 def test_resolver_handles_ref_getatt_sub_join() -> None:
     resolver = Resolver({"Stage": "prod", "AWS::Region": "us-east-1"})
-    from emulator.stack import PhysicalResource
+    from emulator.engine.stack import PhysicalResource
 
     resolver.resources["Fn"] = PhysicalResource(
         "Fn", "AWS::Lambda::Function", "fn", {"Arn": "arn:fn"}

@@ -22,7 +22,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from emulator.stack import REPO_ROOT, load_template
+from emulator.engine.stack import REPO_ROOT, load_template
 
 from .support import (
     FIDELITY,

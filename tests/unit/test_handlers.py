@@ -61,7 +61,7 @@ def progress_of(result: dict[str, Any], status: str, request_id: str) -> dict[st
 
 def event_driven_functions() -> set[str]:
     """The folders of the functions an EventBridge rule invokes (not a workflow task)."""
-    from emulator.stack import REPO_ROOT, load_template
+    from emulator.engine.stack import REPO_ROOT, load_template
 
     resources = load_template(REPO_ROOT / "template.yaml")["Resources"]
     return {

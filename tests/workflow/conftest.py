@@ -19,7 +19,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from emulator import fidelity
-from emulator.runtime import EmbeddedAws
+from emulator.engine.runtime import EmbeddedAws
 from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import Notification, ProgressFollower
 from privateapi.submit import put_request

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed
 from hypothesis import settings as hypothesis_settings
 
-from emulator import events_bridge, fidelity
+from emulator import fidelity
+from emulator.fidelity import events
 from privateapi.network import create_sample_network
 from privateapi.waiting import wait_until
 from provisioner.contract.errors import MAX_LISTED_FIELDS
@@ -47,7 +48,7 @@ def put_detail(provisioner: Provisioner, detail: dict[str, Any]) -> None:
         "DetailType": "PrivateApiRequested",
         "Detail": json.dumps(detail),
     }
-    assert events_bridge.entry_size(entry) < events_bridge.MAX_ENTRIES_SIZE
+    assert events.entry_size(entry) < events.MAX_ENTRIES_SIZE
     answer = provisioner.aws.client("events").put_events(Entries=[entry])
     assert answer["FailedEntryCount"] == 0, answer
 
@@ -56,7 +57,7 @@ def padded_to_the_limit(detail: dict[str, Any]) -> dict[str, Any]:
     """``detail`` plus an unknown field that brings the entry to 256 KiB less one byte."""
     base = len(SOURCE) + len("PrivateApiRequested")
     size = base + len(json.dumps({**detail, "padding": ""}))
-    return {**detail, "padding": "x" * (events_bridge.MAX_ENTRIES_SIZE - 1 - size)}
+    return {**detail, "padding": "x" * (events.MAX_ENTRIES_SIZE - 1 - size)}
 
 
 @pytest.mark.parametrize(

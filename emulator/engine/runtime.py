@@ -8,7 +8,7 @@ Starting it: a threaded moto server on 127.0.0.1 (a free port unless one is give
 server, moto configured to execute state machines, the fidelity patches, the Lambda runtime
 and the EventBridge → Step Functions bridge installed, then ``template.yaml`` deployed.
 moto's state is process-global, so starting (and ``reset()``) wipes every backend first.
-Everything in it runs on one clock (:mod:`emulator.clock`), set by ``time_scale``.
+Everything in it runs on one clock (:mod:`emulator.engine.clock`), set by ``time_scale``.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from emulator import events_bridge, fidelity, stepfunctions
-from emulator.clock import CLOCK, Clock, TimeScale, parse_time_scale
-from emulator.lambda_runtime import LambdaRuntime, function_ref_from_path, install_boto_hook
-from emulator.stack import REPO_ROOT, DeployedStack, deploy
+from emulator import fidelity
+from emulator.engine import eventbridge
+from emulator.engine.clock import CLOCK, Clock, TimeScale, parse_time_scale
+from emulator.engine.lambda_runtime import LambdaRuntime, function_ref_from_path, install_boto_hook
+from emulator.engine.stack import REPO_ROOT, DeployedStack, deploy
+from emulator.fidelity import stepfunctions
 
 CONTROL_PREFIX = "/_emulator/"
 # The stack creates nothing in these: a reset wipes them whole.
@@ -174,10 +176,9 @@ class EmbeddedAws:
         default_user_config["lambda"] = {"use_docker": False}
         fidelity.install(self.vpc_link_pending_seconds, self.vpc_link_deleting_seconds)
         fidelity.reset_hooks()
-        stepfunctions.install()
         CLOCK.configure(self.time_scale)
         CLOCK.restart()
-        events_bridge.install()
+        eventbridge.install()
         install_boto_hook()
         app = ControlMiddleware(
             DomainDispatcherApplication(create_backend_app), lambda: self.lambda_runtime

@@ -1,4 +1,4 @@
-"""moto's Step Functions interpreter on the embedded AWS's clock (:mod:`emulator.clock`).
+"""moto's Step Functions interpreter on the embedded AWS's clock (:mod:`emulator.engine.clock`).
 
 moto's interpreter (a port of LocalStack's) waits in real time: ``Wait`` states on
 ``env.program_state_event.wait(seconds)``, retry intervals with ``time.sleep``, and it stamps
@@ -18,7 +18,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from emulator.clock import CLOCK, Activity
+from emulator.engine.clock import CLOCK, Activity
 
 _lock = threading.Lock()
 _installed = False

@@ -2,8 +2,8 @@
 
 Step Functions Wait states and retry intervals, ``$$.Execution.StartTime`` and the execution
 history, VpcLink PENDING and DELETING periods, throttling windows, and the handlers' own
-``datetime.now()`` (see :mod:`emulator.lambda_worker`) all run on :data:`CLOCK`, so a deadline
-computed by a handler and a Wait state measured by the interpreter agree.
+``datetime.now()`` (see :mod:`emulator.engine.lambda_worker`) all run on :data:`CLOCK`, so a
+deadline computed by a handler and a Wait state measured by the interpreter agree.
 
 How it moves:
 
@@ -18,7 +18,7 @@ How it moves:
   only jumps over idle time, a step's own work takes exactly as long in emulated time as it
   does in real time, as in AWS: deadlines and leases keep their meaning on a slow machine.
 
-Who counts as running is told by the Step Functions patches (:mod:`emulator.stepfunctions`)
+Who counts as running is told by the Step Functions patches (:mod:`emulator.fidelity.stepfunctions`)
 and the Lambda runtime, through :meth:`Clock.claim`, :meth:`Clock.active`,
 :meth:`Clock.suspend` / :meth:`Clock.resume` and :meth:`Clock.sleep`.
 

@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from emulator.clock import TimeScale
-from emulator.runtime import EmbeddedAws, free_port
+from emulator.engine.clock import TimeScale
+from emulator.engine.runtime import EmbeddedAws, free_port
 
 DEFAULT_PORT = 4566
 REGION = "us-east-1"
@@ -65,7 +65,7 @@ def claim_port(port: int, *, fall_back_to_free: bool) -> int:
 @dataclass(frozen=True)
 class LocalSettings:
     """How the local control plane runs: port, polling, how long a link stays PENDING, and how
-    fast its clock goes (:mod:`emulator.clock`)."""
+    fast its clock goes (:mod:`emulator.engine.clock`)."""
 
     port: int = DEFAULT_PORT
     poll_interval_seconds: int = 2

@@ -5,7 +5,7 @@ moto 5.2 is looser than AWS exactly where this product must be strict (see DESIG
 (idempotently) so that:
 
 * a new VpcLink is ``PENDING``, then ``AVAILABLE`` after ``vpc_link_pending_seconds`` of the
-  embedded AWS's clock (:mod:`emulator.clock`), or ``FAILED`` with AWS's ``statusMessage``
+  embedded AWS's clock (:mod:`emulator.engine.clock`), or ``FAILED`` with AWS's ``statusMessage``
   when its NLB is missing, is not a network load balancer, or is already associated with
   another VPC endpoint service. The transition is evaluated lazily whenever links are read.
   An AVAILABLE link owns a VPC endpoint service configuration in moto's EC2 backend, as on
@@ -27,7 +27,6 @@ through :class:`ControlMiddleware` (``POST /_emulator/...``).
 
 from __future__ import annotations
 
-import contextvars
 import itertools
 import json
 import re
@@ -40,9 +39,10 @@ from urllib.parse import unquote
 from moto.apigateway import models as apigw_models
 from moto.apigateway import responses as apigw_responses
 from moto.apigateway.exceptions import BadRequestException, NotFoundException, VpcLinkNotFound
-from moto.elbv2 import models as elbv2_models
 
-from emulator.clock import CLOCK
+from emulator.engine.clock import CLOCK
+from emulator.fidelity import elbv2
+from emulator.fidelity.patching import wrap
 
 STATUS_MESSAGES = {
     "PENDING": "Your vpc link is being created",
@@ -174,16 +174,12 @@ def _ec2_backend(backend: Any) -> Any:
     return ec2_backends[backend.account_id][backend.region_name]
 
 
-def _elbv2_backend(backend: Any) -> Any:
-    return elbv2_models.elbv2_backends[backend.account_id][backend.region_name]
-
-
 def _failure_reason(backend: Any, link: Any) -> str | None:
     """Why AWS would make this link FAILED, or None when it becomes AVAILABLE."""
     nlb_arn = link.target_arns[0]
     if nlb_arn in settings.failing_nlbs:
         return settings.failing_nlbs[nlb_arn]
-    load_balancer = _elbv2_backend(backend).load_balancers.get(nlb_arn)
+    load_balancer = elbv2.backend_of(backend).load_balancers.get(nlb_arn)
     if load_balancer is None:
         return f"Failed to create VPC endpoint service: load balancer {nlb_arn} was not found"
     if load_balancer.type != "network":
@@ -291,26 +287,10 @@ def _referencing_apis(backend: Any, link_id: str) -> list[str]:
 
 
 # --- patches ---------------------------------------------------------------------------------
-def _wrap(owner: Any, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    original = getattr(owner, name)
-
-    def decorate(replacement: Callable[..., Any]) -> Callable[..., Any]:
-        def patched(*args: Any, **kwargs: Any) -> Any:
-            return replacement(original, *args, **kwargs)
-
-        patched.__name__ = name
-        patched.__doc__ = original.__doc__
-        patched._emulator_original = original  # type: ignore[attr-defined]
-        setattr(owner, name, patched)
-        return patched
-
-    return decorate
-
-
 def _patch_vpc_link_model() -> None:
     vpc_link_cls = apigw_models.VpcLink
 
-    @_wrap(vpc_link_cls, "__init__")
+    @wrap(vpc_link_cls, "__init__")
     def _init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         self.status = "PENDING"
@@ -320,7 +300,7 @@ def _patch_vpc_link_model() -> None:
         self._emulator_polls = 0  # GetVpcLink calls since it was created (or deleted)
         self.tags = self.tags or {}
 
-    @_wrap(vpc_link_cls, "to_json")
+    @wrap(vpc_link_cls, "to_json")
     def _to_json(original: Callable[..., dict[str, Any]], self: Any) -> dict[str, Any]:
         body = original(self)
         body["statusMessage"] = getattr(self, "status_message", STATUS_MESSAGES["AVAILABLE"])
@@ -330,7 +310,7 @@ def _patch_vpc_link_model() -> None:
 def _patch_vpc_link_backend() -> None:
     backend_cls = apigw_models.APIGatewayBackend
 
-    @_wrap(backend_cls, "create_vpc_link")
+    @wrap(backend_cls, "create_vpc_link")
     def _create(original: Callable[..., Any], self: Any, **kwargs: Any) -> Any:
         target_arns = kwargs.get("target_arns") or []
         if len(target_arns) != 1:
@@ -340,7 +320,7 @@ def _patch_vpc_link_backend() -> None:
             )
         return original(self, **kwargs)
 
-    @_wrap(backend_cls, "get_vpc_link")
+    @wrap(backend_cls, "get_vpc_link")
     def _get(original: Callable[..., Any], self: Any, vpc_link_id: str) -> Any:
         with _lock:
             polled = self.vpc_links.get(vpc_link_id)
@@ -349,12 +329,12 @@ def _patch_vpc_link_backend() -> None:
             _settle(self)
         return original(self, vpc_link_id=vpc_link_id)
 
-    @_wrap(backend_cls, "get_vpc_links")
+    @wrap(backend_cls, "get_vpc_links")
     def _list(original: Callable[..., Any], self: Any) -> Any:
         _settle(self)
         return original(self)
 
-    @_wrap(backend_cls, "delete_vpc_link")
+    @wrap(backend_cls, "delete_vpc_link")
     def _delete(original: Callable[..., Any], self: Any, vpc_link_id: str) -> None:
         del original  # replaced entirely: the original pops the link at once
         with _lock:
@@ -443,18 +423,18 @@ def _patch_stage_audit() -> None:
         return result
 
     for name in ("create_deployment", "create_stage", "update_stage"):
-        _wrap(backend_cls, name)(audited)
+        wrap(backend_cls, name)(audited)
 
 
 def _patch_integrations() -> None:
-    @_wrap(apigw_models.Integration, "to_json")
+    @wrap(apigw_models.Integration, "to_json")
     def _to_json(original: Callable[..., dict[str, Any]], self: Any) -> dict[str, Any]:
         body = original(self)
         if getattr(self, "connection_id", None):
             body["connectionId"] = self.connection_id
         return body
 
-    @_wrap(apigw_responses.APIGatewayResponse, "put_integration")
+    @wrap(apigw_responses.APIGatewayResponse, "put_integration")
     def _put(original: Callable[..., Any], self: Any) -> Any:
         status, headers, _ = original(self)
         parts = self.path.split("/")
@@ -516,7 +496,7 @@ def _patch_tags() -> None:
 
 
 def _patch_throttling() -> None:
-    @_wrap(apigw_responses.APIGatewayResponse, "call_action")
+    @wrap(apigw_responses.APIGatewayResponse, "call_action")
     def _call(original: Callable[..., Any], self: Any) -> Any:
         operation = self._get_action()
         with _lock:
@@ -526,29 +506,6 @@ def _patch_throttling() -> None:
         if remaining:
             return self.error("TooManyRequestsException", "Too Many Requests", 429)
         return original(self)
-
-
-_lb_type: contextvars.ContextVar[str | None] = contextvars.ContextVar("lb_type", default=None)
-_ARN_KIND = {"network": "net", "gateway": "gwy"}
-
-
-def _patch_load_balancer_arns() -> None:
-    make_arn = elbv2_models.make_arn_for_load_balancer
-
-    def make_arn_for_load_balancer(**kwargs: Any) -> str:
-        arn: str = make_arn(**kwargs)
-        kind = _ARN_KIND.get(_lb_type.get() or "")
-        return arn.replace("loadbalancer/app/", f"loadbalancer/{kind}/", 1) if kind else arn
-
-    elbv2_models.make_arn_for_load_balancer = make_arn_for_load_balancer  # type: ignore[assignment]
-
-    @_wrap(elbv2_models.ELBv2Backend, "create_load_balancer")
-    def _create(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _lb_type.set(kwargs.get("loadbalancer_type"))
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _lb_type.reset(token)
 
 
 def install(pending_seconds: float | None = None, deleting_seconds: float | None = None) -> None:
@@ -563,8 +520,6 @@ def install(pending_seconds: float | None = None, deleting_seconds: float | None
         _patch_integrations()
         _patch_tags()
         _patch_throttling()
-        _patch_load_balancer_arns()
-        _patch_dynamodb_atomicity()
         _patch_rest_api_deletion()
         _patch_stage_audit()
         _installed = True
@@ -574,26 +529,11 @@ def _patch_rest_api_deletion() -> None:
     """Deleting an API that is gone: AWS answers NotFoundException, moto a KeyError (HTTP 500)."""
     from moto.apigateway.exceptions import RestAPINotFound
 
-    @_wrap(apigw_models.APIGatewayBackend, "delete_rest_api")
+    @wrap(apigw_models.APIGatewayBackend, "delete_rest_api")
     def _delete(original: Callable[..., Any], self: Any, function_id: str) -> Any:
         if function_id not in self.apis:
             raise RestAPINotFound()
         return original(self, function_id)
-
-
-def _patch_dynamodb_atomicity() -> None:
-    """DynamoDB applies a conditional write atomically; moto checks the condition and writes
-    without a lock, so two threads of the threaded server can both pass the same
-    ``attribute_not_exists`` check. Serialise moto's write operations, as DynamoDB does per item."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    writes = threading.Lock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-
-        @_wrap(DynamoDBBackend, name)
-        def _atomic(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-            with writes:
-                return original(*args, **kwargs)
 
 
 # --- HTTP control ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Protocol: one JSON object per line on stdin (``{"requestId", "event", "deadlineM
 per line on a private duplicate of the original stdout. The handler's own stdout (Powertools
 logs, EMF metrics) is redirected to stderr, which the parent collects as the function's logs.
 
-The function runs on the embedded AWS's clock (:mod:`emulator.clock`), as a Lambda function
+The function runs on the embedded AWS's clock (:mod:`emulator.engine.clock`), as a Lambda function
 runs on AWS's: ``datetime.now()``, ``datetime.utcnow()``, ``time.time()`` and
 ``time.time_ns()`` read the clock reading that comes with each invocation (the clock does not
 jump while an invocation runs). The invocation's deadline stays in real time, as the parent

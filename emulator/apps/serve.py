@@ -26,11 +26,11 @@ from typing import Any
 
 from moto.moto_api._internal import mock_random
 
-from emulator.clock import describe_time_scale
-from emulator.console import Console, clock
-from emulator.local import LocalSettings, claim_port, http_client, start_embedded_aws
-from emulator.runtime import EmbeddedAws
-from emulator.stack import REPO_ROOT
+from emulator.apps.console import Console, clock
+from emulator.apps.local import LocalSettings, claim_port, http_client, start_embedded_aws
+from emulator.engine.clock import describe_time_scale
+from emulator.engine.runtime import EmbeddedAws
+from emulator.engine.stack import REPO_ROOT
 from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import ProgressFollower
 

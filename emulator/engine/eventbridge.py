@@ -2,15 +2,14 @@
 does not.
 
 moto's ``put_events`` builds the event envelope and calls ``Rule.send_to_targets`` for every
-rule of the bus (after the entry checks EventBridge makes and moto does not, added here: the
-request's size, a ``Detail`` that is JSON but not an object); that method checks the rule's
-pattern (moto's own matcher) and delivers to the target types moto knows. We wrap it: for
-each target whose ARN is a state machine, we StartExecution with the event as AWS would send
-it (the envelope, or the target's ``Input`` / ``InputPath`` / ``InputTransformer``); a
-function is invoked asynchronously through :mod:`emulator.lambda_runtime`. Patching
-the model means it works for in-process calls and for clients over HTTP alike. A delivery
-that fails goes to the target's dead-letter queue when it has one, as EventBridge does once
-its retries are exhausted.
+rule of the bus (after the entry checks, see :mod:`emulator.fidelity.events`); that method
+checks the rule's pattern (moto's own matcher) and delivers to the target types moto knows.
+We wrap it: for each target whose ARN is a state machine, we StartExecution with the event as
+AWS would send it (the envelope, or the target's ``Input`` / ``InputPath`` /
+``InputTransformer``); a function is invoked asynchronously through
+:mod:`emulator.engine.lambda_runtime`. Patching the model means it works for in-process calls
+and for clients over HTTP alike. A delivery that fails goes to the target's dead-letter queue
+when it has one, as EventBridge does once its retries are exhausted.
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ from typing import Any
 from moto.events import models as events_models
 from moto.events.utils import EventTemplateParser
 from moto.utilities.arns import parse_arn
-
-from emulator.clock import CLOCK
 
 LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -94,7 +91,7 @@ def _start_execution(rule: Any, target: dict[str, Any], event: dict[str, Any]) -
 def _invoke_function(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
     """EventBridge invokes a Lambda target asynchronously (InvocationType Event): our runtime
     runs it in the background; an invocation that cannot be made is dead-lettered."""
-    from emulator.lambda_runtime import runtime_for
+    from emulator.engine.lambda_runtime import runtime_for
 
     runtime = runtime_for(None, target["Arn"])
     if runtime is None:
@@ -113,60 +110,12 @@ def _dead_letter(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> No
 _DELIVERIES = {"states": _start_execution, "lambda": _invoke_function}
 
 
-# PutEvents refuses a request whose entries add up to 256 KiB or more, counted as EventBridge
-# documents ("Calculating PutEvents event entry size"): Time 14 bytes, then the UTF-8 bytes of
-# Source, DetailType, Detail and each of Resources.
-MAX_ENTRIES_SIZE = 256 * 1024
-TOO_LARGE = "Total size of the entries in the request is over the limit."
-MALFORMED_DETAIL = {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
-
-
-def entry_size(entry: dict[str, Any]) -> int:
-    size = 14 if entry.get("Time") is not None else 0
-    for key in ("Source", "DetailType", "Detail"):
-        size += len(str(entry.get(key) or "").encode())
-    return size + sum(len(str(resource).encode()) for resource in entry.get("Resources") or [])
-
-
-def _detail_is_not_an_object(entry: dict[str, Any]) -> bool:
-    """JSON, but not an object (moto only warns; EventBridge answers MalformedDetail)."""
-    try:
-        detail = json.loads(entry.get("Detail") or "{}")
-    except ValueError:
-        return False  # moto answers MalformedDetail itself
-    return not isinstance(detail, dict)
-
-
-def _patch_put_events() -> None:
-    from moto.events.exceptions import ValidationException
-
-    original = events_models.EventsBackend.put_events
-
-    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if sum(entry_size(event) for event in events) >= MAX_ENTRIES_SIZE:
-            raise ValidationException(TOO_LARGE)
-        malformed = [_detail_is_not_an_object(event) for event in events]
-        accepted = iter(
-            original(self, [e for e, bad in zip(events, malformed, strict=True) if not bad])
-        )
-        return [dict(MALFORMED_DETAIL) if bad else next(accepted) for bad in malformed]
-
-    events_models.EventsBackend.put_events = put_events  # type: ignore[method-assign]
-    original_time = events_models.unix_time
-
-    def unix_time(dt: Any = None) -> float:  # the event's "time": the embedded AWS's clock
-        return CLOCK.time() if dt is None else float(original_time(dt))
-
-    events_models.unix_time = unix_time  # type: ignore[assignment]
-
-
 def install() -> None:
-    """Patch moto's ``Rule.send_to_targets`` and ``put_events`` once per process."""
+    """Patch moto's ``Rule.send_to_targets`` once per process."""
     global _installed
     with _lock:
         if _installed:
             return
-        _patch_put_events()
         original: Callable[..., None] = events_models.Rule.send_to_targets
 
         def send_to_targets(

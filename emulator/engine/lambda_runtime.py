@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 import boto3
 from botocore.awsrequest import AWSResponse
 
-from emulator.clock import CLOCK
+from emulator.engine.clock import CLOCK
 
 LOG = logging.getLogger(__name__)
 ZYGOTE_SCRIPT = Path(__file__).with_name("lambda_zygote.py")

@@ -8,7 +8,7 @@ in dependency order, with ``Ref`` / ``Fn::GetAtt`` / ``Fn::Sub`` / ``Fn::Join`` 
 environments, state machines and their substitutions all come from the template, so the
 emulator follows when the template changes.
 
-Lambda code is not uploaded (a placeholder zip is): :mod:`emulator.lambda_runtime` runs the
+Lambda code is not uploaded (a placeholder zip is): :mod:`emulator.engine.lambda_runtime` runs the
 real handlers from the ``FunctionSpec`` this module returns.
 """
 
@@ -29,10 +29,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from emulator.lambda_runtime import FunctionSpec
+from emulator.engine.lambda_runtime import FunctionSpec
 
 LOG = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_ID = "123456789012"
 CODE_BUCKET = "emulator-local-code"
 _LOCAL_URI_KEYS = ("CodeUri", "ContentUri", "DefinitionUri")

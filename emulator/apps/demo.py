@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from emulator.clock import CLOCK, describe_time_scale
-from emulator.console import Console, since
-from emulator.local import ACCOUNT_ID, REGION, LocalSettings, claim_port, http_client
-from emulator.local import start_embedded_aws as _start_embedded_aws
+from emulator.apps.console import Console, since
+from emulator.apps.local import ACCOUNT_ID, REGION, LocalSettings, claim_port, http_client
+from emulator.apps.local import start_embedded_aws as _start_embedded_aws
+from emulator.engine.clock import CLOCK, describe_time_scale
 from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import Notification, ProgressFollower
 from privateapi.submit import put_request

@@ -1,0 +1,22 @@
+"""Patching moto's classes: the one helper every fidelity module uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def wrap(owner: Any, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    original = getattr(owner, name)
+
+    def decorate(replacement: Callable[..., Any]) -> Callable[..., Any]:
+        def patched(*args: Any, **kwargs: Any) -> Any:
+            return replacement(original, *args, **kwargs)
+
+        patched.__name__ = name
+        patched.__doc__ = original.__doc__
+        patched._emulator_original = original  # type: ignore[attr-defined]
+        setattr(owner, name, patched)
+        return patched
+
+    return decorate
