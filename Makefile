@@ -18,7 +18,7 @@ TIME_SCALE ?= 1
 PYTEST_ARGS ?= -n 2 --dist loadfile
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test unit workflow e2e lint typecheck validate build demo local bench clean
+.PHONY: help venv test unit workflow e2e lint typecheck validate build demo local bench asl clean
 
 help:
 	@echo "make demo   - start the embedded AWS, deploy template.yaml, provision a private API, step by step"
@@ -75,6 +75,10 @@ local: venv
 
 bench: venv
 	$(PY) -m bench
+
+# statemachine/*.asl.json from their description (statemachine/workflows.py); a test checks them
+asl: venv
+	$(PY) -m statemachine
 
 clean:
 	rm -rf $(VENV) .uv .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -229,3 +229,18 @@ def test_aws_errors_re_raises_a_client_error_as_its_named_error_chained():
 def test_aws_errors_lets_other_exceptions_through():
     with pytest.raises(KeyError), clients.aws_errors():
         raise KeyError("not an AWS error")
+
+
+def test_the_definitions_are_what_their_description_writes():
+    # statemachine/*.asl.json are generated from statemachine/workflows.py: never edited by hand
+    from statemachine.__main__ import rendered
+
+    for path, text in rendered().items():
+        assert path.read_text() == text, f"{path.name} is stale: run make asl"
+
+
+def test_a_provisioning_tells_its_milestones_from_its_tasks_not_its_states(asl):
+    # Every milestone is told in one place (tasks.common.announce): no state publishes
+    definition = json.dumps(asl)
+    assert "sns:publish" not in definition
+    assert "events:putEvents" not in definition

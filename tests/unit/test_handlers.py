@@ -210,7 +210,7 @@ def test_the_tasks_chain_into_a_deployed_api_on_its_link(
     assert set(api) == {"restApiId", "rootResourceId", "createdByThisRequest"}
     assert progress_of(created, "API_CREATED", "r-42")["restApiId"] == api["restApiId"]
 
-    # And DeployApi, then SetStageVariable
+    # And DeployApi, which deploys and tells the requester the API is ready
     deployed = handlers["deploy_api"].handler(
         {"request": request, "link": link, "api": api}, lambda_context
     )
@@ -218,13 +218,12 @@ def test_the_tasks_chain_into_a_deployed_api_on_its_link(
     invoke_url = f"https://{api['restApiId']}.execute-api.{REGION}.amazonaws.com/prod"
     assert deployment["stageName"] == "prod"
     assert deployment["invokeUrl"] == invoke_url
-    progress_of(deployed, "API_DEPLOYED", "r-42")
-    done = handlers["set_stage_variable"].handler(
-        {"request": request, "link": link, "api": api, "deployment": deployment}, lambda_context
-    )
+    done = deployed
+    history = [step["status"] for step in ledger.get_request(LEDGER_TABLE, "r-42")["history"]]
+    assert history[-2:] == ["API_DEPLOYED", "SUCCEEDED"]
 
     # Then the last notification is SUCCEEDED with the invoke URL and everything known
-    assert set(done) == {"progress"}
+    assert set(done) == {"deployment", "progress"}
     body = progress_of(done, "SUCCEEDED", "r-42")
     assert body["invokeUrl"] == invoke_url
     assert (body["vpcLinkId"], body["restApiId"], body["stageName"]) == (

@@ -156,6 +156,7 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(network, provi
     assert first == {
         "pending": True,
         "nextPollSeconds": 15,
+        "progress": None,
         "links": [{"vpcLinkId": api.vpc_link_id, "state": "DELETING", "reason": "being deleted"}],
     }
     assert ledger_item("DEL-1")["status"] == "API_DELETED"

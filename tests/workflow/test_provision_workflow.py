@@ -101,7 +101,7 @@ def test_happy_path_link_pending_for_a_few_polls_then_available(provisioner: Pro
     entered = provisioner.entered_states(execution["executionArn"])
     assert entered.count("WaitForLink") == 4  # three PENDING polls, the fourth reads AVAILABLE
     assert entered.count("GetVpcLinkStatus") == 4
-    assert entered.index("DeployApi") > entered.index("NotifyLinkAvailable")
+    assert entered.index("DeployApi") > entered.index("LinkReady")
     assert "ParallelStateSucceeded" in event_types(history)
     waits = [e for e in history if e["type"] == "WaitStateExited"]
     assert len(waits) == 4

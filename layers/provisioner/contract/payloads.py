@@ -135,11 +135,20 @@ class SetStageVariableTask(DeployApiTask):
     deployment: DeploymentState
 
 
-class FailedState(BaseModel):
-    """The whole workflow state at the moment something failed.
+class BranchFailure(BaseModel):
+    """What a Parallel branch that failed ends with (``{"failure": {Error, Cause}}``)."""
 
-    A failure in a Validate task leaves the raw EventBridge event (``id``, ``detail``) and no
-    ``request``; any later failure has the validated ``request``.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    failure: AwsError | None = None
+
+
+class FailedState(BaseModel):
+    """The workflow state at the moment something failed.
+
+    A validate task that failed leaves its error and the event id (the error names the request
+    to answer); a later failure leaves the validated ``request`` and the ``error``, or, after
+    the Parallel state, its ``branches``, one of which ended with its failure.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -147,7 +156,15 @@ class FailedState(BaseModel):
     request: RequestRef | None = None
     id: str | None = None
     detail: Any = None
-    error: AwsError
+    error: AwsError | None = None
+    branches: list[BranchFailure] = Field(default_factory=list)
+
+    @property
+    def the_error(self) -> AwsError:
+        """The error that ended the workflow: the state's, else the first failed branch's."""
+        failures = [branch.failure for branch in self.branches if branch.failure]
+        error = self.error or (failures[0] if failures else None)
+        return error or AwsError(Error="States.Runtime", Cause="the workflow lost its error")
 
 
 class RollbackTask(WireModel):

@@ -1,7 +1,8 @@
-"""The progress contract: one JSON body and SNS message attributes for every milestone.
+"""The progress contract: one JSON body and SNS message attributes for every milestone, the
+status vocabulary, and the outcome events' detail-types.
 
-Tasks build the notification; the state machine publishes it with the direct ``sns:publish``
-integration (``Message.$`` / ``MessageAttributes.$``), so formatting lives in one place.
+Every milestone is told in one place (``tasks.common.announce``): recorded in the ledger,
+published on the progress topic and, when it is final, put on the bus as an outcome event.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from provisioner.contract.payloads import RequestRef
+from provisioner.contract.payloads import RequestRef, WorkflowKind
 
 
 class Status(StrEnum):
+    """Every status a request has: in its notifications, and in the ledger."""
+
     ACCEPTED = "ACCEPTED"
     VPC_LINK_PENDING = "VPC_LINK_PENDING"
     VPC_LINK_AVAILABLE = "VPC_LINK_AVAILABLE"
@@ -23,9 +26,34 @@ class Status(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     REJECTED = "REJECTED"
+    # The ledger's only: a provisioning whose API a teardown deleted.
+    DELETED = "DELETED"
 
 
 FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.REJECTED})
+# A request that ended like this may be sent again with the same requestId (after a fix).
+RERUNNABLE_STATUSES = frozenset({Status.FAILED, Status.REJECTED})
+
+# EventBridge detail-types of the outcome events; none of them matches a request rule.
+_OUTCOMES = {
+    (WorkflowKind.PROVISION, Status.SUCCEEDED): "PrivateApiProvisioned",
+    (WorkflowKind.PROVISION, Status.FAILED): "PrivateApiProvisioningFailed",
+    (WorkflowKind.TEARDOWN, Status.SUCCEEDED): "PrivateApiDeleted",
+    (WorkflowKind.TEARDOWN, Status.FAILED): "PrivateApiDeletionFailed",
+    (WorkflowKind.RELINK, Status.SUCCEEDED): "PrivateApiRelinked",
+    (WorkflowKind.RELINK, Status.FAILED): "PrivateApiRelinkFailed",
+}
+REJECTED_DETAIL_TYPE = "PrivateApiRequestRejected"
+
+
+def outcome_detail_type(workflow: WorkflowKind, status: Status) -> str:
+    return REJECTED_DETAIL_TYPE if status is Status.REJECTED else _OUTCOMES[(workflow, status)]
+
+
+def timestamp(moment: datetime | None = None) -> str:
+    """ISO 8601 in UTC with milliseconds and a ``Z``: every timestamp a requester sees."""
+    moment = moment or datetime.now(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def invoke_url(rest_api_id: str, region: str, stage_name: str) -> str:
@@ -33,7 +61,7 @@ def invoke_url(rest_api_id: str, region: str, stage_name: str) -> str:
 
 
 def progress(ref: RequestRef, status: Status, message: str, **known: Any) -> dict[str, Any]:
-    """``{"message": body, "attributes": sns_message_attributes}`` for the ASL to publish.
+    """``{"message": body, "attributes": sns_message_attributes}``, as SNS publishes it.
 
     ``known`` holds what is known so far (vpcLinkId, restApiId, stageName, invokeUrl, error);
     ``None`` values are left out.
@@ -44,7 +72,7 @@ def progress(ref: RequestRef, status: Status, message: str, **known: Any) -> dic
         "requestedBy": ref.requested_by,
         "status": status.value,
         "message": message,
-        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": timestamp(),
     }
     body.update({key: value for key, value in known.items() if value is not None})
     attributes = {

@@ -96,6 +96,11 @@ def point_stage_at_link(rest_api_id: str, stage_name: str, link: VpcLinkState) -
     """Set the stage's ``vpcLinkId`` to a link that is AVAILABLE now, and read it back."""
     _require_available(link.vpc_link_id)
     apigateway.set_stage_variable(rest_api_id, stage_name, STAGE_VARIABLE, link.vpc_link_id)
+    check_stage_points_at(rest_api_id, stage_name, link)
+
+
+def check_stage_points_at(rest_api_id: str, stage_name: str, link: VpcLinkState) -> None:
+    """``StageNotSafe`` unless the stage's ``vpcLinkId`` names the link, read back from AWS."""
     stage = apigateway.get_stage(rest_api_id, stage_name) or {}
     if stage.get("variables", {}).get(STAGE_VARIABLE) != link.vpc_link_id:
         raise StageNotSafe(

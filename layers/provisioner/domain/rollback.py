@@ -119,11 +119,11 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
     in the ledger may: a failed duplicate delivery must not undo the original's work."""
     state = task.state
     ref = state.request.ref if state.request else _who_to_answer(state)
-    error = describe_error(state.error)
-    if state.error.Error in _REJECTIONS:
+    error = describe_error(state.the_error)
+    if state.the_error.Error in _REJECTIONS:
         # Validation runs before anything is created: there is nothing to roll back.
         report = RollbackReport(ref=ref, status=Status.REJECTED, error=error)
-        if state.error.Error == errors.InvalidRequest.__name__:
+        if state.the_error.Error == errors.InvalidRequest.__name__:
             ledger.record_rejection(
                 settings.ledger_table, ref.request_id, task.workflow.value, report.outcome
             )
@@ -151,7 +151,7 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
 def _who_to_answer(state: FailedState) -> RequestRef:
     """A validate task failed: its error names the request (see ``tasks.common.answering``);
     an error that does not (the function timed out) leaves the event id, the default."""
-    details = _json_object(_lambda_error_message(state.error.Cause or "")) or {}
+    details = _json_object(_lambda_error_message(state.the_error.Cause or "")) or {}
     named = details.get("request")
     detail = named if isinstance(named, dict) else state.detail
     return request_ref_from_event({"id": state.id, "detail": detail})

@@ -9,11 +9,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from provisioner.aws import announce as announcements
 from provisioner.contract import errors
 from provisioner.contract.payloads import RequestRef, ValidateTask, WorkflowKind
-from provisioner.contract.progress import Status, progress
+from provisioner.contract.progress import FINAL_STATUSES, Status, outcome_detail_type, progress
 from provisioner.domain.validation import request_ref_from_event
-from provisioner.runtime.observability import bind_request, metrics
+from provisioner.runtime.observability import bind_request, logger, metrics
 from provisioner.runtime.settings import Settings
 from provisioner.storage import ledger
 
@@ -67,23 +68,49 @@ def accept(
         requested_by=ref.requested_by,
     )
     metrics.add_metric(name="RequestsAccepted", unit=MetricUnit.Count, value=1)
-    note = progress(ref, Status.ACCEPTED, message)
-    record(settings, note)
+    note = announce(settings, progress(ref, Status.ACCEPTED, message))
     return {"request": request.to_wire(), "progress": note}
 
 
-def record(
-    settings: Settings, note: dict[str, Any], *, outcome: Any = None, **resources: Any
-) -> None:
+def announce(
+    settings: Settings,
+    note: dict[str, Any],
+    *,
+    workflow: WorkflowKind | None = None,
+    outcome: Any = None,
+    record: bool = True,
+    **resources: Any,
+) -> dict[str, Any]:
+    """Tell a milestone, in the one place every milestone is told: recorded in the request's
+    ledger entry (with the resources it names; ``record=False`` when the caller recorded it),
+    published on the progress topic and, when it is final, put on the bus as the outcome
+    event. A notification that cannot be sent is logged and does not fail the request (the
+    ledger has it): the workflows' own notify steps worked the same way."""
     body = note["message"]
-    ledger.record_progress(
-        settings.ledger_table,
-        body["requestId"],
-        status=body["status"],
-        message=body["message"],
-        resources=resources,
-        outcome=outcome,
-    )
+    status = Status(body["status"])
+    if record:
+        ledger.record_progress(
+            settings.ledger_table,
+            body["requestId"],
+            status=status.value,
+            message=body["message"],
+            resources=resources,
+            outcome=outcome,
+        )
+    try:
+        if settings.progress_topic_arn:
+            announcements.publish_progress(settings.progress_topic_arn, note)
+        if status in FINAL_STATUSES and settings.request_bus_name and settings.outcome_event_source:
+            assert workflow is not None, "a final milestone names its workflow"
+            announcements.put_outcome(
+                settings.request_bus_name,
+                settings.outcome_event_source,
+                outcome_detail_type(workflow, status),
+                body,
+            )
+    except errors.ProvisionerError:
+        logger.exception("Could not announce", extra={"status": status.value})
+    return note
 
 
 def where(context: LambdaContext) -> dict[str, str]:

@@ -27,7 +27,7 @@ def ensure_link(task: EnsureVpcLinkTask) -> dict[str, Any]:
             f"{link.deadline} for it to become AVAILABLE (typically 2-4 minutes)."
         )
     logger.info("VpcLink chosen", extra={"vpc_link": link.to_wire()})
-    common.record(
+    common.announce(
         settings,
         progress_note := progress(task.request.ref, status, message, vpcLinkId=link.vpc_link_id),
         vpcLinkId=link.vpc_link_id,
@@ -47,6 +47,6 @@ def check_link(task: GetVpcLinkStatusTask) -> dict[str, Any]:
         f"VpcLink {link.vpc_link_id} is {link.status}.",
         vpcLinkId=link.vpc_link_id,
     )
-    if status is Status.VPC_LINK_AVAILABLE:  # not every poll: the history stays readable
-        common.record(settings, note, vpcLinkId=link.vpc_link_id)
+    if status is Status.VPC_LINK_AVAILABLE:  # not every PENDING poll: it was told at the first
+        common.announce(settings, note, vpcLinkId=link.vpc_link_id)
     return {"link": link.to_wire(), "progress": note}

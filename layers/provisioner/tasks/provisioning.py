@@ -10,7 +10,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from provisioner.contract.payloads import (
     CreateApiTask,
     DeployApiTask,
-    SetStageVariableTask,
     ValidateTask,
     WorkflowKind,
 )
@@ -50,43 +49,41 @@ def create_api(task: CreateApiTask) -> dict[str, Any]:
         "through the stage's VpcLink."
     )
     note = progress(request.ref, Status.API_CREATED, message, restApiId=api.rest_api_id)
-    common.record(settings, note, restApiId=api.rest_api_id)
+    common.announce(settings, note, restApiId=api.rest_api_id)
     return {"api": api.to_wire(), "progress": note}
 
 
 def deploy_api(task: DeployApiTask) -> dict[str, Any]:
-    bind_request(task.request)
+    """Deploy with ``vpcLinkId`` set in the same call (the stage never points at a link that
+    is not AVAILABLE), check the stage, and tell the requester the API is ready."""
+    request, link, api = task.request, task.link, task.api
+    bind_request(request)
     settings = Settings.from_environment()
-    deployment = rest_apis.deploy_api(task.request, task.link, task.api, settings=settings)
-    message = (
-        f"API {task.api.rest_api_id} deployed to stage '{deployment.stage_name}' with "
-        f"vpcLinkId={task.link.vpc_link_id}."
-    )
+    deployment = rest_apis.deploy_api(request, link, api, settings=settings)
     known = {
-        "vpcLinkId": task.link.vpc_link_id,
-        "restApiId": task.api.rest_api_id,
+        "vpcLinkId": link.vpc_link_id,
+        "restApiId": api.rest_api_id,
         "stageName": deployment.stage_name,
     }
-    note = progress(task.request.ref, Status.API_DEPLOYED, message, **known)
-    common.record(settings, note, stageName=deployment.stage_name, invokeUrl=deployment.invoke_url)
-    return {"deployment": deployment.to_wire(), "progress": note}
-
-
-def set_stage_variable(task: SetStageVariableTask) -> dict[str, Any]:
-    bind_request(task.request)
-    settings = Settings.from_environment()
-    stage_name = task.deployment.stage_name
-    rest_apis.point_stage_at_link(task.api.rest_api_id, stage_name, task.link)
-    metrics.add_metric(name="ApisProvisioned", unit=MetricUnit.Count, value=1)
-    url = task.deployment.invoke_url
-    note = progress(
-        task.request.ref,
-        Status.SUCCEEDED,
-        f"Your private API is ready: {url} (through VpcLink {task.link.vpc_link_id}).",
-        vpcLinkId=task.link.vpc_link_id,
-        restApiId=task.api.rest_api_id,
-        stageName=stage_name,
-        invokeUrl=url,
+    message = (
+        f"API {api.rest_api_id} deployed to stage '{deployment.stage_name}' with "
+        f"vpcLinkId={link.vpc_link_id}."
     )
-    common.record(settings, note, outcome=note["message"])
-    return {"progress": note}
+    common.announce(
+        settings,
+        progress(request.ref, Status.API_DEPLOYED, message, **known),
+        stageName=deployment.stage_name,
+        invokeUrl=deployment.invoke_url,
+    )
+    rest_apis.check_stage_points_at(api.rest_api_id, deployment.stage_name, link)
+    metrics.add_metric(name="ApisProvisioned", unit=MetricUnit.Count, value=1)
+    url = deployment.invoke_url
+    ready = progress(
+        request.ref,
+        Status.SUCCEEDED,
+        f"Your private API is ready: {url} (through VpcLink {link.vpc_link_id}).",
+        invokeUrl=url,
+        **known,
+    )
+    common.announce(settings, ready, workflow=WorkflowKind.PROVISION, outcome=ready["message"])
+    return {"deployment": deployment.to_wire(), "progress": ready}

@@ -48,5 +48,11 @@ def relink_stage(task: RelinkTask) -> dict[str, Any]:
         restApiId=request.rest_api_id,
         stageName=request.stage_name,
     )
-    common.record(settings, note, vpcLinkId=task.link.vpc_link_id, outcome=note["message"])
+    common.announce(
+        settings,
+        note,
+        workflow=WorkflowKind.RELINK,
+        vpcLinkId=task.link.vpc_link_id,
+        outcome=note["message"],
+    )
     return {"progress": note}

@@ -44,7 +44,7 @@ def delete_api(task: TeardownTask) -> dict[str, Any]:
         f"REST API {request.rest_api_id} {what}, with its stages.",
         restApiId=request.rest_api_id,
     )
-    common.record(settings, note, restApiId=request.rest_api_id)
+    common.announce(settings, note, restApiId=request.rest_api_id)
     return {"progress": note}
 
 
@@ -58,6 +58,7 @@ def release_links(task: TeardownTask) -> dict[str, Any]:
         "pending": pending,
         "nextPollSeconds": settings.poll_interval_seconds,
         "links": [release.to_wire() for release in releases],
+        "progress": None,  # the SUCCEEDED notification, once no link is DELETING
     }
     if pending:
         return result
@@ -68,7 +69,7 @@ def release_links(task: TeardownTask) -> dict[str, Any]:
         f"REST API {request.rest_api_id} deleted; {fates}.",
         restApiId=request.rest_api_id,
     )
-    common.record(settings, note, outcome=note["message"])
+    common.announce(settings, note, workflow=WorkflowKind.TEARDOWN, outcome=note["message"])
     if request.created_by_request:
         _mark_deleted(settings, request.created_by_request, request.request_id)
     return {**result, "progress": note}
@@ -80,6 +81,6 @@ def _mark_deleted(settings: Settings, provisioning_id: str, teardown_id: str) ->
         ledger.record_progress(
             settings.ledger_table,
             provisioning_id,
-            status="DELETED",
+            status=Status.DELETED.value,
             message=f"Deleted by request {teardown_id}.",
         )

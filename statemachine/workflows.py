@@ -1,0 +1,400 @@
+"""The three workflows, described once: ``python -m statemachine`` writes ``*.asl.json``.
+
+Amazon States Language has no way to share a state between definitions, so what the three
+workflows have in common is written here once and expanded into each file: the retriers of a
+Lambda task, the link-wait loop (provisioning and relink), and the failure tail (roll back,
+then end ``Rejected``, ``Failed`` or ``RollbackIncomplete``; a duplicate delivery ends
+``DuplicateIgnored``). The tasks tell the requester every milestone themselves
+(``tasks.common.announce``), so no state here publishes anything.
+
+The generated files are checked in (SAM's ``DefinitionUri`` names them) and a unit test checks
+they are what this module writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+State = dict[str, Any]
+States = dict[str, State]
+
+# Lambda's own transient faults, retried quickly; then our transient errors (throttling, AWS
+# hiccups), retried with exponential backoff and full jitter (errors.TooManyRequests, ...).
+_LAMBDA_FAULTS: State = {
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    ],
+    "IntervalSeconds": 1,
+    "MaxAttempts": 3,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 10,
+    "JitterStrategy": "FULL",
+}
+_TRANSIENT: State = {
+    "ErrorEquals": ["TooManyRequests", "TransientAwsError"],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 6,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
+# Another request is creating this NLB's link: wait for it and reuse it.
+_LINK_IN_PROGRESS: State = {
+    "ErrorEquals": ["LinkCreationInProgress"],
+    "IntervalSeconds": 1,
+    "MaxAttempts": 20,
+    "BackoffRate": 1.5,
+    "MaxDelaySeconds": 10,
+    "JitterStrategy": "FULL",
+}
+
+
+def task(
+    function: str,
+    payload: dict[str, Any],
+    *,
+    result: dict[str, str] | None,
+    result_path: str | None,
+    next_state: str | None,
+    catch: list[State],
+    comment: str | None = None,
+    retry_first: tuple[State, ...] = (),
+) -> State:
+    """A Lambda task: ``function`` is the name of its ``DefinitionSubstitutions`` entry."""
+    state: State = {"Type": "Task"}
+    if comment:
+        state["Comment"] = comment
+    state["Resource"] = "arn:aws:states:::lambda:invoke"
+    state["Parameters"] = {"FunctionName": f"${{{function}FunctionArn}}", "Payload": payload}
+    if result is not None:
+        state["ResultSelector"] = {key: f"$.Payload.{value}" for key, value in result.items()}
+    state["ResultPath"] = result_path
+    state["Retry"] = [*retry_first, _LAMBDA_FAULTS, _TRANSIENT]
+    state["Catch"] = catch
+    if next_state is None:
+        state["End"] = True
+    else:
+        state["Next"] = next_state
+    return state
+
+
+def catch_all(next_state: str, result_path: str) -> State:
+    return {"ErrorEquals": ["States.ALL"], "ResultPath": result_path, "Next": next_state}
+
+
+def validate(function: str, comment: str, next_state: str) -> States:
+    """The first task: parse, validate and claim the request. A failure keeps the error alone,
+    never merged into the event (which may be as large as EventBridge allows)."""
+    return {
+        f"{function}": task(
+            function,
+            {"event.$": "$", "executionArn.$": "$$.Execution.Id"},
+            result={"request.$": "request"},
+            result_path="$",
+            next_state=next_state,
+            comment=comment,
+            catch=[
+                {
+                    "ErrorEquals": ["DuplicateRequest"],
+                    "ResultPath": "$",
+                    "Next": "DuplicateIgnored",
+                },
+                catch_all("ValidationFailed", "$"),
+            ],
+        ),
+        "ValidationFailed": {
+            "Type": "Pass",
+            "Comment": (
+                "The error names the request to answer; the event id is the requestId's default."
+            ),
+            "Parameters": {"error.$": "$", "id.$": "$$.Execution.Input.id"},
+            "Next": "Rollback",
+        },
+    }
+
+
+def link_wait(*, next_state: str | None, on_failure: State) -> States:
+    """Find or create the link, then poll it until it is AVAILABLE (VpcLinkFailed and
+    VpcLinkTimeout end it); the Wait is the poll interval, shortened to land on the deadline."""
+    return {
+        "EnsureVpcLink": task(
+            "EnsureVpcLink",
+            {"request.$": "$.request", "startedAt.$": "$$.Execution.StartTime"},
+            result={"link.$": "link"},
+            result_path="$.linkState",
+            next_state="IsLinkAvailable",
+            comment=(
+                "Reuse the link serving this NLB, or create one tagged with the request id; "
+                "LinkCreationInProgress means another request is creating it."
+            ),
+            retry_first=(_LINK_IN_PROGRESS,),
+            catch=[on_failure],
+        ),
+        "IsLinkAvailable": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.linkState.link.status",
+                    "StringEquals": "AVAILABLE",
+                    **({"Next": next_state} if next_state else {"Next": "LinkReady"}),
+                }
+            ],
+            "Default": "WaitForLink",
+        },
+        "WaitForLink": {
+            "Type": "Wait",
+            "SecondsPath": "$.linkState.link.nextPollSeconds",
+            "Next": "GetVpcLinkStatus",
+        },
+        "GetVpcLinkStatus": task(
+            "GetVpcLinkStatus",
+            {"request.$": "$.request", "link.$": "$.linkState.link"},
+            result={"link.$": "link"},
+            result_path="$.linkState",
+            next_state="IsLinkAvailable",
+            comment="Raises VpcLinkFailed (with AWS's statusMessage) or VpcLinkTimeout.",
+            catch=[on_failure],
+        ),
+    }
+
+
+def failure_tail(workflow: str) -> States:
+    """Roll back what the request created (found by its tags), tell the requester why, and end
+    with the error's name; a rollback that keeps failing ends ``RollbackIncomplete`` (the
+    stopped-execution watch answers then)."""
+    ended_with_its_error = {
+        "Type": "Fail",
+        "ErrorPath": "$.rollback.outcome.error.code",
+        "CausePath": "$.rollback.outcome.error.message",
+    }
+    return {
+        "Rollback": task(
+            "RollbackRequest",
+            {"workflow": workflow, "executionArn.$": "$$.Execution.Id", "state.$": "$"},
+            result={"outcome.$": "outcome"},
+            result_path="$.rollback",
+            next_state="WasRejected",
+            comment="Deletes what this request created and tells the requester why it failed.",
+            catch=[catch_all("RollbackIncomplete", "$.rollbackError")],
+        ),
+        "WasRejected": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.rollback.outcome.status",
+                    "StringEquals": "REJECTED",
+                    "Next": "Rejected",
+                }
+            ],
+            "Default": "Failed",
+        },
+        "Rejected": ended_with_its_error,
+        "Failed": dict(ended_with_its_error),
+        "RollbackIncomplete": {
+            "Type": "Fail",
+            "Comment": "The stopped-execution watch answers the requester and tries again.",
+            "Error": "RollbackIncomplete",
+            "CausePath": "$.rollbackError.Cause",
+        },
+        "DuplicateIgnored": {
+            "Type": "Succeed",
+            "Comment": "Another delivery of this request runs or ran it; the ledger counts it.",
+        },
+    }
+
+
+def succeeded(result_path: str) -> State:
+    return {"Type": "Succeed", "OutputPath": f"{result_path}.progress.message"}
+
+
+# --- the workflows -----------------------------------------------------------------------------
+def provision() -> State:
+    """Validate; create the API while the link becomes AVAILABLE; deploy with ``vpcLinkId``."""
+    # A branch ends with its state: {linkState: {link}} or {apiState: {api}}, or, when it
+    # failed, {failure: {Error, Cause}}, so the other branch finishes first and the rollback
+    # sees all it created. (Two levels deep: moto's JSONPath gives a one-element list for
+    # $.branches[0].x, AWS's the object; for $.branches[0].x.y both give the object.)
+    branch_failed = {
+        "ErrorEquals": ["States.ALL"],
+        "ResultPath": "$.failure",
+        "Next": "BranchFailed",
+    }
+    branch_end: States = {"BranchFailed": {"Type": "Succeed"}}
+    link_branch = {
+        "StartAt": "EnsureVpcLink",
+        "States": {
+            **link_wait(next_state=None, on_failure=branch_failed),
+            "LinkReady": {"Type": "Succeed"},
+            **branch_end,
+        },
+    }
+    api_branch = {
+        "StartAt": "CreateApi",
+        "States": {
+            "CreateApi": task(
+                "CreateApi",
+                {"request.$": "$.request"},
+                result={"api.$": "api"},
+                result_path="$.apiState",
+                next_state=None,
+                comment="The tutorial: the API may be created while the link is still PENDING.",
+                catch=[branch_failed],
+            ),
+            **branch_end,
+        },
+    }
+    states: States = {
+        **validate(
+            "ValidateRequest",
+            "InvalidRequest lists every field error; nothing has been created yet. Claims the "
+            "request in the ledger: a duplicate delivery ends quietly.",
+            "Provision",
+        ),
+        "Provision": {
+            "Type": "Parallel",
+            "Comment": "Wait for the link and create the API at the same time.",
+            "Branches": [link_branch, api_branch],
+            "ResultPath": "$.branches",
+            "Catch": [catch_all("Rollback", "$.error")],
+            "Next": "DidBothBranchesSucceed",
+        },
+        "DidBothBranchesSucceed": {
+            "Type": "Choice",
+            "Comment": "A failed branch ends with {failure}: the rollback reads the first.",
+            "Choices": [
+                {
+                    "Or": [
+                        {"Variable": "$.branches[0].failure", "IsPresent": True},
+                        {"Variable": "$.branches[1].failure", "IsPresent": True},
+                    ],
+                    "Next": "Rollback",
+                }
+            ],
+            "Default": "DeployApi",
+        },
+        "DeployApi": task(
+            "DeployApi",
+            {
+                "request.$": "$.request",
+                "link.$": "$.branches[0].linkState.link",
+                "api.$": "$.branches[1].apiState.api",
+            },
+            result={"progress.$": "progress"},
+            result_path="$.done",
+            next_state="Succeeded",
+            comment="CreateDeployment sets the vpcLinkId stage variable in the same call.",
+            catch=[catch_all("Rollback", "$.error")],
+        ),
+        "Succeeded": succeeded("$.done"),
+        **failure_tail("PROVISION"),
+    }
+    return {
+        "Comment": (
+            "Provision a REST API with a private integration (VpcLink to an NLB) from one "
+            "PrivateApiRequested event. Generated by statemachine/workflows.py."
+        ),
+        "StartAt": "ValidateRequest",
+        "States": states,
+    }
+
+
+def teardown() -> State:
+    """Validate (our API only); delete it; release its links, waiting until they are gone."""
+    to_rollback = catch_all("Rollback", "$.error")
+    states: States = {
+        **validate(
+            "ValidateTeardown",
+            "Refuses (InvalidRequest) any API not tagged as created by this stack: nothing is "
+            "touched.",
+            "DeleteApi",
+        ),
+        "DeleteApi": task(
+            "DeleteApi",
+            {"request.$": "$.request"},
+            result=None,
+            result_path=None,
+            next_state="ReleaseVpcLinks",
+            comment="DeleteRestApi is limited to 1 call every 30 s per account: retried.",
+            catch=[to_rollback],
+        ),
+        "ReleaseVpcLinks": task(
+            "ReleaseVpcLinks",
+            {"request.$": "$.request", "startedAt.$": "$$.Execution.StartTime"},
+            result={
+                "pending.$": "pending",
+                "nextPollSeconds.$": "nextPollSeconds",
+                "progress.$": "progress",
+            },
+            result_path="$.release",
+            next_state="AreLinksGone",
+            comment="Deletes our unused links; called again while any is DELETING.",
+            catch=[to_rollback],
+        ),
+        "AreLinksGone": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.release.pending",
+                    "BooleanEquals": True,
+                    "Next": "WaitForLinkDeletion",
+                }
+            ],
+            "Default": "Succeeded",
+        },
+        "WaitForLinkDeletion": {
+            "Type": "Wait",
+            "SecondsPath": "$.release.nextPollSeconds",
+            "Next": "ReleaseVpcLinks",
+        },
+        "Succeeded": succeeded("$.release"),
+        **failure_tail("TEARDOWN"),
+    }
+    return {
+        "Comment": (
+            "Delete a REST API this control plane created, and its VpcLink when nothing else "
+            "uses it. Generated by statemachine/workflows.py."
+        ),
+        "StartAt": "ValidateTeardown",
+        "States": states,
+    }
+
+
+def relink() -> State:
+    """Validate; find or create the new link and wait for it; then switch the stage."""
+    to_rollback = catch_all("Rollback", "$.error")
+    states: States = {
+        **validate(
+            "ValidateRelink",
+            "Our API only; its stage; the new vpcLinkId or nlbArn.",
+            "EnsureVpcLink",
+        ),
+        **link_wait(next_state="RelinkStage", on_failure=to_rollback),
+        "RelinkStage": task(
+            "RelinkStage",
+            {"request.$": "$.request", "link.$": "$.linkState.link"},
+            result={"progress.$": "progress"},
+            result_path="$.done",
+            next_state="Succeeded",
+            comment=(
+                "Changes the vpcLinkId stage variable now that the link is AVAILABLE; "
+                "optionally deletes the old link."
+            ),
+            catch=[to_rollback],
+        ),
+        "Succeeded": succeeded("$.done"),
+        **failure_tail("RELINK"),
+    }
+    return {
+        "Comment": (
+            "Point an API's stage at another VpcLink once it is AVAILABLE. Generated by "
+            "statemachine/workflows.py."
+        ),
+        "StartAt": "ValidateRelink",
+        "States": states,
+    }
+
+
+WORKFLOWS = {"provision": provision, "teardown": teardown, "relink": relink}
