@@ -486,7 +486,8 @@ def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
     * ``v2Inactive``: link ids (a list or one) that become INACTIVE; ``v2Reactivate``: link
       ids that are PENDING again, then AVAILABLE.
 
-    Everything is checked before anything changes. Answers the V2 settings.
+    Periods and scripts are checked before anything changes; an unknown link id, or one in
+    the wrong status, is refused (HTTP 400). Answers the V2 settings.
     """
     if path == "vpclinks":
         scripts = {key: LinkScript.from_json(s) for key, s in (body.get("v2Script") or {}).items()}
