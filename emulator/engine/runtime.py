@@ -39,7 +39,7 @@ from emulator.fidelity import stepfunctions
 
 CONTROL_PREFIX = "/_emulator/"
 # The stack creates nothing in these: a reset wipes them whole.
-_SERVICES_OUTSIDE_THE_STACK = ("apigateway", "elbv2", "ec2")
+_SERVICES_OUTSIDE_THE_STACK = ("apigateway", "apigatewayv2", "elbv2", "ec2")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 

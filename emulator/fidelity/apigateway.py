@@ -12,8 +12,10 @@ moto 5.2 is looser than AWS exactly where this product must be strict (see DESIG
   AWS; deleting the link removes it. A test can instead pin a link's life to the number of
   times it is polled (:func:`script_vpc_links`: "PENDING for three polls, then AVAILABLE"),
   which no machine's speed can change;
-* a V1 VpcLink takes exactly one target ARN;
-* ``put_integration`` keeps ``connectionId``;
+* a V1 VpcLink takes exactly one target ARN, and an ARN that is not a network load
+  balancer's (an ALB's, say) makes the link FAILED with AWS's ``NLB ARN is malformed``;
+* ``put_integration`` keeps ``connectionId`` and ``integrationTarget`` (VPC links V2, whose
+  own patches are in :mod:`.apigatewayv2`);
 * a VpcLink referenced by an integration (literally, or through the ``vpcLinkId`` stage
   variable) cannot be deleted; otherwise it is ``DELETING`` for ``vpc_link_deleting_seconds``
   (or for a scripted number of polls);
@@ -50,6 +52,11 @@ STATUS_MESSAGES = {
     "DELETING": "Your vpc link is being deleted",
 }
 ALREADY_ASSOCIATED = "NLB is already associated with another VPC Endpoint Service"
+# A V1 link given an ALB (or any ARN but an NLB's) is created, then FAILED with this
+# statusMessage: hashicorp/terraform-provider-aws#30910 ("waiting for completion: FAILED: NLB
+# ARN is malformed", the provider printing "FAILED: <statusMessage>") and #45230 (2025-11).
+NLB_ARN_MALFORMED = "NLB ARN is malformed"
+_NLB_ARN = re.compile(r"^arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:loadbalancer/net/")
 _STAGE_VARIABLE = re.compile(r"^\$\{stageVariables\.([A-Za-z0-9_]+)\}$")
 
 
@@ -179,14 +186,13 @@ def _failure_reason(backend: Any, link: Any) -> str | None:
     nlb_arn = link.target_arns[0]
     if nlb_arn in settings.failing_nlbs:
         return settings.failing_nlbs[nlb_arn]
+    if not _NLB_ARN.match(nlb_arn):
+        return NLB_ARN_MALFORMED
     load_balancer = elbv2.backend_of(backend).load_balancers.get(nlb_arn)
     if load_balancer is None:
         return f"Failed to create VPC endpoint service: load balancer {nlb_arn} was not found"
     if load_balancer.type != "network":
-        return (
-            f"Failed to create VPC endpoint service: load balancer {nlb_arn} "
-            f"is not a network load balancer (type {load_balancer.type})"
-        )
+        return NLB_ARN_MALFORMED
     for other in backend.vpc_links.values():
         if (
             other is not link
@@ -361,7 +367,7 @@ def _patch_vpc_link_backend() -> None:
 @dataclass(frozen=True)
 class StageLinkChange:
     """A stage variable that an integration uses as its ``connectionId`` got a new value, and
-    the status of the VpcLink it names at that moment (``MISSING`` if none)."""
+    the status of the VpcLink (V1 or V2) it names at that moment (``MISSING`` if none)."""
 
     rest_api_id: str
     stage_name: str
@@ -401,6 +407,17 @@ def _stage_pointers(api: Any) -> dict[tuple[str, str], str]:
     }
 
 
+def _link_status(backend: Any, link_id: str) -> str:
+    """The status of the V1 or V2 link ``link_id`` (a stage variable may name either)."""
+    link = backend.vpc_links.get(link_id)
+    if link is not None:
+        return str(link.status)
+    # imported here: apigatewayv2 builds on this module
+    from emulator.fidelity import apigatewayv2
+
+    return apigatewayv2.link_status(backend, link_id) or "MISSING"
+
+
 def _patch_stage_audit() -> None:
     backend_cls = apigw_models.APIGatewayBackend
 
@@ -414,10 +431,8 @@ def _patch_stage_audit() -> None:
             _settle(self)
             for (stage_name, variable), value in _stage_pointers(api).items():
                 if before.get((stage_name, variable)) != value:
-                    link = self.vpc_links.get(value)
-                    change = StageLinkChange(
-                        function_id, stage_name, variable, value, link.status if link else "MISSING"
-                    )
+                    status = _link_status(self, value)
+                    change = StageLinkChange(function_id, stage_name, variable, value, status)
                     with _lock:
                         _stage_link_changes.append(change)
         return result
@@ -432,6 +447,8 @@ def _patch_integrations() -> None:
         body = original(self)
         if getattr(self, "connection_id", None):
             body["connectionId"] = self.connection_id
+        if getattr(self, "integration_target", None):
+            body["integrationTarget"] = self.integration_target
         return body
 
     @wrap(apigw_responses.APIGatewayResponse, "put_integration")
@@ -440,6 +457,7 @@ def _patch_integrations() -> None:
         parts = self.path.split("/")
         integration = self.backend.get_integration(parts[2], parts[4], parts[6])
         integration.connection_id = self._get_param("connectionId")
+        integration.integration_target = self._get_param("integrationTarget")
         return status, headers, json.dumps(integration.to_json())
 
 

@@ -116,13 +116,17 @@ def test_link_to_missing_load_balancer_fails_with_status_message(aws: EmbeddedAw
     )
 
 
-def test_link_to_application_load_balancer_fails(aws: EmbeddedAws) -> None:
+def test_link_to_application_load_balancer_is_created_then_fails_as_malformed(
+    aws: EmbeddedAws,
+) -> None:
+    # AWS accepts the ALB's ARN, then the link is FAILED with "NLB ARN is malformed"
+    # (hashicorp/terraform-provider-aws#30910 and #45230): a V1 link is for NLBs only.
     alb = load_balancer(aws, "alb", "application")
-    link_id = aws.client("apigateway").create_vpc_link(name="l", targetArns=[alb])["id"]
+    created = aws.client("apigateway").create_vpc_link(name="l", targetArns=[alb])
+    assert created["status"] == "PENDING"
 
-    link = _settled(aws, link_id)
-    assert link["status"] == "FAILED"
-    assert "is not a network load balancer" in link["statusMessage"]
+    link = _settled(aws, created["id"])
+    assert (link["status"], link["statusMessage"]) == ("FAILED", "NLB ARN is malformed")
 
 
 def test_second_link_on_the_same_nlb_fails_like_aws(aws: EmbeddedAws) -> None:
