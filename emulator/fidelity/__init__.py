@@ -7,6 +7,8 @@ without AWS"); :func:`install` patches it once per process:
   polls), one target per V1 link, links in use undeletable and DELETING for a while,
   ``connectionId`` kept, tags, throttling on demand, the stage-link record; and the test hooks
   (re-exported here);
+* :mod:`.rate_limits`: API Gateway's control-plane rate limits (on unless switched off), seeded
+  faults, and the record of every API Gateway call, all on the embedded AWS's clock;
 * :mod:`.elbv2`: network load balancers' ``loadbalancer/net/`` ARNs;
 * :mod:`.dynamodb`: conditional writes applied atomically;
 * :mod:`.events`: PutEvents refuses what EventBridge refuses; events carry the clock's time;
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import threading
 
-from emulator.fidelity import apigateway, dynamodb, elbv2, events, stepfunctions
+from emulator.fidelity import apigateway, dynamodb, elbv2, events, rate_limits, stepfunctions
 from emulator.fidelity.apigateway import (
     ALREADY_ASSOCIATED,
     LinkScript,
@@ -42,6 +44,7 @@ __all__ = [
     "fail_vpc_links",
     "hold_vpc_links",
     "install",
+    "rate_limits",
     "reset_hooks",
     "script_vpc_links",
     "set_vpc_link_timing",
