@@ -129,6 +129,7 @@ class EmbeddedAws:
         time_scale: TimeScale = 1.0,
         ami_catalogue: bool = True,
         deploy_stack: bool = True,
+        rate_limits: bool = True,
     ) -> None:
         self.port = port or free_port()
         self.template = template
@@ -143,6 +144,9 @@ class EmbeddedAws:
         # random IDs it consumes are part of what gives the sample NLB its documented ARN.
         self.ami_catalogue = ami_catalogue
         self.deploy_stack = deploy_stack
+        # API Gateway's control-plane rates (fidelity.rate_limits): on, as in AWS; tests that are
+        # not about rates turn them off here, with no change to the template.
+        self.rate_limits = rate_limits
         self.stack: DeployedStack | None = None
         self.lambda_runtime: LambdaRuntime | None = None
         self._server: BaseWSGIServer | None = None
@@ -176,6 +180,7 @@ class EmbeddedAws:
         default_user_config["lambda"] = {"use_docker": False}
         fidelity.install(self.vpc_link_pending_seconds, self.vpc_link_deleting_seconds)
         fidelity.reset_hooks()
+        fidelity.rate_limits.enable(self.rate_limits)
         CLOCK.configure(self.time_scale)
         CLOCK.restart()
         eventbridge.install()
@@ -218,10 +223,12 @@ class EmbeddedAws:
 
     def reset(self) -> None:
         """Back to the state just after :meth:`start`: the stack as deployed and nothing else
-        (warm workers stay). What a test can have added is wiped: everything in the services
-        the stack has nothing in, and the items, executions, queues, subscriptions and rules
-        added beside the stack's own; redeploying would take seconds, this takes a fraction."""
+        (warm workers stay; API Gateway's rate limits full, on or off as constructed). What a
+        test can have added is wiped: everything in the services the stack has nothing in, and
+        the items, executions, queues, subscriptions and rules added beside the stack's own;
+        redeploying would take seconds, this takes a fraction."""
         fidelity.reset_hooks()
+        fidelity.rate_limits.enable(self.rate_limits)
         fidelity.set_vpc_link_timing(self.vpc_link_pending_seconds, self.vpc_link_deleting_seconds)
         install_boto_hook()
         if self.stack is None:

@@ -10,6 +10,8 @@ without AWS"); :func:`install` patches it once per process:
 * :mod:`.apigatewayv2`: VPC links V2 PENDING then AVAILABLE or FAILED on the clock (or scripted
   by polls), DELETING, INACTIVE on demand, undeletable while a REST API uses them; REST
   integrations refused without ``integrationTarget`` when they use one;
+* :mod:`.rate_limits`: API Gateway's control-plane rate limits (on unless switched off), seeded
+  faults, and the record of every API Gateway call, all on the embedded AWS's clock;
 * :mod:`.elbv2`: network load balancers' ``loadbalancer/net/`` ARNs;
 * :mod:`.dynamodb`: conditional writes applied atomically;
 * :mod:`.events`: PutEvents refuses what EventBridge refuses; events carry the clock's time;
@@ -22,7 +24,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from emulator.fidelity import apigateway, apigatewayv2, dynamodb, elbv2, events, stepfunctions
+from emulator.fidelity import (
+    apigateway,
+    apigatewayv2,
+    dynamodb,
+    elbv2,
+    events,
+    rate_limits,
+    stepfunctions,
+)
 from emulator.fidelity.apigateway import (
     ALREADY_ASSOCIATED,
     NLB_ARN_MALFORMED,
@@ -55,6 +65,7 @@ __all__ = [
     "install",
     "integration_target_required",
     "make_vpc_link_v2_inactive",
+    "rate_limits",
     "reactivate_vpc_link_v2",
     "reset_hooks",
     "script_vpc_links",

@@ -21,7 +21,9 @@ moto 5.2 is looser than AWS exactly where this product must be strict (see DESIG
   (or for a scripted number of polls);
 * network load balancers get ``loadbalancer/net/`` ARNs;
 * tags work on rest apis and vpc links through ``/tags/{arn}``;
-* tests can inject ``TooManyRequestsException`` (HTTP 429) on a named operation.
+* tests can inject ``TooManyRequestsException`` (HTTP 429) on a named operation; every call
+  (v1 and v2) also passes AWS's control-plane rate limits and the seeded faults of
+  :mod:`.rate_limits`.
 
 The test hooks are process-global (moto's backends are too) and also reachable over HTTP
 through :class:`ControlMiddleware` (``POST /_emulator/...``).
@@ -41,9 +43,10 @@ from urllib.parse import unquote
 from moto.apigateway import models as apigw_models
 from moto.apigateway import responses as apigw_responses
 from moto.apigateway.exceptions import BadRequestException, NotFoundException, VpcLinkNotFound
+from moto.apigatewayv2 import responses as apigwv2_responses
 
 from emulator.engine.clock import CLOCK
-from emulator.fidelity import elbv2
+from emulator.fidelity import elbv2, rate_limits
 from emulator.fidelity.patching import wrap
 
 STATUS_MESSAGES = {
@@ -161,17 +164,19 @@ def script_vpc_links(
 
 
 def throttle(operation: str, times: int = 1) -> None:
-    """Answer the next ``times`` calls of an API Gateway operation (e.g. ``CreateDeployment``)
-    with ``TooManyRequestsException`` (HTTP 429)."""
+    """Answer the next ``times`` calls of an API Gateway operation (e.g. ``CreateDeployment``;
+    REST v1 or v2) with ``TooManyRequestsException`` (HTTP 429)."""
     with _lock:
         settings.throttled[operation] = settings.throttled.get(operation, 0) + int(times)
 
 
 def reset_hooks() -> None:
-    """Forget held / failing / scripted NLBs and pending throttles (timings are kept)."""
+    """Forget held / failing / scripted NLBs, pending throttles, and :mod:`.rate_limits`'
+    buckets, faults and call record (timings and the rate limits' switch are kept)."""
     with _lock:
         settings.reset_hooks()
         _stage_link_changes.clear()
+    rate_limits.reset()
 
 
 # --- VpcLink lifecycle -------------------------------------------------------------------------
@@ -514,16 +519,23 @@ def _patch_tags() -> None:
 
 
 def _patch_throttling() -> None:
-    @wrap(apigw_responses.APIGatewayResponse, "call_action")
+    """Every API Gateway request (REST v1 and v2) passes :func:`rate_limits.answer`: the
+    :func:`throttle` hook, then the seeded faults, then AWS's control-plane rates."""
+
     def _call(original: Callable[..., Any], self: Any) -> Any:
-        operation = self._get_action()
-        with _lock:
-            remaining = settings.throttled.get(operation, 0)
-            if remaining:
-                settings.throttled[operation] = remaining - 1
+        return rate_limits.answer(self, original, _take_scripted_throttle)
+
+    wrap(apigw_responses.APIGatewayResponse, "call_action")(_call)
+    wrap(apigwv2_responses.ApiGatewayV2Response, "call_action")(_call)
+
+
+def _take_scripted_throttle(operation: str) -> bool:
+    """Whether :func:`throttle` asked for this call to be refused (counting it if so)."""
+    with _lock:
+        remaining = settings.throttled.get(operation, 0)
         if remaining:
-            return self.error("TooManyRequestsException", "Too Many Requests", 429)
-        return original(self)
+            settings.throttled[operation] = remaining - 1
+    return bool(remaining)
 
 
 def install(pending_seconds: float | None = None, deleting_seconds: float | None = None) -> None:
@@ -564,7 +576,8 @@ def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
       :class:`LinkScript`);
     * ``throttle``: ``operation``, ``count`` (default 1);
     * ``reset-hooks``: no body;
-    * ``stage-links``: no body; answers ``{"changes": [...]}`` (:func:`stage_link_changes`).
+    * ``stage-links``: no body; answers ``{"changes": [...]}`` (:func:`stage_link_changes`);
+    * ``rate-limits``, ``faults``, ``api-calls``: :func:`rate_limits.apply_control`.
     """
     if path == "vpclinks":
         set_vpc_link_timing(body.get("pendingSeconds"), body.get("deletingSeconds"))
@@ -583,6 +596,8 @@ def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
         reset_hooks()
     elif path == "stage-links":
         return {"changes": [vars(change) for change in stage_link_changes()]}
+    elif path in rate_limits.CONTROL_PATHS:
+        return rate_limits.apply_control(path, body)
     else:
         raise KeyError(path)
     return {

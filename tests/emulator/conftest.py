@@ -27,6 +27,7 @@ def stub_aws() -> Iterator[EmbeddedAws]:
         vpc_link_deleting_seconds=LINK_DELETING_SECONDS,
         time_scale=0,
         ami_catalogue=False,
+        rate_limits=False,  # not about API Gateway's rates
     ) as aws:
         yield aws
 

@@ -38,6 +38,7 @@ def embedded_aws() -> Iterator[EmbeddedAws]:
         vpc_link_deleting_seconds=LINK_DELETING_SECONDS,
         time_scale="auto",
         ami_catalogue=False,
+        rate_limits=False,  # not about API Gateway's rates
     ) as aws:
         yield aws
 
