@@ -96,6 +96,7 @@ def aws(aws_credentials: None, function_environment: dict[str, str]) -> Iterator
         )
         FIDELITY.install(pending_seconds=0, deleting_seconds=0)
         FIDELITY.reset_hooks()
+        FIDELITY.rate_limits.enable(False)  # these tests are not about API Gateway's rates
     clients.reset()
     with mock_aws():
         # moto hides boto3's default session for the duration of the mock, so every test would
