@@ -1,18 +1,8 @@
-"""Deploy the API to its stage, with the vpcLinkId stage variable set in the same call."""
-
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+"""Deploy the API with the vpcLinkId stage variable set in the same call; tell the requester it is
+ready."""
 
 from provisioner.contract.payloads import DeployApiTask
-from provisioner.runtime.observability import logger, metrics, tracer
-from provisioner.runtime.task import task_payload
-from provisioner.tasks import provisioning as tasks
+from provisioner.runtime.task import lambda_task
+from provisioner.tasks import provisioning
 
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@task_payload(DeployApiTask)
-def handler(task: DeployApiTask, context: LambdaContext) -> dict[str, Any]:
-    return tasks.deploy_api(task)
+handler = lambda_task(DeployApiTask, provisioning.deploy_api)

@@ -1,18 +1,7 @@
-"""Delete the torn-down API's links that we created and nothing else uses; report while DELETING."""
-
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+"""Delete the torn-down API's links we created and nothing else uses; wait until they are gone."""
 
 from provisioner.contract.payloads import TeardownTask
-from provisioner.runtime.observability import logger, metrics, tracer
-from provisioner.runtime.task import task_payload
-from provisioner.tasks import teardown as tasks
+from provisioner.runtime.task import lambda_task
+from provisioner.tasks import teardown
 
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@task_payload(TeardownTask)
-def handler(task: TeardownTask, context: LambdaContext) -> dict[str, Any]:
-    return tasks.release_links(task)
+handler = lambda_task(TeardownTask, teardown.release_links)

@@ -1,18 +1,7 @@
-"""Delete what a failed request created (found by its tags) and explain the failure."""
-
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+"""Undo what a failed request created (found by its tags) and tell the requester why."""
 
 from provisioner.contract.payloads import RollbackTask
-from provisioner.runtime.observability import logger, metrics, tracer
-from provisioner.runtime.task import task_payload
-from provisioner.tasks import rollback as tasks
+from provisioner.runtime.task import lambda_task
+from provisioner.tasks import rollback
 
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@task_payload(RollbackTask)
-def handler(task: RollbackTask, context: LambdaContext) -> dict[str, Any]:
-    return tasks.rollback(task)
+handler = lambda_task(RollbackTask, rollback.rollback)

@@ -1,18 +1,8 @@
-"""Validate a PrivateApiRequested event and fill in its defaults (first state)."""
-
-from typing import Any
-
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.typing import LambdaContext
+"""Parse and validate a PrivateApiRequested event (every field error at once), check the NLB, claim
+the request."""
 
 from provisioner.contract.payloads import ValidateTask
-from provisioner.runtime.observability import logger, metrics, tracer
-from provisioner.tasks import provisioning as tasks
+from provisioner.runtime.task import lambda_task
+from provisioner.tasks import provisioning
 
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@event_parser(model=ValidateTask)
-def handler(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
-    return tasks.validate(task, context)
+handler = lambda_task(ValidateTask, provisioning.validate)

@@ -1,18 +1,7 @@
-"""Validate a PrivateApiDeletionRequested event: the API must exist and be ours."""
-
-from typing import Any
-
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.typing import LambdaContext
+"""Validate a PrivateApiDeletionRequested event; refuse any API this stack did not create."""
 
 from provisioner.contract.payloads import ValidateTask
-from provisioner.runtime.observability import logger, metrics, tracer
-from provisioner.tasks import teardown as tasks
+from provisioner.runtime.task import lambda_task
+from provisioner.tasks import teardown
 
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@event_parser(model=ValidateTask)
-def handler(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
-    return tasks.validate_teardown(task)
+handler = lambda_task(ValidateTask, teardown.validate_teardown)

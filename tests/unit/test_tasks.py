@@ -18,13 +18,21 @@ from provisioner.contract.payloads import (
     TeardownTask,
     ValidateTask,
 )
+from provisioner.runtime.settings import Settings
 from provisioner.storage import ledger
 from provisioner.tasks import links as link_tasks
 from provisioner.tasks import relink as relink_tasks
 from provisioner.tasks import rollback as rollback_tasks
 from provisioner.tasks import teardown as teardown_tasks
 
-from .support import ACCOUNT, LEDGER_TABLE, REGION, eventbridge_event, force_link_status
+from .support import (
+    ACCOUNT,
+    LEDGER_TABLE,
+    REGION,
+    FakeLambdaContext,
+    eventbridge_event,
+    force_link_status,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -75,11 +83,16 @@ def claimed_provisioning(api: Any) -> None:
     )
 
 
+def running_settings() -> Settings:
+    """What ``lambda_task`` gives a task: the environment's settings, where the function runs."""
+    return Settings.from_environment().running_as(FakeLambdaContext.invoked_function_arn)
+
+
 def validate_teardown(detail: dict[str, Any]) -> dict[str, Any]:
     """ValidateTeardown's payload: {"event.$": "$", "executionArn.$": "$$.Execution.Id"}."""
     event = eventbridge_event(detail, detail_type="PrivateApiDeletionRequested")
     return teardown_tasks.validate_teardown(
-        ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN})
+        ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN}), running_settings()
     )
 
 
@@ -140,7 +153,9 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(network, provi
     ]
 
     # When DeleteApi runs ({"request.$": "$.request"})
-    deleted = teardown_tasks.delete_api(TeardownTask.model_validate({"request": request}))
+    deleted = teardown_tasks.delete_api(
+        TeardownTask.model_validate({"request": request}), running_settings()
+    )
 
     # Then the API is gone and API_DELETED is announced and recorded
     assert set(deleted) == {"progress"}
@@ -150,7 +165,7 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(network, provi
 
     # When ReleaseVpcLinks runs ({"request.$", "startedAt.$": "$$.Execution.StartTime"})
     release = TeardownTask.model_validate({"request": request, "startedAt": start_time()})
-    first = teardown_tasks.release_links(release)
+    first = teardown_tasks.release_links(release, running_settings())
 
     # Then, while the link is DELETING, it asks to be called again and announces nothing
     assert first == {
@@ -162,7 +177,7 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(network, provi
     assert ledger_item("DEL-1")["status"] == "API_DELETED"
 
     # When it runs again once the link is gone
-    done = teardown_tasks.release_links(release)
+    done = teardown_tasks.release_links(release, running_settings())
 
     # Then the teardown SUCCEEDED, and the provisioning request is marked DELETED
     assert (done["pending"], done["links"]) == (
@@ -190,14 +205,17 @@ def test_a_teardown_delivered_again_after_its_api_was_deleted_is_an_ignored_dupl
         detail_type="PrivateApiDeletionRequested",
     )
     first = teardown_tasks.validate_teardown(
-        ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN})
+        ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN}), running_settings()
     )
-    teardown_tasks.delete_api(TeardownTask.model_validate({"request": first["request"]}))
+    teardown_tasks.delete_api(
+        TeardownTask.model_validate({"request": first["request"]}), running_settings()
+    )
 
     # When EventBridge delivers the same event again (another execution)
     with pytest.raises(errors.DuplicateRequest):
         teardown_tasks.validate_teardown(
-            ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN + "-copy"})
+            ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN + "-copy"}),
+            running_settings(),
         )
 
     # Then the copy ends quietly and is counted, as for every other workflow
@@ -212,7 +230,9 @@ def test_delete_api_of_an_api_already_gone_says_so(
     request = validate_teardown({"requestId": "DEL-1", "restApiId": api.rest_api_id})["request"]
     apigw.delete_rest_api(restApiId=api.rest_api_id)
 
-    result = teardown_tasks.delete_api(TeardownTask.model_validate({"request": request}))
+    result = teardown_tasks.delete_api(
+        TeardownTask.model_validate({"request": request}), running_settings()
+    )
 
     assert "was already gone" in progress_of(result, "API_DELETED", "DEL-1")["message"]
 
@@ -220,10 +240,11 @@ def test_delete_api_of_an_api_already_gone_says_so(
 def test_a_teardown_that_keeps_the_link_succeeds_at_once(network, provision, inventory):
     api = provision()
     request = validate_teardown({"restApiId": api.rest_api_id, "keepVpcLink": True})["request"]
-    teardown_tasks.delete_api(TeardownTask.model_validate({"request": request}))
+    teardown_tasks.delete_api(TeardownTask.model_validate({"request": request}), running_settings())
 
     result = teardown_tasks.release_links(
-        TeardownTask.model_validate({"request": request, "startedAt": start_time()})
+        TeardownTask.model_validate({"request": request, "startedAt": start_time()}),
+        running_settings(),
     )
 
     assert result["pending"] is False
@@ -252,7 +273,7 @@ def test_the_relink_tasks_move_the_stage_to_a_new_link_and_delete_the_old_one(
         detail_type="PrivateApiRelinkRequested",
     )
     validated = relink_tasks.validate_relink(
-        ValidateTask.model_validate({"event": event, "executionArn": RELINK}), lambda_context
+        ValidateTask.model_validate({"event": event, "executionArn": RELINK}), running_settings()
     )
 
     # Then the request names the stage and its current link, and the ledger holds it
@@ -268,7 +289,8 @@ def test_the_relink_tasks_move_the_stage_to_a_new_link_and_delete_the_old_one(
 
     # When EnsureVpcLink runs on the relink request, and its link becomes AVAILABLE
     ensured = link_tasks.ensure_link(
-        EnsureVpcLinkTask.model_validate({"request": request, "startedAt": start_time()})
+        EnsureVpcLinkTask.model_validate({"request": request, "startedAt": start_time()}),
+        running_settings(),
     )
     link = ensured["link"]
     assert link["createdByThisRequest"] is True
@@ -276,7 +298,9 @@ def test_the_relink_tasks_move_the_stage_to_a_new_link_and_delete_the_old_one(
     force_link_status(link["vpcLinkId"], "AVAILABLE", "Your vpc link is ready for use")
 
     # And RelinkStage runs ({"request.$": "$.request", "link.$": "$.linkState.link"})
-    done = relink_tasks.relink_stage(RelinkTask.model_validate({"request": request, "link": link}))
+    done = relink_tasks.relink_stage(
+        RelinkTask.model_validate({"request": request, "link": link}), running_settings()
+    )
 
     # Then the stage uses the new link, the old one is being deleted, and it SUCCEEDED
     assert set(done) == {"progress"}
@@ -305,7 +329,8 @@ def rollback(workflow: str, execution_arn: str, state: dict[str, Any]) -> dict[s
     return rollback_tasks.rollback(
         RollbackTask.model_validate(
             {"workflow": workflow, "executionArn": execution_arn, "state": state}
-        )
+        ),
+        running_settings(),
     )
 
 

@@ -53,6 +53,14 @@ class StoppedExecution(BaseModel):
         return next((kind for end, kind in _WORKFLOWS.items() if name.endswith(end)), None)
 
 
+class StatusChange(BaseModel):
+    """The "Step Functions Execution Status Change" event the watch's rule delivers."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    detail: StoppedExecution
+
+
 def answer_stopped_execution(
     stopped: StoppedExecution, *, settings: Settings
 ) -> tuple[WorkflowKind, RollbackReport] | None:

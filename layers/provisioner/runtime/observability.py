@@ -1,22 +1,23 @@
-"""One Logger, Tracer and Metrics for the whole package, configured by POWERTOOLS_* variables.
+"""One Logger and Metrics for the whole package, configured by POWERTOOLS_* variables.
 
 The correlation id is the request id: ``bind_request`` appends it to every log line.
+
+No Tracer: the functions and state machines run with ``Tracing: Active``, which gives X-Ray the
+Lambda and Step Functions segments without an SDK in the function; the X-Ray SDK for Python
+(which Powertools Tracer wraps) is in maintenance mode since February 2026, and importing and
+patching it cost every cold start (``make bench`` (a) measured it).
 """
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 from provisioner.contract.payloads import RequestRef
 
 logger = Logger()
-# Only boto3 calls are traced: auto-patching everything would import libraries we never use
-# (requests, httplib, ...) into every cold start.
-tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 
 def bind_request(request: RequestRef) -> None:
     logger.set_correlation_id(request.request_id)
     logger.append_keys(request_id=request.request_id, ticket_id=request.ticket_id)
-    tracer.put_annotation(key="requestId", value=request.request_id)

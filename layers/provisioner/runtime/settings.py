@@ -24,6 +24,15 @@ class Settings(BaseModel):
     request_bus_name: str | None = Field(alias="PROVISIONER_REQUEST_BUS_NAME", default=None)
     outcome_event_source: str | None = Field(alias="PROVISIONER_OUTCOME_EVENT_SOURCE", default=None)
 
+    # Where the function runs (from its ARN): the stack's account and region, where the load
+    # balancers a request names must be.
+    account: str = ""
+    region: str = ""
+
     @classmethod
     def from_environment(cls) -> Settings:
         return cls.model_validate(dict(os.environ))
+
+    def running_as(self, function_arn: str) -> Settings:
+        _, _, _, region, account, *_ = function_arn.split(":")
+        return self.model_copy(update={"account": account, "region": region})

@@ -1,6 +1,11 @@
-"""The decorator between Lambda and a task: the ASL's payload parsed into the task's model.
+"""``lambda_task``: the one way a Lambda handler is made from a task.
 
-The edge (the validate functions, which read EventBridge events) uses Powertools Parser; the
+Every handler is ``lambda_task(Model, task)``: the event parsed into the task's payload model (a
+``pydantic.ValidationError`` fails the invocation), the function's settings read from its
+environment and ARN, the logs bound to the request (its id is the correlation id), the Lambda
+context in every log line, and the metrics flushed when the task returns.
+
+The edge (the validate tasks, which read EventBridge events) uses Powertools Parser; the
 workflow's internal payloads are our own models, validated the same way without importing the
 Parser's hundred event models into every function's cold start.
 """
@@ -8,25 +13,30 @@ Parser's hundred event models into every function's cold start.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from provisioner.contract.payloads import RequestRef
+from provisioner.runtime.observability import bind_request, logger, metrics
+from provisioner.runtime.settings import Settings
+
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-def task_payload[Payload: BaseModel](
-    model: type[Payload],
-) -> Callable[[Callable[[Payload, LambdaContext], dict[str, Any]]], Handler]:
-    """Validate the event as ``model`` (a ``pydantic.ValidationError`` fails the task)."""
+def lambda_task[Payload: BaseModel](
+    model: type[Payload], task: Callable[[Payload, Settings], dict[str, Any]]
+) -> Handler:
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        payload = model.model_validate(event)
+        settings = Settings.from_environment().running_as(context.invoked_function_arn)
+        request = getattr(payload, "request", None)
+        if isinstance(request, RequestRef):
+            bind_request(request)
+        return task(payload, settings)
 
-    def decorate(task: Callable[[Payload, LambdaContext], dict[str, Any]]) -> Handler:
-        @wraps(task)
-        def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-            return task(model.model_validate(event), context)
-
-        return handler
-
-    return decorate
+    handler.__doc__ = task.__doc__
+    return handler

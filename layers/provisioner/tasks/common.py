@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from provisioner.aws import announce as announcements
 from provisioner.contract import errors
@@ -111,9 +110,3 @@ def announce(
     except errors.ProvisionerError:
         logger.exception("Could not announce", extra={"status": status.value})
     return note
-
-
-def where(context: LambdaContext) -> dict[str, str]:
-    """The function runs in the stack's own account and region: where the NLB must be."""
-    _, _, _, region, account, *_ = context.invoked_function_arn.split(":")
-    return {"account": account, "region": region}

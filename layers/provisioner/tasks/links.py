@@ -12,9 +12,8 @@ from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
 
 
-def ensure_link(task: EnsureVpcLinkTask) -> dict[str, Any]:
+def ensure_link(task: EnsureVpcLinkTask, settings: Settings) -> dict[str, Any]:
     bind_request(task.request)
-    settings = Settings.from_environment()
     link = vpc_links.ensure_vpc_link(task.request, started_at=task.started_at, settings=settings)
     origin = "Created" if link.created_by_this_request else "Reusing"
     if link.status == "AVAILABLE":
@@ -36,9 +35,8 @@ def ensure_link(task: EnsureVpcLinkTask) -> dict[str, Any]:
     return {"link": link.to_wire(), "progress": progress_note}
 
 
-def check_link(task: GetVpcLinkStatusTask) -> dict[str, Any]:
+def check_link(task: GetVpcLinkStatusTask, settings: Settings) -> dict[str, Any]:
     bind_request(task.request)
-    settings = Settings.from_environment()
     link = vpc_links.check_vpc_link(task.link, settings=settings)
     status = Status.VPC_LINK_AVAILABLE if link.status == "AVAILABLE" else Status.VPC_LINK_PENDING
     note = progress(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from provisioner.contract.payloads import (
     CreateApiTask,
@@ -21,14 +20,15 @@ from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
 
 
-def validate(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
+def validate(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     with common.answering(task):
-        settings = Settings.from_environment()
         request = common.validated(
             WorkflowKind.PROVISION,
             task,
             settings,
-            lambda: validate_request(task.event, **common.where(context), settings=settings),
+            lambda: validate_request(
+                task.event, account=settings.account, region=settings.region, settings=settings
+            ),
         )
         target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
         message = (
@@ -38,10 +38,9 @@ def validate(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
         return common.accept(WorkflowKind.PROVISION, request, task, message, settings)
 
 
-def create_api(task: CreateApiTask) -> dict[str, Any]:
+def create_api(task: CreateApiTask, settings: Settings) -> dict[str, Any]:
     request = task.request
     bind_request(request)
-    settings = Settings.from_environment()
     api = rest_apis.create_api(request, settings=settings)
     paths = "/ and /{proxy+}" if request.proxy_all_paths else "/"
     message = (
@@ -53,12 +52,11 @@ def create_api(task: CreateApiTask) -> dict[str, Any]:
     return {"api": api.to_wire(), "progress": note}
 
 
-def deploy_api(task: DeployApiTask) -> dict[str, Any]:
+def deploy_api(task: DeployApiTask, settings: Settings) -> dict[str, Any]:
     """Deploy with ``vpcLinkId`` set in the same call (the stage never points at a link that
     is not AVAILABLE), check the stage, and tell the requester the API is ready."""
     request, link, api = task.request, task.link, task.api
     bind_request(request)
-    settings = Settings.from_environment()
     deployment = rest_apis.deploy_api(request, link, api, settings=settings)
     known = {
         "vpcLinkId": link.vpc_link_id,

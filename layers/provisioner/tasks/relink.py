@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from provisioner.contract.payloads import RelinkTask, ValidateTask, WorkflowKind
 from provisioner.contract.progress import Status, progress
 from provisioner.domain import relink
@@ -14,14 +12,15 @@ from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
 
 
-def validate_relink(task: ValidateTask, context: LambdaContext) -> dict[str, Any]:
+def validate_relink(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     with common.answering(task):
-        settings = Settings.from_environment()
         request = common.validated(
             WorkflowKind.RELINK,
             task,
             settings,
-            lambda: relink.validate_relink(task.event, **common.where(context), settings=settings),
+            lambda: relink.validate_relink(
+                task.event, account=settings.account, region=settings.region, settings=settings
+            ),
         )
         target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
         message = (
@@ -31,10 +30,9 @@ def validate_relink(task: ValidateTask, context: LambdaContext) -> dict[str, Any
         return common.accept(WorkflowKind.RELINK, request, task, message, settings)
 
 
-def relink_stage(task: RelinkTask) -> dict[str, Any]:
+def relink_stage(task: RelinkTask, settings: Settings) -> dict[str, Any]:
     request = task.request
     bind_request(request)
-    settings = Settings.from_environment()
     old_link = relink.relink_stage(request, task.link, settings=settings)
     message = (
         f"Stage '{request.stage_name}' of API {request.rest_api_id} now uses VpcLink "

@@ -9,21 +9,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from provisioner.contract.payloads import RollbackTask, WorkflowKind
 from provisioner.contract.progress import Status, outcome_detail_type, progress
 from provisioner.domain.rollback import RollbackReport, rollback_request
-from provisioner.domain.unanswered import StoppedExecution, answer_stopped_execution
+from provisioner.domain.unanswered import StatusChange, answer_stopped_execution
 from provisioner.runtime.observability import bind_request, logger, metrics
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
 
 
-def rollback(task: RollbackTask) -> dict[str, Any]:
-    settings = Settings.from_environment()
+def rollback(task: RollbackTask, settings: Settings) -> dict[str, Any]:
     return _told(settings, task.workflow, rollback_request(task, settings=settings))
 
 
-def answer_stopped(stopped: StoppedExecution) -> dict[str, Any]:
+def answer_stopped(change: StatusChange, settings: Settings) -> dict[str, Any]:
     """An execution stopped without answering: roll back and tell the requester, here."""
-    settings = Settings.from_environment()
-    answered = answer_stopped_execution(stopped, settings=settings)
+    answered = answer_stopped_execution(change.detail, settings=settings)
     if answered is None:
         return {"answered": False}
     return {"answered": True, **_told(settings, *answered)}

@@ -15,9 +15,8 @@ from provisioner.storage import ledger
 from provisioner.tasks import common
 
 
-def validate_teardown(task: ValidateTask) -> dict[str, Any]:
+def validate_teardown(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     with common.answering(task):
-        settings = Settings.from_environment()
         request = common.validated(
             WorkflowKind.TEARDOWN,
             task,
@@ -32,10 +31,9 @@ def validate_teardown(task: ValidateTask) -> dict[str, Any]:
         return common.accept(WorkflowKind.TEARDOWN, request, task, message, settings)
 
 
-def delete_api(task: TeardownTask) -> dict[str, Any]:
+def delete_api(task: TeardownTask, settings: Settings) -> dict[str, Any]:
     request = task.request
     bind_request(request)
-    settings = Settings.from_environment()
     deleted = teardown.delete_api(request)
     what = "deleted" if deleted else "was already gone"
     note = progress(
@@ -48,10 +46,9 @@ def delete_api(task: TeardownTask) -> dict[str, Any]:
     return {"progress": note}
 
 
-def release_links(task: TeardownTask) -> dict[str, Any]:
+def release_links(task: TeardownTask, settings: Settings) -> dict[str, Any]:
     request = task.request
     bind_request(request)
-    settings = Settings.from_environment()
     releases = teardown.release_links(request, started_at=task.started_at, settings=settings)
     pending = any(release.state == "DELETING" for release in releases)
     result: dict[str, Any] = {
