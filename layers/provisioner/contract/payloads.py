@@ -94,7 +94,7 @@ class DeploymentState(WireModel):
 class AwsError(BaseModel):
     """What a Step Functions ``Catch`` puts at ``ResultPath``."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     Error: str
     Cause: str | None = None
@@ -138,7 +138,7 @@ class SetStageVariableTask(DeployApiTask):
 class BranchFailure(BaseModel):
     """What a Parallel branch that failed ends with (``{"failure": {Error, Cause}}``)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     failure: AwsError | None = None
 
@@ -151,7 +151,7 @@ class FailedState(BaseModel):
     the Parallel state, its ``branches``, one of which ended with its failure.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     request: RequestRef | None = None
     id: str | None = None

@@ -38,7 +38,7 @@ _ERROR_OF_STATUS = {"TIMED_OUT": "States.Timeout", "ABORTED": "ExecutionAborted"
 class StoppedExecution(BaseModel):
     """``detail`` of a "Step Functions Execution Status Change" event (camelCase, as sent)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     execution_arn: str = Field(alias="executionArn")
     state_machine_arn: str = Field(alias="stateMachineArn")
@@ -56,7 +56,7 @@ class StoppedExecution(BaseModel):
 class StatusChange(BaseModel):
     """The "Step Functions Execution Status Change" event the watch's rule delivers."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     detail: StoppedExecution
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", defer_build=True)
 
     stack_name: str = Field(alias="PROVISIONER_STACK_NAME", min_length=1)
     poll_interval_seconds: int = Field(alias="PROVISIONER_POLL_INTERVAL_SECONDS", ge=1, default=15)
