@@ -1,12 +1,12 @@
 """Fixtures for the unit tests: in-process moto, the functions' environment, a VPC with a
 network and an application load balancer, EventBridge events and a Lambda context.
 
-moto is looser than AWS (see DESIGN.md, "Running it without AWS"). When the embedded
-runtime's ``emulator.fidelity`` is importable, it is installed for the whole session with
-links that settle at once (``pending_seconds=0``), so these tests see what AWS would show:
-a new link is PENDING until it is next read, ``net/`` NLB ARNs, ``connectionId`` kept,
-referenced links undeletable. Tests that need a specific link status set it on moto's
-model through :func:`force_link_status`, which works with and without fidelity.
+moto is looser than AWS (see DESIGN.md, "Running it without AWS"): the embedded runtime's
+``emulator.fidelity`` is installed for the whole session, with links that settle at once
+(``pending_seconds=0``) and API Gateway's rate limits off, so these tests see what AWS would
+show: a new link is PENDING until it is next read, ``net/`` NLB ARNs, ``connectionId`` kept,
+referenced links undeletable. Tests that need a specific link status set it on moto's model
+through :func:`force_link_status`.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from .support import (
 
 # --- AWS ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def fidelity() -> ModuleType | None:
-    """``emulator.fidelity`` when it exists (installed once per process), else None."""
+def fidelity() -> ModuleType:
+    """``emulator.fidelity``, installed once per process."""
     return FIDELITY
 
 
@@ -89,14 +89,13 @@ def aws(aws_credentials: None, function_environment: dict[str, str]) -> Iterator
     """In-process moto; the layer's cached boto3 clients are made afresh inside it."""
     from provisioner.aws import clients
 
-    if FIDELITY is not None:
-        saved = (
-            FIDELITY.settings.vpc_link_pending_seconds,
-            FIDELITY.settings.vpc_link_deleting_seconds,
-        )
-        FIDELITY.install(pending_seconds=0, deleting_seconds=0)
-        FIDELITY.reset_hooks()
-        FIDELITY.rate_limits.enable(False)  # these tests are not about API Gateway's rates
+    saved = (
+        FIDELITY.settings.vpc_link_pending_seconds,
+        FIDELITY.settings.vpc_link_deleting_seconds,
+    )
+    FIDELITY.install(pending_seconds=0, deleting_seconds=0)
+    FIDELITY.reset_hooks()
+    FIDELITY.rate_limits.enable(False)  # these tests are not about API Gateway's rates
     clients.reset()
     with mock_aws():
         # moto hides boto3's default session for the duration of the mock, so every test would
@@ -106,9 +105,8 @@ def aws(aws_credentials: None, function_environment: dict[str, str]) -> Iterator
         _create_ledger_table()
         yield
     clients.reset()
-    if FIDELITY is not None:
-        FIDELITY.reset_hooks()
-        FIDELITY.set_vpc_link_timing(*saved)
+    FIDELITY.reset_hooks()
+    FIDELITY.set_vpc_link_timing(*saved)
 
 
 @pytest.fixture

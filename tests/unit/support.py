@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
 from typing import Any
+
+from emulator import fidelity
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -34,19 +34,9 @@ for _name, _value in FUNCTION_ENVIRONMENT.items():
         os.environ.setdefault(_name, _value)
 
 
-def _load_fidelity() -> ModuleType | None:
-    """The embedded runtime's moto patches, unless UNIT_TESTS_PLAIN_MOTO=1 asks for bare moto
-    (to check that the tests hold in both; another suite in the same process may install it)."""
-    if os.environ.get("UNIT_TESTS_PLAIN_MOTO") == "1":
-        return None
-    try:
-        module = importlib.import_module("emulator.fidelity")
-    except ImportError:
-        return None
-    return module if callable(getattr(module, "install", None)) else None
-
-
-FIDELITY = _load_fidelity()
+# The embedded AWS's corrections to moto (emulator/fidelity), installed for every unit test:
+# one mode, in which moto behaves as AWS does where it matters (DESIGN.md).
+FIDELITY = fidelity
 
 
 @dataclass(frozen=True)
@@ -84,7 +74,7 @@ def force_link_status(vpc_link_id: str, status: str, status_message: str | None 
     """Put a link in ``status`` as AWS would report it (moto's own links are AVAILABLE at
     once and have no ``statusMessage``; fidelity settles PENDING links unless held)."""
     model = _link_model(vpc_link_id)
-    if FIDELITY is not None and status == "PENDING":
+    if status == "PENDING":
         FIDELITY.hold_vpc_links(model.target_arns[0])
     model.status = status
     model.status_message = status_message
@@ -145,6 +135,5 @@ class FrozenClock:
 def hold_link_deleting(vpc_link_id: str) -> None:
     """Leave a link DELETING, as AWS does for a while after DeleteVpcLink (the unit tests'
     fidelity would drop it on the next read; the ``aws`` fixture restores its timing)."""
-    if FIDELITY is not None:
-        FIDELITY.set_vpc_link_timing(deleting_seconds=3600)
+    FIDELITY.set_vpc_link_timing(deleting_seconds=3600)
     force_link_status(vpc_link_id, "DELETING", "Your vpc link is being deleted")

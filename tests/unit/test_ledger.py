@@ -22,17 +22,13 @@ from provisioner.domain import vpc_links
 from provisioner.domain.vpc_links import ensure_vpc_link
 from provisioner.storage import ledger
 
-from .support import ACCOUNT, FIDELITY, LEDGER_TABLE, REGION, FrozenClock
+from .support import ACCOUNT, LEDGER_TABLE, REGION, FrozenClock
 
 pytestmark = pytest.mark.unit
 
 NLB = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/net/orders/0123456789abcdef"
 BODY = {"requestId": "OPS-1", "apiName": "orders", "nlbArn": NLB}
 T0 = datetime(2030, 1, 1, 10, 0, 0, tzinfo=UTC)
-
-needs_atomic_writes = pytest.mark.skipif(
-    FIDELITY is None, reason="bare moto checks DynamoDB conditions and writes without a lock"
-)
 
 
 def execution(name: str) -> str:
@@ -222,7 +218,6 @@ def test_a_request_rejected_by_validation_may_be_sent_again(aws, body):
     assert recorded["bodyHash"] == ledger.body_hash(body)
 
 
-@needs_atomic_writes
 def test_ten_simultaneous_deliveries_run_once(aws):
     # When ten executions of the same request claim it at the same moment
     results = at_once([lambda run=f"run-{n}": claim(run=run) for n in range(10)])
@@ -237,7 +232,6 @@ def test_ten_simultaneous_deliveries_run_once(aws):
     assert item()["duplicatesIgnored"] == 9
 
 
-@needs_atomic_writes
 def test_of_simultaneous_reruns_of_a_failed_request_only_one_runs(aws):
     # Given a request that FAILED
     claim(run="run-0")
@@ -411,7 +405,6 @@ def test_a_claim_is_taken_over_only_when_replacing_the_link_it_recorded(aws):
     assert "vpcLinkId" not in nlb_item()
 
 
-@needs_atomic_writes
 def test_of_ten_simultaneous_claims_on_an_nlb_exactly_one_wins(aws):
     results = at_once(
         [lambda me=f"req-{n}": ledger.claim_nlb(LEDGER_TABLE, NLB, me) for n in range(10)]

@@ -254,10 +254,8 @@ def test_delete_old_link_deletes_our_link_once_unused_and_frees_its_nlb(
 
 
 def test_delete_old_link_keeps_a_link_another_api_uses(
-    network, provision, new_link, apigw, settings, fidelity
+    network, provision, new_link, apigw, settings
 ):
-    if fidelity is None:
-        pytest.skip("needs emulator.fidelity: bare moto deletes links that are in use")
     # Given two APIs on the same link
     api = provision()
     other = provision(api_name="billing")
