@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from provisioner.contract.requests import EndpointType, HttpMethod
+from provisioner.contract.requests import EndpointType, HttpMethod, TicketRef
 from provisioner.contract.wire import WireModel
 
 
@@ -28,11 +28,15 @@ class RequestRef(WireModel):
     request_id: str
     ticket_id: str | None = None
     requested_by: str | None = None
+    ticket: TicketRef | None = None
 
     @property
     def ref(self) -> RequestRef:
         return RequestRef(
-            request_id=self.request_id, ticket_id=self.ticket_id, requested_by=self.requested_by
+            request_id=self.request_id,
+            ticket_id=self.ticket_id,
+            requested_by=self.requested_by,
+            ticket=self.ticket,
         )
 
 

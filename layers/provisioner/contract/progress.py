@@ -74,6 +74,8 @@ def progress(ref: RequestRef, status: Status, message: str, **known: Any) -> dic
         "message": message,
         "timestamp": timestamp(),
     }
+    if ref.ticket is not None:  # a ticket's request: its write-back finds the ticket by this
+        body["ticket"] = ref.ticket.to_wire()
     body.update({key: value for key, value in known.items() if value is not None})
     attributes = {
         "requestId": _string_attribute(ref.request_id),
@@ -81,6 +83,8 @@ def progress(ref: RequestRef, status: Status, message: str, **known: Any) -> dic
     }
     if ref.ticket_id:
         attributes["ticketId"] = _string_attribute(ref.ticket_id)
+    if ref.ticket is not None:
+        attributes["ticketSystem"] = _string_attribute(ref.ticket.system.value)
     return {"message": body, "attributes": attributes}
 
 

@@ -5,9 +5,10 @@ is reported with the field's documented name.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -15,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
 )
 
 from provisioner.contract.wire import WireModel
@@ -112,6 +114,46 @@ RequestedBy = Annotated[
 ]
 
 
+# The EventBridge source of the requests the ticket intake puts on the bus. Only its events
+# may carry ``ticket`` (where progress is written back); the intake's role may put events
+# with no other source, and no other role may put events with this one.
+TICKET_INTAKE_SOURCE = "private-api-provisioner.ticket-intake"
+
+
+class TicketSystem(StrEnum):
+    JIRA = "jira"
+    SERVICENOW = "servicenow"
+    GITHUB = "github"
+
+
+# How each system names a ticket for its REST API: a Jira issue key, a ServiceNow record's
+# sys_id, a GitHub repository and issue number.
+TICKET_KEY_PATTERNS = {
+    TicketSystem.JIRA: r"^[A-Z][A-Z0-9_]{0,19}-[0-9]{1,12}$",
+    TicketSystem.SERVICENOW: r"^[0-9a-f]{32}$",
+    TicketSystem.GITHUB: r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}#[0-9]{1,12}$",
+}
+
+
+class TicketRef(WireModel):
+    """The ticket a request came from (set by the ticket intake): where its progress is
+    written back. The system's base URL and credentials are the stack's, never the request's."""
+
+    model_config = ConfigDict(validate_by_name=False, validate_by_alias=True)
+
+    system: TicketSystem
+    key: Annotated[str, StringConstraints(min_length=1, max_length=160)]
+
+    @field_validator("key")
+    @classmethod
+    def _key_of_its_system(cls, key: str, info: Any) -> str:
+        system = info.data.get("system")
+        pattern = TICKET_KEY_PATTERNS.get(system) if system else None
+        if pattern and not re.fullmatch(pattern, key):
+            raise ValueError(f"must match {pattern} for a {system.value} ticket")
+        return key
+
+
 class RequesterFields(WireModel):
     """What every request type's ``detail`` may carry to identify and attribute it.
 
@@ -123,6 +165,7 @@ class RequesterFields(WireModel):
     request_id: RequestId | None = None
     ticket_id: TicketId | None = None
     requested_by: RequestedBy | None = None
+    ticket: TicketRef | None = None
 
 
 class RequestDetail(RequesterFields):

@@ -57,6 +57,7 @@ def validate_relink(
         request_id=detail.request_id or parsed.event_id,
         ticket_id=detail.ticket_id,
         requested_by=detail.requested_by,
+        ticket=detail.ticket,
         api_name=api.name,
         rest_api_id=api.id,
         stage_name=stage["stageName"],

@@ -43,6 +43,7 @@ def validate_teardown(event: dict[str, Any], *, settings: Settings) -> TeardownR
         request_id=detail.request_id or parsed.event_id,
         ticket_id=detail.ticket_id,
         requested_by=detail.requested_by,
+        ticket=detail.ticket,
         rest_api_id=api.id,
         api_name=api.name,
         created_by_request=api.tags.get(REQUEST_ID_TAG),

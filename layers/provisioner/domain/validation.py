@@ -19,10 +19,12 @@ from provisioner.contract.payloads import ProvisionRequest, RequestRef
 from provisioner.contract.requests import (
     NLB_ARN_PATTERN,
     REQUEST_ID_PATTERN,
+    TICKET_INTAKE_SOURCE,
     VPC_LINK_ID_PATTERN,
     RequestDetail,
     RequestedBy,
     TicketId,
+    TicketRef,
 )
 from provisioner.runtime.settings import Settings
 
@@ -45,7 +47,17 @@ def request_ref_from_event(event: dict[str, Any]) -> RequestRef:
         request_id=request_id,
         ticket_id=_valid(TicketId, detail.get("ticketId")),
         requested_by=_valid(RequestedBy, detail.get("requestedBy")),
+        ticket=_valid_ticket(detail.get("ticket"))
+        if event.get("source") == TICKET_INTAKE_SOURCE
+        else None,
     )
+
+
+def _valid_ticket(value: Any) -> TicketRef | None:
+    try:
+        return TicketRef.model_validate(value) if isinstance(value, dict) else None
+    except ValidationError:
+        return None
 
 
 def _valid(kind: Any, value: Any) -> str | None:
@@ -103,6 +115,10 @@ def parse_detail[DetailModel: BaseModel](
     except ValidationError as error:
         return ParsedDetail(event_id, raw, None, _field_errors(error, prefix=""))
     problems = [problem for group in one_of for problem in _exactly_one(raw, group)]
+    if "ticket" in raw and event.get("source") != TICKET_INTAKE_SOURCE:
+        problems.append(
+            FieldError("detail.ticket", f"set only by the ticket intake ({TICKET_INTAKE_SOURCE})")
+        )
     try:
         detail = model.model_validate(raw)
     except ValidationError as error:
@@ -139,6 +155,7 @@ def validate_request(
         request_id=detail.request_id or parsed.event_id,
         ticket_id=detail.ticket_id,
         requested_by=detail.requested_by,
+        ticket=detail.ticket,
         api_name=detail.api_name,
         stage_name=detail.stage_name or settings.default_stage_name,
         endpoint_type=detail.endpoint_type,
