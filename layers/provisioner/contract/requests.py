@@ -143,6 +143,17 @@ class TicketRef(WireModel):
 
     system: TicketSystem
     key: Annotated[str, StringConstraints(min_length=1, max_length=160)]
+    # How the ticket names the request's fields ({"nlbArn": "NLB ARN"}): a REJECTED answer
+    # names the ticket's fields, not the event's, whatever the mapping says by then.
+    field_labels: Annotated[
+        dict[
+            Annotated[str, StringConstraints(pattern=r"^[a-z][A-Za-z]{0,63}$")],
+            Annotated[
+                str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)
+            ],
+        ],
+        Field(max_length=20),
+    ] = Field(default_factory=dict)
 
     @field_validator("key")
     @classmethod

@@ -24,6 +24,28 @@ class Settings(BaseModel):
     request_bus_name: str | None = Field(alias="PROVISIONER_REQUEST_BUS_NAME", default=None)
     outcome_event_source: str | None = Field(alias="PROVISIONER_OUTCOME_EVENT_SOURCE", default=None)
 
+    # Ticket self-service (README, "Requests from tickets"): the mapping's SSM parameter, each
+    # system's webhook secret and write-back credentials (Secrets Manager ids), and how old a
+    # delivery may be.
+    ticket_mapping_parameter: str | None = Field(
+        alias="PROVISIONER_TICKET_MAPPING_PARAMETER", default=None
+    )
+    jira_webhook_secret: str | None = Field(alias="PROVISIONER_JIRA_WEBHOOK_SECRET", default=None)
+    servicenow_webhook_secret: str | None = Field(
+        alias="PROVISIONER_SERVICENOW_WEBHOOK_SECRET", default=None
+    )
+    github_webhook_secret: str | None = Field(
+        alias="PROVISIONER_GITHUB_WEBHOOK_SECRET", default=None
+    )
+    jira_credentials: str | None = Field(alias="PROVISIONER_JIRA_CREDENTIALS", default=None)
+    servicenow_credentials: str | None = Field(
+        alias="PROVISIONER_SERVICENOW_CREDENTIALS", default=None
+    )
+    github_credentials: str | None = Field(alias="PROVISIONER_GITHUB_CREDENTIALS", default=None)
+    delivery_max_age_seconds: int = Field(
+        alias="PROVISIONER_DELIVERY_MAX_AGE_SECONDS", ge=60, default=21_600
+    )
+
     # Where the function runs (from its ARN): the stack's account and region, where the load
     # balancers a request names must be.
     account: str = ""
