@@ -98,8 +98,16 @@ FORBIDDEN_MESSAGE = (
 )
 # Connection-level headers end at the URL's front end (they are not in AWS's captured events).
 _HOP_BY_HOP = frozenset(
-    ("connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding")
-) | {"upgrade"}
+    (
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    )
+)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _lock = threading.Lock()
 _installed = False

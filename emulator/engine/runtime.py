@@ -266,6 +266,7 @@ class EmbeddedAws:
         deployed = {resource.ref for resource in stack.resources.values()}
         self._wipe_queues(stack, deployed)
         self._wipe_subscriptions_and_mappings(deployed)
+        self._wipe_function_additions(stack)
         self._wipe_rules(deployed)
         for resource in stack.resources.values():
             if resource.type == "AWS::DynamoDB::Table":
@@ -283,6 +284,24 @@ class EmbeddedAws:
             for mapping in page.get("EventSourceMappings", []):
                 if mapping["UUID"] not in deployed:
                     lambda_.delete_event_source_mapping(UUID=mapping["UUID"])
+
+    def _wipe_function_additions(self, stack: DeployedStack) -> None:
+        """Function URLs and permission statements a test added to the stack's functions."""
+        lambda_ = self.client("lambda")
+        with_url = {r.ref for r in stack.resources.values() if r.type == "AWS::Lambda::Url"}
+        statement_ids = {
+            r.logical_id for r in stack.resources.values() if r.type == "AWS::Lambda::Permission"
+        }
+        for spec in stack.functions.values():
+            if spec.arn not in with_url:
+                lambda_.delete_function_url_config(FunctionName=spec.name)
+            try:
+                policy = json.loads(lambda_.get_policy(FunctionName=spec.name)["Policy"])
+            except lambda_.exceptions.ResourceNotFoundException:
+                continue
+            for statement in policy["Statement"]:
+                if statement.get("Sid") not in statement_ids:
+                    lambda_.remove_permission(FunctionName=spec.name, StatementId=statement["Sid"])
 
     def _wipe_queues(self, stack: DeployedStack, deployed: set[str]) -> None:
         sqs = self.client("sqs")
