@@ -52,8 +52,9 @@ def _settled(aws: EmbeddedAws, message_id: str) -> list[Delivery]:
 
 
 def _queue_counts(aws: EmbeddedAws, output: str) -> tuple[int, int]:
+    """(waiting, in flight) in the queue a stack output names, or at a queue URL."""
     attributes = aws.client("sqs").get_queue_attributes(
-        QueueUrl=aws.outputs[output],
+        QueueUrl=aws.outputs.get(output, output),
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return (
@@ -239,6 +240,42 @@ def test_a_mapping_created_through_the_api_is_polled_and_reset_removes_it(
     remaining = lambda_.list_event_source_mappings()["EventSourceMappings"]
     assert mapping["UUID"] not in {m["UUID"] for m in remaining}
     assert [m["UUID"] for m in remaining] == [aws.stack.resources["WorkerFunctionWork"].ref]  # type: ignore[union-attr]
+
+
+def test_messages_no_filter_matches_are_deleted_without_an_invocation(
+    aws: EmbeddedAws,
+) -> None:
+    # Given a mapping that passes only bodies whose action is "ok"
+    sqs, lambda_ = aws.client("sqs"), aws.client("lambda")
+    url = sqs.create_queue(QueueName="filtered-work")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    lambda_.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName=aws.stack.functions["WorkerFunction"].name,  # type: ignore[union-attr]
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"action": ["ok"]}})}]},
+    )
+
+    # When a matching message, a non-matching one and a body that is not JSON are sent
+    ids = [
+        sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"]
+        for body in (
+            json.dumps({"id": "unwanted", "action": "fail"}),
+            "plain text",
+            json.dumps({"id": "wanted", "action": "ok"}),
+        )
+    ]
+
+    # Then only the match reaches the function, and the others are gone from the queue
+    _wait_received(aws, "wanted#1")
+    wait_until(
+        lambda: {i for d in aws.event_sources.deliveries for i in d.discarded_ids} == set(ids[:2]),
+        timeout=WAIT,
+        what="the two others to be discarded",
+    )
+    assert set(_received(aws)) == {"wanted#1"}
+    assert _queue_counts(aws, url) == (0, 0)
 
 
 def test_reset_empties_the_queues_messages_in_flight_included(aws: EmbeddedAws) -> None:
