@@ -9,7 +9,12 @@ environments, state machines and their substitutions all come from the template,
 emulator follows when the template changes.
 
 Lambda code is not uploaded (a placeholder zip is): :mod:`emulator.engine.lambda_runtime` runs the
-real handlers from the ``FunctionSpec`` this module returns.
+real handlers from the ``FunctionSpec`` this module returns. What ``Ref`` and ``Fn::GetAtt``
+return is CloudFormation's documented value for each type (e.g. a secret's ``Ref`` is its ARN,
+a parameter's its name, an event source mapping's its UUID), except ``AWS::Lambda::Url``'s
+``FunctionUrl``: the URL this emulator serves (:mod:`emulator.engine.function_urls`). Names
+CloudFormation would generate (``<stack>-<LogicalId>``, a secret's ``<LogicalId>-<suffix>``, a
+parameter's ``CFN-<LogicalId>-<suffix>``) are stable per stack here.
 """
 
 from __future__ import annotations
