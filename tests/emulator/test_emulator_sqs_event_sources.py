@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from emulator.engine.event_sources import Delivery
+from emulator.engine.event_sources import Delivery, failed_messages
+from emulator.engine.lambda_runtime import InvocationResult
 from emulator.engine.runtime import EmbeddedAws
 from privateapi.waiting import wait_until
 
@@ -288,3 +289,52 @@ def test_reset_empties_the_queues_messages_in_flight_included(aws: EmbeddedAws) 
     assert _queue_counts(aws, "WorkQueueUrl") == (0, 0)
     assert _queue_counts(aws, "WorkDeadLettersUrl") == (0, 0)
     assert not aws.event_sources.deliveries
+
+
+# --- Lambda's documented success and failure conditions for partial batch responses ------------
+BATCH = ["id1", "id2", "id3"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "left"),
+    [
+        (b'{"batchItemFailures": [{"itemIdentifier": "id2"}]}', {"id2"}),
+        (b'{"batchItemFailures": []}', set()),  # an empty list: complete success
+        (b'{"batchItemFailures": null}', set()),  # a null list
+        (b"{}", set()),  # an empty response
+        (b"null", set()),  # a null response
+        (b"not json", set(BATCH)),  # an invalid JSON response: complete failure
+        (b'{"batchItemFailures": [{"itemIdentifier": ""}]}', set(BATCH)),  # empty identifier
+        (b'{"batchItemFailures": [{"itemIdentifier": null}]}', set(BATCH)),  # null identifier
+        (b'{"batchItemFailures": [{"itemId": "id2"}]}', set(BATCH)),  # a bad key name
+        (b'{"batchItemFailures": [{"itemIdentifier": "other"}]}', set(BATCH)),  # not in the batch
+    ],
+    ids=[
+        "one-failure",
+        "empty-list",
+        "null-list",
+        "empty-response",
+        "null-response",
+        "invalid-json",
+        "empty-identifier",
+        "null-identifier",
+        "bad-key",
+        "unknown-id",
+    ],
+)
+def test_partial_batch_responses_follow_lambdas_conditions(payload: bytes, left: set[str]) -> None:
+    result = InvocationResult(200, payload, "request-id")
+
+    assert failed_messages(result, BATCH, report_item_failures=True) == left
+
+
+def test_without_report_batch_item_failures_the_response_is_ignored() -> None:
+    result = InvocationResult(200, b'{"batchItemFailures": [{"itemIdentifier": "id2"}]}', "r")
+
+    assert failed_messages(result, BATCH, report_item_failures=False) == set()
+
+
+def test_a_function_error_leaves_every_message() -> None:
+    result = InvocationResult(200, b'{"errorType": "Boom"}', "r", function_error="Unhandled")
+
+    assert failed_messages(result, BATCH, report_item_failures=True) == set(BATCH)
