@@ -151,6 +151,14 @@ def test_a_snake_case_alias_is_rejected_not_honoured(provisioner: Provisioner):
     assert provisioner.rest_apis() == []
 
 
+def parked(history: list[dict[str, Any]]) -> bool:
+    """Nothing in flight: the last event entered a Wait, and the CreateApi branch is done."""
+    exited = {
+        e["stateExitedEventDetails"]["name"] for e in history if "stateExitedEventDetails" in e
+    }
+    return history[-1]["type"] == "WaitStateEntered" and "CreateApi" in exited
+
+
 def test_an_execution_stopped_without_answering_is_answered_and_rolled_back(
     provisioner: Provisioner,
 ):
@@ -172,8 +180,19 @@ def test_an_execution_stopped_without_answering_is_answered_and_rolled_back(
         what="the API and the link to exist while the workflow waits",
     )
 
-    # When an operator stops the execution (it has not answered: no final notification)
-    provisioner.sfn.stop_execution(executionArn=running["executionArn"], cause="operator")
+    # ... parked in that Wait: the clock stops, so no poll is in flight when it is stopped
+    # (moto's interpreter cannot stop an execution cleanly in the middle of a Lambda task)
+    provisioner.aws.clock.configure(0)
+    try:
+        wait_until(
+            lambda: parked(provisioner.history(running["executionArn"])),
+            timeout=60,
+            what="the execution to sit in WaitForLink, its API created",
+        )
+        # When an operator stops the execution (it has not answered: no final notification)
+        provisioner.sfn.stop_execution(executionArn=running["executionArn"], cause="operator")
+    finally:
+        provisioner.aws.clock.configure("auto")
     notifications = provisioner.notifications(request_id)
 
     # Then the requester is told, by the watch on stopped executions
