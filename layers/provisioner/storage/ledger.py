@@ -193,15 +193,20 @@ def record_progress(
     message: str,
     resources: dict[str, Any] | None = None,
     outcome: dict[str, Any] | None = None,
+    at: str | None = None,
 ) -> None:
-    """Append a milestone to the request's history and update its status and resources."""
+    """Append a milestone to the request's history and update its status and resources.
+
+    ``at``: the milestone's timestamp, the one its notification carries (default: now), so
+    that the ticket write-back can tell which notifications of a request came before another.
+    """
     resources = resources or {}
     now = _now()
     names = {"#status": "status"}
     values: dict[str, Any] = {
         ":status": status,
         ":now": now,
-        ":entry": [{"status": status, "message": message, "timestamp": now}],
+        ":entry": [{"status": status, "message": message, "timestamp": at or now}],
         ":empty": [],
     }
     sets = [
@@ -233,11 +238,14 @@ def record_progress(
         )
 
 
-def record_rejection(table: str, request_id: str, kind: str, outcome: dict[str, Any]) -> None:
+def record_rejection(
+    table: str, request_id: str, kind: str, outcome: dict[str, Any], *, at: str | None = None
+) -> None:
     """A rejected request leaves a trace: a new item, or the next entry of a request that was
-    rejected or failed before; never on a request that was accepted and is running or done."""
+    rejected or failed before; never on a request that was accepted and is running or done.
+    ``at``: the timestamp of the REJECTED notification (default: now)."""
     now = _now()
-    entry = {"status": "REJECTED", "message": outcome.get("message", ""), "timestamp": now}
+    entry = {"status": "REJECTED", "message": outcome.get("message", ""), "timestamp": at or now}
     item = {
         **request_key(request_id),
         "requestId": request_id,
