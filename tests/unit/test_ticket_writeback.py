@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -533,6 +534,47 @@ def test_servicenow_oauth_client_credentials_get_one_token_for_every_write_back(
     patches = [r for r in requests if r[0] == "PATCH"]
     assert [status for *_, status in patches] == [200] * 4
     assert len(rig.comments("servicenow", "RITM0010042")) == 8  # comment + work note each
+
+
+@pytest.mark.parametrize(
+    ("cached", "expected"),
+    [
+        # a token that expired: a new one first
+        (("old-token", -1), [("POST", "/oauth_token.do", 200), ("PATCH", "/api/now/table/", 200)]),
+        # a token the instance revoked before it expired: refused once, then a new one
+        (
+            ("revoked-token", 3600),
+            [
+                ("PATCH", "/api/now/table/", 401),
+                ("POST", "/oauth_token.do", 200),
+                ("PATCH", "/api/now/table/", 200),
+            ],
+        ),
+    ],
+)
+def test_an_expired_or_revoked_servicenow_token_is_replaced(rig, cached, expected):
+    credentials = rig.desk.servicenow_credentials
+    rig.put_secret(
+        "servicenow",
+        {
+            "instanceUrl": rig.desk.servicenow_url,
+            "clientId": credentials.client_id,
+            "clientSecret": credentials.client_secret,
+        },
+    )
+    token, lifetime = cached
+    ticket_clients._TOKENS[(rig.desk.servicenow_url, credentials.client_id)] = (
+        token,
+        time.monotonic() + lifetime,
+    )
+    ticket = servicenow_ticket(rig.desk)
+
+    rig.send(rig.milestone(ticket, Status.ACCEPTED, "Accepted.", at=at(1)))
+    assert rig.step().failed == []
+
+    requests = [(r["method"], r["path"][:15], r["status"]) for r in rig.desk.requests()]
+    assert requests == expected
+    assert rig.comments("servicenow", "RITM0010042")[0] == "Accepted."
 
 
 def test_a_github_issue_is_commented_then_labelled_and_closed_as_completed(rig):

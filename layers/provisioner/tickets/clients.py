@@ -135,14 +135,19 @@ def send(
     answer = Answer(response.status, response.headers, response.data or b"")
     if 200 <= answer.status < 300:
         return answer
+    raise refusal(system, answer)
+
+
+def refusal(system: TicketSystem, answer: Answer) -> TicketWriteBackError:
+    """What a non-2xx answer means: try again (when), or never."""
     detail = answer.body[:_EXCERPT].decode("utf-8", "replace")
-    wait = retry_after(answer.headers)
-    rate_limited = answer.status == 403 and (
+    # GitHub answers its rate limits with 403 as often as with 429.
+    rate_limited = answer.status == 403 and bool(
         answer.headers.get("Retry-After") or answer.headers.get("x-ratelimit-remaining") == "0"
     )
     if answer.status in _RETRYABLE or answer.status >= 500 or rate_limited:
-        raise TicketSystemBusy(system, answer.status, detail, wait)
-    raise TicketRefused(system, answer.status, detail)
+        return TicketSystemBusy(system, answer.status, detail, retry_after(answer.headers))
+    return TicketRefused(system, answer.status, detail)
 
 
 def _json(payload: Any) -> bytes:
