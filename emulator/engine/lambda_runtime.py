@@ -498,9 +498,12 @@ class LambdaRuntime:
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         }
 
-    def invoke(self, function_ref: str, payload: bytes | str | None) -> InvocationResult:
-        """Invoke synchronously (``RequestResponse``), like the Lambda API."""
-        request_id = str(uuid.uuid4())
+    def invoke(
+        self, function_ref: str, payload: bytes | str | None, *, request_id: str | None = None
+    ) -> InvocationResult:
+        """Invoke synchronously (``RequestResponse``), like the Lambda API; ``request_id`` when
+        the caller has already named the invocation (a function URL's event carries it)."""
+        request_id = request_id or str(uuid.uuid4())
         spec = self.resolve(function_ref)
         if spec is None:
             message = f"Function not found: {function_ref}"

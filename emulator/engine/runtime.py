@@ -6,7 +6,9 @@
 Starting it: a threaded moto server on 127.0.0.1 (a free port unless one is given) behind
 :class:`ControlMiddleware`, ``MOTO_PORT`` set so moto's Step Functions interpreter calls this
 server, moto configured to execute state machines, the fidelity patches, the Lambda runtime
-and the EventBridge → Step Functions bridge installed, then ``template.yaml`` deployed.
+and the EventBridge → Step Functions bridge installed, then ``template.yaml`` deployed, and the
+SQS event source mappings polled (:mod:`emulator.engine.event_sources`). The same server serves
+function URLs at ``/_lambda-url/<function-name>/`` (:mod:`emulator.engine.function_urls`).
 moto's state is process-global, so starting (and ``reset()``) wipes every backend first.
 Everything in it runs on one clock (:mod:`emulator.engine.clock`), set by ``time_scale``.
 """
@@ -31,10 +33,10 @@ from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from emulator import fidelity
-from emulator.engine import eventbridge
+from emulator.engine import event_sources, eventbridge, function_urls
 from emulator.engine.clock import CLOCK, Clock, TimeScale, parse_time_scale
 from emulator.engine.lambda_runtime import LambdaRuntime, function_ref_from_path, install_boto_hook
-from emulator.engine.stack import REPO_ROOT, DeployedStack, deploy
+from emulator.engine.stack import ACCOUNT_ID, REPO_ROOT, DeployedStack, deploy
 from emulator.fidelity import stepfunctions
 
 CONTROL_PREFIX = "/_emulator/"
@@ -45,7 +47,8 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 class ControlMiddleware:
     """In front of moto's WSGI app: ``POST /_emulator/<hook>`` test controls (see
-    :func:`apply_control`), and Lambda Invoke for out-of-process clients."""
+    :func:`apply_control`), function URLs (``<any method> /_lambda-url/<function-name>/...``,
+    :mod:`emulator.engine.function_urls`), and Lambda Invoke for out-of-process clients."""
 
     def __init__(self, app: WsgiApp, runtime: Callable[[], LambdaRuntime | None]) -> None:
         self.app = app
@@ -56,6 +59,8 @@ class ControlMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         if path.startswith(CONTROL_PREFIX) and method == "POST":
             return self._control(path[len(CONTROL_PREFIX) :], environ, start_response)
+        if path.startswith(function_urls.FUNCTION_URL_PREFIX):
+            return function_urls.serve(environ, start_response, self.runtime())
         function_ref = function_ref_from_path(environ.get("RAW_URI", "").split("?")[0] or path)
         runtime = self.runtime()
         if method == "POST" and function_ref and runtime and runtime.resolve(function_ref):
@@ -130,6 +135,7 @@ class EmbeddedAws:
         ami_catalogue: bool = True,
         deploy_stack: bool = True,
         rate_limits: bool = True,
+        sqs_pollers: int = 2,
     ) -> None:
         self.port = port or free_port()
         self.template = template
@@ -149,6 +155,10 @@ class EmbeddedAws:
         self.rate_limits = rate_limits
         self.stack: DeployedStack | None = None
         self.lambda_runtime: LambdaRuntime | None = None
+        # SQS event source mappings: polled by this many threads each (AWS starts with five)
+        self.event_sources = event_sources.SqsEventSources(
+            lambda: self.lambda_runtime, pollers=sqs_pollers
+        )
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._previous_env: dict[str, str | None] = {}
@@ -184,6 +194,8 @@ class EmbeddedAws:
         CLOCK.configure(self.time_scale)
         CLOCK.restart()
         eventbridge.install()
+        event_sources.install()
+        function_urls.install(self.endpoint_url)
         install_boto_hook()
         app = ControlMiddleware(
             DomainDispatcherApplication(create_backend_app), lambda: self.lambda_runtime
@@ -200,6 +212,7 @@ class EmbeddedAws:
         except BaseException:
             self.stop()
             raise
+        self.event_sources.start()
         return self
 
     def _wipe_and_deploy(self) -> None:
@@ -231,10 +244,13 @@ class EmbeddedAws:
         fidelity.rate_limits.enable(self.rate_limits)
         fidelity.set_vpc_link_timing(self.vpc_link_pending_seconds, self.vpc_link_deleting_seconds)
         install_boto_hook()
-        if self.stack is None:
-            self._wipe_and_deploy()
-        else:
-            self._wipe_all_but_the_stack(self.stack)
+        function_urls.install(self.endpoint_url)
+        with self.event_sources.paused():  # no batch in flight while the queues are emptied
+            if self.stack is None:
+                self._wipe_and_deploy()
+            else:
+                self._wipe_all_but_the_stack(self.stack)
+            self.event_sources.deliveries.clear()
         CLOCK.configure(self.time_scale)
         CLOCK.restart()
 
@@ -248,26 +264,65 @@ class EmbeddedAws:
             for account_backends in get_backend(service).values():  # type: ignore[call-overload]
                 account_backends.reset()
         deployed = {resource.ref for resource in stack.resources.values()}
-        self._wipe_queues(deployed)
-        sns = self.client("sns")  # the stack subscribes nothing to its topic
-        for subscription in sns.list_subscriptions().get("Subscriptions", []):
-            sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        self._wipe_queues(stack, deployed)
+        self._wipe_subscriptions_and_mappings(deployed)
+        self._wipe_function_additions(stack)
         self._wipe_rules(deployed)
         for resource in stack.resources.values():
             if resource.type == "AWS::DynamoDB::Table":
                 self._empty_table(resource.ref)
 
-    def _wipe_queues(self, deployed: set[str]) -> None:
+    def _wipe_subscriptions_and_mappings(self, deployed: set[str]) -> None:
+        """Those a test added; the stack's own subscriptions and event source mappings stay."""
+        sns = self.client("sns")
+        for page in sns.get_paginator("list_subscriptions").paginate():
+            for subscription in page.get("Subscriptions", []):
+                if subscription["SubscriptionArn"] not in deployed:
+                    sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        lambda_ = self.client("lambda")
+        for page in lambda_.get_paginator("list_event_source_mappings").paginate():
+            for mapping in page.get("EventSourceMappings", []):
+                if mapping["UUID"] not in deployed:
+                    lambda_.delete_event_source_mapping(UUID=mapping["UUID"])
+
+    def _wipe_function_additions(self, stack: DeployedStack) -> None:
+        """Function URLs and permission statements a test added to the stack's functions."""
+        lambda_ = self.client("lambda")
+        with_url = {r.ref for r in stack.resources.values() if r.type == "AWS::Lambda::Url"}
+        statement_ids = {
+            r.logical_id for r in stack.resources.values() if r.type == "AWS::Lambda::Permission"
+        }
+        for spec in stack.functions.values():
+            if spec.arn not in with_url:
+                lambda_.delete_function_url_config(FunctionName=spec.name)
+            try:
+                policy = json.loads(lambda_.get_policy(FunctionName=spec.name)["Policy"])
+            except lambda_.exceptions.ResourceNotFoundException:
+                continue
+            for statement in policy["Statement"]:
+                if statement.get("Sid") not in statement_ids:
+                    lambda_.remove_permission(FunctionName=spec.name, StatementId=statement["Sid"])
+
+    def _wipe_queues(self, stack: DeployedStack, deployed: set[str]) -> None:
         sqs = self.client("sqs")
         for url in sqs.list_queues().get("QueueUrls", []):
-            if url in deployed:  # emptied (PurgeQueue is allowed once a minute)
-                while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-                    "Messages"
-                ):
-                    for message in messages:
-                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            else:
+            if url not in deployed:
                 sqs.delete_queue(QueueUrl=url)
+        # The stack's queues are emptied in place, messages in flight included (PurgeQueue is
+        # allowed once a minute, and receiving them would count towards their redrive).
+        from moto.sqs.models import sqs_backends
+
+        names = {
+            resource.attributes["QueueName"]
+            for resource in stack.resources.values()
+            if resource.type == "AWS::SQS::Queue"
+        }
+        for name in names:
+            queue = sqs_backends[ACCOUNT_ID][self.region].queues.get(name)
+            if queue is not None:
+                with queue._messages_lock:
+                    queue._messages = []
+                    queue._pending_messages = set()
 
     def _wipe_rules(self, deployed: set[str]) -> None:
         events = self.client("events")
@@ -293,7 +348,9 @@ class EmbeddedAws:
                 dynamodb.delete_item(TableName=table, Key={key: item[key] for key in keys})
 
     def stop(self) -> None:
-        """Stop the workers and the server, restore the environment; safe to call twice."""
+        """Stop the pollers, the workers and the server, restore the environment; safe to
+        call twice."""
+        self.event_sources.stop()
         if self.lambda_runtime is not None:
             self.lambda_runtime.stop()
             self.lambda_runtime = None

@@ -9,12 +9,18 @@ environments, state machines and their substitutions all come from the template,
 emulator follows when the template changes.
 
 Lambda code is not uploaded (a placeholder zip is): :mod:`emulator.engine.lambda_runtime` runs the
-real handlers from the ``FunctionSpec`` this module returns.
+real handlers from the ``FunctionSpec`` this module returns. What ``Ref`` and ``Fn::GetAtt``
+return is CloudFormation's documented value for each type (e.g. a secret's ``Ref`` is its ARN,
+a parameter's its name, an event source mapping's its UUID), except ``AWS::Lambda::Url``'s
+``FunctionUrl``: the URL this emulator serves (:mod:`emulator.engine.function_urls`). Names
+CloudFormation would generate (``<stack>-<LogicalId>``, a secret's ``<LogicalId>-<suffix>``, a
+parameter's ``CFN-<LogicalId>-<suffix>``) are stable per stack here.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import logging
@@ -265,6 +271,53 @@ def _attribute_text(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
+def _truthy(value: Any) -> bool:
+    """A CloudFormation boolean: true, or the string ``"true"`` in any case."""
+    return value is True or str(value).lower() == "true"
+
+
+def _suffix(stack_name: str, logical_id: str, length: int = 12) -> str:
+    """The random-looking suffix CloudFormation gives generated names, stable per stack."""
+    digest = hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest()
+    return digest[:length].upper()
+
+
+_EVENT_SOURCE_MAPPING_KEYS = (
+    "EventSourceArn",
+    "FunctionName",
+    "BatchSize",
+    "Enabled",
+    "FunctionResponseTypes",
+    "MaximumBatchingWindowInSeconds",
+    "ScalingConfig",
+    "FilterCriteria",
+    "StartingPosition",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+    "BisectBatchOnFunctionError",
+    "ParallelizationFactor",
+    "DestinationConfig",
+    "TumblingWindowInSeconds",
+)
+_SUBSCRIPTION_ATTRIBUTES = (
+    "RawMessageDelivery",
+    "FilterPolicy",
+    "FilterPolicyScope",
+    "RedrivePolicy",
+    "DeliveryPolicy",
+    "SubscriptionRoleArn",
+    "ReplayPolicy",
+)
+_PASSWORD_FLAGS = (
+    "ExcludeLowercase",
+    "ExcludeNumbers",
+    "ExcludePunctuation",
+    "ExcludeUppercase",
+    "IncludeSpace",
+    "RequireEachIncludedType",
+)
+
+
 def _lower_first(node: Any) -> Any:
     """CloudFormation's PascalCase property shapes → the Step Functions API's camelCase."""
     if isinstance(node, list):
@@ -302,8 +355,12 @@ class _Deployer:
             "AWS::Lambda::LayerVersion": self.layer_version,
             "AWS::Lambda::Function": self.function,
             "AWS::Lambda::Permission": self.function_permission,
+            "AWS::Lambda::Url": self.function_url,
+            "AWS::Lambda::EventSourceMapping": self.event_source_mapping,
             "AWS::KMS::Key": self.kms_key,
             "AWS::SNS::Topic": self.sns_topic,
+            "AWS::SNS::TopicPolicy": self.sns_topic_policy,
+            "AWS::SNS::Subscription": self.sns_subscription,
             "AWS::SQS::Queue": self.sqs_queue,
             "AWS::SQS::QueuePolicy": self.sqs_queue_policy,
             "AWS::Logs::LogGroup": self.log_group,
@@ -311,6 +368,9 @@ class _Deployer:
             "AWS::Events::Rule": self.event_rule,
             "AWS::StepFunctions::StateMachine": self.state_machine,
             "AWS::DynamoDB::Table": self.dynamodb_table,
+            "AWS::SecretsManager::Secret": self.secret,
+            "AWS::SSM::Parameter": self.ssm_parameter,
+            "AWS::CloudWatch::Alarm": self.cloudwatch_alarm,
         }
 
     def client(self, service: str) -> Any:
@@ -428,10 +488,58 @@ class _Deployer:
             "Action": props["Action"],
             "Principal": props["Principal"],
         }
-        if props.get("SourceArn"):
-            kwargs["SourceArn"] = props["SourceArn"]
+        for key in (
+            "SourceArn",
+            "SourceAccount",
+            "EventSourceToken",
+            "PrincipalOrgID",
+            "FunctionUrlAuthType",
+        ):
+            if props.get(key):
+                kwargs[key] = props[key]
+        if "InvokedViaFunctionUrl" in props:  # SAM adds it to a public function URL (Oct 2025)
+            kwargs["InvokedViaFunctionUrl"] = _truthy(props["InvokedViaFunctionUrl"])
         self.client("lambda").add_permission(**kwargs)
         return PhysicalResource(logical_id, "AWS::Lambda::Permission", logical_id, {})
+
+    def function_url(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+        """``Ref``: the function's ARN; ``FunctionUrl``: the URL this emulator serves
+        (:mod:`emulator.engine.function_urls`), not AWS's ``https://<url-id>.lambda-url...``."""
+        kwargs: dict[str, Any] = {
+            "FunctionName": props["TargetFunctionArn"],
+            "AuthType": props["AuthType"],
+        }
+        for key in ("Cors", "InvokeMode"):
+            if props.get(key):
+                kwargs[key] = props[key]
+        config = self.client("lambda").create_function_url_config(**kwargs)
+        return PhysicalResource(
+            logical_id,
+            "AWS::Lambda::Url",
+            config["FunctionArn"],
+            {"FunctionArn": config["FunctionArn"], "FunctionUrl": config["FunctionUrl"]},
+        )
+
+    def event_source_mapping(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+        """``Ref``: the mapping's UUID. SQS mappings are polled by
+        :mod:`emulator.engine.event_sources`."""
+        kwargs = {key: props[key] for key in _EVENT_SOURCE_MAPPING_KEYS if key in props}
+        if "Enabled" in kwargs:
+            kwargs["Enabled"] = _truthy(kwargs["Enabled"])
+        for key in ("BatchSize", "MaximumBatchingWindowInSeconds"):
+            if key in kwargs:
+                kwargs[key] = int(kwargs[key])
+        mapping = self.client("lambda").create_event_source_mapping(**kwargs)
+        uuid = mapping["UUID"]
+        arn = mapping.get("EventSourceMappingArn") or self.arn(
+            "lambda", f"event-source-mapping:{uuid}"
+        )
+        return PhysicalResource(
+            logical_id,
+            "AWS::Lambda::EventSourceMapping",
+            uuid,
+            {"Id": uuid, "EventSourceMappingArn": arn},
+        )
 
     def kms_key(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
         kms = self.client("kms")
@@ -457,6 +565,30 @@ class _Deployer:
         return PhysicalResource(
             logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name}
         )
+
+    def sns_topic_policy(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+        for topic_arn in props["Topics"]:
+            self.client("sns").set_topic_attributes(
+                TopicArn=topic_arn,
+                AttributeName="Policy",
+                AttributeValue=json.dumps(props["PolicyDocument"]),
+            )
+        return PhysicalResource(logical_id, "AWS::SNS::TopicPolicy", logical_id, {})
+
+    def sns_subscription(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+        """``Ref`` and ``Arn``: the subscription's ARN. Its attributes (``RawMessageDelivery``,
+        ``FilterPolicy``, ``FilterPolicyScope``, ...) are set in the Subscribe call itself."""
+        attributes = {
+            key: _attribute_text(props[key]) for key in _SUBSCRIPTION_ATTRIBUTES if key in props
+        }
+        arn = self.client("sns").subscribe(
+            TopicArn=props["TopicArn"],
+            Protocol=props["Protocol"],
+            Endpoint=props["Endpoint"],
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        return PhysicalResource(logical_id, "AWS::SNS::Subscription", arn, {"Arn": arn})
 
     def sqs_queue(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
         sqs = self.client("sqs")
@@ -586,6 +718,95 @@ class _Deployer:
         if table.get("LatestStreamArn"):
             attributes["StreamArn"] = table["LatestStreamArn"]
         return PhysicalResource(logical_id, "AWS::DynamoDB::Table", name, attributes)
+
+    def secret(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+        """``Ref`` and ``Id``: the secret's ARN. Without ``Name``, CloudFormation names it
+        ``<LogicalId>-<12 characters>``; ``GenerateSecretString`` as documented (below)."""
+        name = props.get("Name") or f"{logical_id}-{_suffix(self.stack_name, logical_id)}"
+        kwargs: dict[str, Any] = {"Name": name, "Description": props.get("Description", "")}
+        if props.get("GenerateSecretString") is not None:
+            kwargs["SecretString"] = self._generated_secret(
+                logical_id, props["GenerateSecretString"]
+            )
+        elif props.get("SecretString") is not None:
+            kwargs["SecretString"] = str(props["SecretString"])
+        if props.get("KmsKeyId"):
+            kwargs["KmsKeyId"] = props["KmsKeyId"]
+        tags = _tags_dict(props.get("Tags"))
+        if tags:
+            kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        arn = self.client("secretsmanager").create_secret(**kwargs)["ARN"]
+        return PhysicalResource(logical_id, "AWS::SecretsManager::Secret", arn, {"Id": arn})
+
+    def _generated_secret(self, logical_id: str, spec: Mapping[str, Any]) -> str:
+        """GetRandomPassword with the spec's options (PasswordLength 32 by default); with a
+        ``SecretStringTemplate`` (a JSON object), the password goes under ``GenerateStringKey``,
+        and one of the two without the other is an error, as CloudFormation's."""
+        template, key = spec.get("SecretStringTemplate"), spec.get("GenerateStringKey")
+        if (template is None) != (key is None):
+            raise TemplateError(
+                f"{logical_id}: SecretStringTemplate and GenerateStringKey go together"
+            )
+        options: dict[str, Any] = {"PasswordLength": int(spec.get("PasswordLength", 32))}
+        if spec.get("ExcludeCharacters"):
+            options["ExcludeCharacters"] = str(spec["ExcludeCharacters"])
+        for flag in _PASSWORD_FLAGS:
+            if flag in spec:
+                options[flag] = _truthy(spec[flag])
+        password = self.client("secretsmanager").get_random_password(**options)["RandomPassword"]
+        if template is None:
+            return str(password)
+        document = json.loads(template)
+        if not isinstance(document, dict):
+            raise TemplateError(f"{logical_id}: SecretStringTemplate must be a JSON object")
+        document[key] = password
+        return json.dumps(document)
+
+    def ssm_parameter(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+        """``Ref``: the parameter's name (without ``Name``, CloudFormation's
+        ``CFN-<LogicalId>-<suffix>``); ``Type`` and ``Value`` for ``Fn::GetAtt``."""
+        name = props.get("Name") or f"CFN-{logical_id}-{_suffix(self.stack_name, logical_id)}"
+        value = props["Value"]
+        if isinstance(value, list):  # a StringList may be given as a list
+            value = ",".join(str(v) for v in value)
+        kwargs: dict[str, Any] = {"Name": name, "Value": str(value), "Type": props["Type"]}
+        for key in ("Description", "AllowedPattern", "Tier", "DataType", "Policies"):
+            if props.get(key):
+                kwargs[key] = props[key]
+        tags = _tags_dict(props.get("Tags"))
+        if tags:
+            kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        self.client("ssm").put_parameter(**kwargs)
+        return PhysicalResource(
+            logical_id, "AWS::SSM::Parameter", name, {"Type": props["Type"], "Value": str(value)}
+        )
+
+    def cloudwatch_alarm(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+        """A metric alarm (moto keeps it; nothing evaluates it). ``Ref``: its name; ``Arn``."""
+        name = props.get("AlarmName") or _physical_name(self.stack_name, logical_id, 255)
+        kwargs: dict[str, Any] = {
+            key: props[key]
+            for key in (
+                "AlarmDescription",
+                "Namespace",
+                "MetricName",
+                "Dimensions",
+                "Statistic",
+                "ComparisonOperator",
+                "TreatMissingData",
+                "AlarmActions",
+                "OKActions",
+            )
+            if key in props
+        }
+        for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+            if key in props:
+                kwargs[key] = int(props[key])
+        self.client("cloudwatch").put_metric_alarm(
+            AlarmName=name, Threshold=float(props["Threshold"]), **kwargs
+        )
+        arn = self.arn("cloudwatch", f"alarm:{name}")
+        return PhysicalResource(logical_id, "AWS::CloudWatch::Alarm", name, {"Arn": arn})
 
 
 # --- entry point -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from provisioner.aws import clients
+from provisioner.contract import errors
 
 
 def publish_progress(topic_arn: str, note: dict[str, Any]) -> None:
@@ -23,8 +24,14 @@ def publish_progress(topic_arn: str, note: dict[str, Any]) -> None:
 
 
 def put_outcome(bus_name: str, source: str, detail_type: str, detail: dict[str, Any]) -> None:
+    put_event(bus_name, source, detail_type, detail)
+
+
+def put_event(bus_name: str, source: str, detail_type: str, detail: dict[str, Any]) -> None:
+    """One event on the bus; an entry EventBridge refuses (PutEvents answers 200 with
+    ``FailedEntryCount``) is an error too."""
     with clients.aws_errors():
-        clients.events().put_events(
+        answer = clients.events().put_events(
             Entries=[
                 {
                     "EventBusName": bus_name,
@@ -33,4 +40,9 @@ def put_outcome(bus_name: str, source: str, detail_type: str, detail: dict[str, 
                     "Detail": json.dumps(detail),
                 }
             ]
+        )
+    if answer.get("FailedEntryCount"):
+        entry = answer["Entries"][0]
+        raise errors.TransientAwsError(
+            f"EventBridge refused the event: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
         )

@@ -506,3 +506,48 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
+
+
+# --- ticket deliveries -------------------------------------------------------------------------
+def delivery_key(system: str, delivery_id: str) -> dict[str, str]:
+    return {"pk": f"DELIVERY#{system}#{delivery_id}"}
+
+
+def remember_delivery(
+    table: str, system: str, delivery_id: str, *, request_id: str, keep_for: timedelta
+) -> str | None:
+    """Record a ticket delivery as received: ``None`` the first time, else the requestId the
+    first one became (a redelivery or a replay is answered with it and goes no further).
+
+    The item expires (TTL attribute ``expiration``); DynamoDB deletes expired items within
+    days, not at once, so an expired item counts as absent here."""
+    now = datetime.now(UTC)
+    item = {
+        **delivery_key(system, delivery_id),
+        "requestId": request_id,
+        "receivedAt": _now(),
+        "expiration": int((now + keep_for).timestamp()),
+    }
+    try:
+        with clients.aws_errors():
+            clients.dynamodb().put_item(
+                TableName=table,
+                Item=_marshal(item),
+                ConditionExpression="attribute_not_exists(pk) OR expiration < :now",
+                ExpressionAttributeValues=_marshal({":now": int(now.timestamp())}),
+            )
+        return None
+    except errors.ConditionFailed:
+        with clients.aws_errors():
+            found = clients.dynamodb().get_item(
+                TableName=table, Key=_marshal(delivery_key(system, delivery_id))
+            )
+        return str(_unmarshal(found.get("Item") or {}).get("requestId") or request_id)
+
+
+def forget_delivery(table: str, system: str, delivery_id: str) -> None:
+    """A delivery that could not be put on the bus: its retry must not count as a replay."""
+    with clients.aws_errors():
+        clients.dynamodb().delete_item(
+            TableName=table, Key=_marshal(delivery_key(system, delivery_id))
+        )
