@@ -370,6 +370,7 @@ class _Deployer:
             "AWS::DynamoDB::Table": self.dynamodb_table,
             "AWS::SecretsManager::Secret": self.secret,
             "AWS::SSM::Parameter": self.ssm_parameter,
+            "AWS::CloudWatch::Alarm": self.cloudwatch_alarm,
         }
 
     def client(self, service: str) -> Any:
@@ -779,6 +780,33 @@ class _Deployer:
         return PhysicalResource(
             logical_id, "AWS::SSM::Parameter", name, {"Type": props["Type"], "Value": str(value)}
         )
+
+    def cloudwatch_alarm(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+        """A metric alarm (moto keeps it; nothing evaluates it). ``Ref``: its name; ``Arn``."""
+        name = props.get("AlarmName") or _physical_name(self.stack_name, logical_id, 255)
+        kwargs: dict[str, Any] = {
+            key: props[key]
+            for key in (
+                "AlarmDescription",
+                "Namespace",
+                "MetricName",
+                "Dimensions",
+                "Statistic",
+                "ComparisonOperator",
+                "TreatMissingData",
+                "AlarmActions",
+                "OKActions",
+            )
+            if key in props
+        }
+        for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+            if key in props:
+                kwargs[key] = int(props[key])
+        self.client("cloudwatch").put_metric_alarm(
+            AlarmName=name, Threshold=float(props["Threshold"]), **kwargs
+        )
+        arn = self.arn("cloudwatch", f"alarm:{name}")
+        return PhysicalResource(logical_id, "AWS::CloudWatch::Alarm", name, {"Arn": arn})
 
 
 # --- entry point -----------------------------------------------------------------------------

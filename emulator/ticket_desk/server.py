@@ -167,6 +167,9 @@ class TicketDesk:
                 "user": now.user,
                 "password": now.password,
                 "bearer_token": now.bearer_token,
+                "client_id": now.client_id,
+                "client_secret": now.client_secret,
+                "token_url": self.servicenow_url + "/oauth_token.do",
                 "authorization": basic_header(now.user, now.password),
             },
             "github": {

@@ -25,6 +25,16 @@ limiting" page, and error bodies captured from real instances:
 - Credentials: HTTP Basic (user and password) or an OAuth bearer token; missing or wrong ->
   401 ``{"error": {"message": "User Not Authenticated", "detail": "Required to provide Auth
   information"}, "status": "failure"}``.
+- OAuth client credentials grant ("Client credentials grant workflow", Washington DC and
+  later; "OAuth API request parameters"): ``POST /oauth_token.do``, a URL-encoded form body
+  (``application/x-www-form-urlencoded``; the documentation warns JSON does not work) with
+  ``grant_type=client_credentials``, ``client_id``, ``client_secret`` (also accepted as HTTP
+  Basic, RFC 6749's ``client_secret_basic``) and an optional ``scope`` -> 200 ``{"access_token",
+  "scope": "useraccount", "token_type": "Bearer", "expires_in": 1799}`` (no refresh token for
+  this grant). A wrong client -> 401 ``{"error_description": "access_denied", "error":
+  "server_error"}``, the answer instances give; another grant type -> 400
+  ``unsupported_grant_type`` and a body that is no form -> 400 ``invalid_request`` (RFC 6749's
+  error codes; the wording is ours). The token is :attr:`ServiceNowCredentials.bearer_token`.
 - Rate limit: 429 ``{"error": {"message": "Rate limit exceeded", "detail": "Rate limit of 100
   requests per hour for Table API exceeded"}, "status": "failure"}`` with ``Retry-After`` in
   seconds and ``X-RateLimit-Limit`` / ``X-RateLimit-Reset`` (UNIX time) / ``X-RateLimit-Rule``.
@@ -60,11 +70,31 @@ UPDATABLE = ("short_description", "description", "close_notes", "stage", "assign
 @dataclass(frozen=True)
 class ServiceNowCredentials:
     """The integration user: Basic auth with ``user`` / ``password``, or an OAuth access
-    token obtained for that user."""
+    token (``bearer_token``), which ``POST /oauth_token.do`` gives the OAuth client
+    ``client_id`` / ``client_secret`` for ``token_lifetime`` seconds."""
 
     user: str = "privateapi.integration"
     password: str = "servicenow-password"
     bearer_token: str = "servicenow-oauth-token"
+    client_id: str = "3d5e2f0c9a8b47e6a1b2c3d4e5f60718"
+    client_secret: str = "servicenow-client-secret"
+    token_lifetime: int = 1799
+
+    def token_answer(self) -> dict[str, Any]:
+        """What the instance's token endpoint answers the client credentials grant."""
+        return {
+            "access_token": self.bearer_token,
+            "scope": "useraccount",
+            "token_type": "Bearer",
+            "expires_in": self.token_lifetime,
+        }
+
+
+TOKEN_PATH = "/oauth_token.do"
+
+
+def _oauth_error(error: str, description: str) -> dict[str, str]:
+    return {"error_description": description, "error": error}
 
 
 def _failure(message: str, detail: str | None) -> dict[str, Any]:
@@ -90,6 +120,34 @@ class ServiceNowApi(EmulatedApi):
         ]
 
     # --- the edge ---------------------------------------------------------------------------
+    def _dispatch(self, request: Request, path: str) -> Response:
+        """The token endpoint authenticates the OAuth client itself; every other path takes
+        the user's credentials."""
+        if path.rstrip("/") == TOKEN_PATH:
+            try:
+                return self._issue_token(request)
+            except WireError as error:
+                return self.respond_error(error)
+        return super()._dispatch(request, path)
+
+    def _issue_token(self, request: Request) -> Response:
+        if request.method != "POST":
+            raise WireError(405, _oauth_error("invalid_request", "POST the grant as a form"))
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise WireError(400, _oauth_error("invalid_request", "the body must be a form"))
+        form = request.form
+        if form.get("grant_type") != "client_credentials":
+            raise WireError(400, _oauth_error("unsupported_grant_type", "client_credentials only"))
+        client = (form.get("client_id", ""), form.get("client_secret", ""))
+        basic = authorization(request)
+        if basic is not None and basic[0] == "basic":
+            client_id, _, secret = basic[1].partition(":")
+            client = (client_id, secret)
+        expected = (self.credentials.client_id, self.credentials.client_secret)
+        if client != expected:
+            raise WireError(401, {"error_description": "access_denied", "error": "server_error"})
+        return self.respond(200, self.credentials.token_answer(), {"Cache-Control": "no-store"})
+
     def authenticate(self, request: Request) -> str:
         given = authorization(request)
         basic = ("basic", f"{self.credentials.user}:{self.credentials.password}")

@@ -89,6 +89,13 @@ def test_real_template_deploys_every_resource() -> None:
         assert aws.client("sqs").get_queue_attributes(
             QueueUrl=aws.outputs["RequestDeadLetterQueueUrl"], AttributeNames=["All"]
         )
+        # the ticket write-back's dead-letter alarm watches its dead-letter queue
+        (alarm,) = aws.client("cloudwatch").describe_alarms(
+            AlarmNames=[stack.resources["TicketWriteBackDeadLetterAlarm"].ref]
+        )["MetricAlarms"]
+        dead_letters = aws.outputs["TicketWriteBackDeadLetterQueueUrl"].rsplit("/", 1)[1]
+        assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": dead_letters}]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
         rules = aws.client("events").list_rules(EventBusName=aws.outputs["RequestBusName"])
         targets = aws.client("events").list_targets_by_rule(
             Rule=rules["Rules"][0]["Name"], EventBusName=aws.outputs["RequestBusName"]

@@ -441,6 +441,76 @@ def test_an_unknown_sys_id_is_servicenows_404(desk: TicketDesk) -> None:
         }
 
 
+def test_an_oauth_client_gets_a_bearer_token_for_the_client_credentials_grant(
+    desk: TicketDesk,
+) -> None:
+    # Given a requested item and the integration's OAuth client
+    item = desk.create_servicenow_item()
+    credentials = desk.servicenow_credentials
+    grant = {
+        "grant_type": "client_credentials",
+        "client_id": credentials.client_id,
+        "client_secret": credentials.client_secret,
+    }
+
+    # When the client asks the token endpoint with a form, as ServiceNow documents it
+    answer = requests.post(desk.servicenow_url + "/oauth_token.do", data=grant, timeout=TIMEOUT)
+
+    # Then it gets a bearer token for a limited time, which the Table API takes
+    assert answer.status_code == 200
+    token = answer.json()
+    assert token == {
+        "access_token": credentials.bearer_token,
+        "scope": "useraccount",
+        "token_type": "Bearer",
+        "expires_in": 1799,
+    }
+    assert answer.headers["Cache-Control"] == "no-store"
+    patched = servicenow(
+        desk,
+        "PATCH",
+        f"/api/now/table/sc_req_item/{item['sys_id']}",
+        json={"comments": "with a token"},
+        auth=None,
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    )
+    assert patched.status_code == 200
+    assert received(desk, "servicenow", item["number"]) == [("comment", "with a token", True)]
+    # And the client may authenticate with HTTP Basic instead of the form's fields
+    basic = requests.post(
+        desk.servicenow_url + "/oauth_token.do",
+        data={"grant_type": "client_credentials"},
+        auth=(credentials.client_id, credentials.client_secret),
+        timeout=TIMEOUT,
+    )
+    assert basic.status_code == 200
+
+
+def test_the_token_endpoint_refuses_a_wrong_client_another_grant_and_json(
+    desk: TicketDesk,
+) -> None:
+    credentials = desk.servicenow_credentials
+    url = desk.servicenow_url + "/oauth_token.do"
+    grant = {
+        "grant_type": "client_credentials",
+        "client_id": credentials.client_id,
+        "client_secret": credentials.client_secret,
+    }
+
+    # When the client sends a wrong secret, another grant type, or JSON instead of a form
+    wrong = requests.post(url, data={**grant, "client_secret": "old"}, timeout=TIMEOUT)
+    password = requests.post(url, data={**grant, "grant_type": "password"}, timeout=TIMEOUT)
+    as_json = requests.post(url, json=grant, timeout=TIMEOUT)
+
+    # Then: the instance's 401, and OAuth's 400s; no token in any of them
+    assert wrong.status_code == 401
+    assert wrong.json() == {"error_description": "access_denied", "error": "server_error"}
+    assert (password.status_code, password.json()["error"]) == (400, "unsupported_grant_type")
+    assert (as_json.status_code, as_json.json()["error"]) == (400, "invalid_request")
+    for answer in (wrong, password, as_json):
+        assert credentials.bearer_token not in answer.text
+
+
 # --- GitHub ----------------------------------------------------------------------------------
 def test_an_issue_is_commented_labelled_and_closed_with_a_reason(desk: TicketDesk) -> None:
     # Given an open issue made from the request form

@@ -59,20 +59,23 @@ def progress_of(result: dict[str, Any], status: str, request_id: str) -> dict[st
     return body
 
 
-def event_driven_functions() -> set[str]:
-    """The folders of the functions an EventBridge rule invokes (not a workflow task)."""
+def event_driven_functions() -> dict[str, set[str]]:
+    """The folders of the functions something other than a workflow invokes (an EventBridge
+    rule, a queue, a function URL), with what invokes them."""
     from emulator.engine.stack import REPO_ROOT, load_template
 
     resources = load_template(REPO_ROOT / "template.yaml")["Resources"]
-    return {
-        resource["Properties"]["CodeUri"].strip("/").split("/")[-1]
-        for resource in resources.values()
-        if resource["Type"] == "AWS::Serverless::Function"
-        and any(
-            event["Type"] == "EventBridgeRule"
-            for event in (resource["Properties"].get("Events") or {}).values()
-        )
-    }
+    driven: dict[str, set[str]] = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        sources = {event["Type"] for event in (properties.get("Events") or {}).values()}
+        if properties.get("FunctionUrlConfig"):
+            sources.add("FunctionUrl")
+        if sources:
+            driven[properties["CodeUri"].strip("/").split("/")[-1]] = sources
+    return driven
 
 
 def test_every_lambda_task_of_every_workflow_has_a_handler_and_every_handler_a_task():
@@ -90,8 +93,12 @@ def test_every_lambda_task_of_every_workflow_has_a_handler_and_every_handler_a_t
     )
     # ${ValidateRequestFunctionArn} is functions/validate_request
     as_folders = {re.sub(r"(?<!^)(?=[A-Z])", "_", name[2:-12]).lower() for name in referenced}
-    assert as_folders | event_driven_functions() == set(HANDLER_NAMES)
-    assert event_driven_functions() == {"answer_stopped_execution"}
+    assert as_folders | set(event_driven_functions()) == set(HANDLER_NAMES)
+    assert event_driven_functions() == {
+        "answer_stopped_execution": {"EventBridgeRule"},
+        "ticket_intake": {"FunctionUrl"},
+        "ticket_writeback": {"SQS"},
+    }
 
 
 def validated(handlers, lambda_context, detail, **event) -> dict[str, Any]:

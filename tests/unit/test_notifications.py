@@ -87,3 +87,14 @@ def test_the_invoke_url_is_the_regional_execute_api_url_of_the_stage():
     assert invoke_url("a1b2c3", "eu-west-1", "v1") == (
         "https://a1b2c3.execute-api.eu-west-1.amazonaws.com/v1"
     )
+
+
+def test_a_milestone_already_recorded_keeps_the_moment_it_was_recorded():
+    # Given a milestone the ledger recorded at a known moment
+    ref = RequestRef(request_id="r-1")
+
+    # When its notification is built with that moment
+    body = progress(ref, Status.FAILED, "failed", at="2026-11-21T10:41:12.345Z")["message"]
+
+    # Then the notification tells the same moment (the ticket write-back orders by it)
+    assert body["timestamp"] == "2026-11-21T10:41:12.345Z"

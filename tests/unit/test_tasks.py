@@ -159,9 +159,12 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(network, provi
 
     # Then the API is gone and API_DELETED is announced and recorded
     assert set(deleted) == {"progress"}
-    assert progress_of(deleted, "API_DELETED", "DEL-1")["restApiId"] == api.rest_api_id
+    told = progress_of(deleted, "API_DELETED", "DEL-1")
+    assert told["restApiId"] == api.rest_api_id
     assert inventory().rest_api_ids == []
     assert ledger_item("DEL-1")["resources"] == {"restApiId": api.rest_api_id}
+    # recorded with the notification's own timestamp (the ticket write-back orders by it)
+    assert ledger_item("DEL-1")["history"][-1]["timestamp"] == told["timestamp"]
 
     # When ReleaseVpcLinks runs ({"request.$", "startedAt.$": "$$.Execution.StartTime"})
     release = TeardownTask.model_validate({"request": request, "startedAt": start_time()})
@@ -371,6 +374,8 @@ def test_a_failed_request_of_each_workflow_names_its_outcome_event(aws, workflow
     body = progress_of(result, "FAILED", "R-1")
     assert body["error"] == outcome["error"]
     assert ledger_item("R-1")["status"] == "FAILED"
+    # And the history entry tells the notification's own moment (the write-back orders by it)
+    assert ledger_item("R-1")["history"][-1]["timestamp"] == body["timestamp"]
 
 
 @pytest.mark.parametrize("workflow", ["PROVISION", "TEARDOWN", "RELINK"])
@@ -389,9 +394,10 @@ def test_a_rejected_request_of_any_workflow_is_a_rejection_event(aws, workflow):
         {"field": "detail.restApiId", "rule": "must match ^[a-z0-9]{1,32}$"}
     ]
     assert outcome["deleted"] == []
-    progress_of(result, "REJECTED", "R-2")
+    body = progress_of(result, "REJECTED", "R-2")
     recorded = ledger_item("R-2")
     assert (recorded["kind"], recorded["status"]) == (workflow, "REJECTED")
+    assert recorded["history"][-1]["timestamp"] == body["timestamp"]
 
 
 def test_a_conflicting_request_id_is_rejected_without_touching_the_original(aws):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # botocore's standard mode retries throttling and 5xx a few times with jittered backoff within
@@ -51,6 +52,11 @@ def sns() -> SNSClient:
 
 
 @cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=_CONFIG)
+
+
+@cache
 def events() -> EventBridgeClient:
     return boto3.client("events", config=_CONFIG)
 
@@ -62,7 +68,7 @@ def stepfunctions() -> SFNClient:
 
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or regions)."""
-    for client in (apigateway, elbv2, dynamodb, sns, events, stepfunctions):
+    for client in (apigateway, elbv2, dynamodb, sns, sqs, events, stepfunctions):
         client.cache_clear()
 
 

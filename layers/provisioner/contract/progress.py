@@ -60,11 +60,14 @@ def invoke_url(rest_api_id: str, region: str, stage_name: str) -> str:
     return f"https://{rest_api_id}.execute-api.{region}.amazonaws.com/{stage_name}"
 
 
-def progress(ref: RequestRef, status: Status, message: str, **known: Any) -> dict[str, Any]:
+def progress(
+    ref: RequestRef, status: Status, message: str, *, at: str | None = None, **known: Any
+) -> dict[str, Any]:
     """``{"message": body, "attributes": sns_message_attributes}``, as SNS publishes it.
 
     ``known`` holds what is known so far (vpcLinkId, restApiId, stageName, invokeUrl, error);
-    ``None`` values are left out.
+    ``None`` values are left out. ``at``: the milestone's timestamp when it was already
+    recorded (the ledger's history entry and the notification tell the same moment), else now.
     """
     body: dict[str, Any] = {
         "requestId": ref.request_id,
@@ -72,7 +75,7 @@ def progress(ref: RequestRef, status: Status, message: str, **known: Any) -> dic
         "requestedBy": ref.requested_by,
         "status": status.value,
         "message": message,
-        "timestamp": timestamp(),
+        "timestamp": at or timestamp(),
     }
     if ref.ticket is not None:  # a ticket's request: its write-back finds the ticket by this
         body["ticket"] = ref.ticket.to_wire()

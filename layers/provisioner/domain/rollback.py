@@ -21,7 +21,7 @@ from provisioner.contract.payloads import (
     RollbackTask,
     WorkflowKind,
 )
-from provisioner.contract.progress import Status
+from provisioner.contract.progress import Status, timestamp
 from provisioner.domain import vpc_links
 from provisioner.domain.ownership import created_by
 from provisioner.domain.validation import request_ref_from_event
@@ -55,6 +55,8 @@ class RollbackReport:
     deleted: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     known: dict[str, str] = field(default_factory=dict)  # restApiId, vpcLinkId: for the message
+    # When the outcome was reached: the ledger's history entry and the notification share it.
+    at: str = field(default_factory=timestamp)
 
     @property
     def outcome(self) -> dict[str, Any]:
@@ -125,7 +127,11 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
         report = RollbackReport(ref=ref, status=Status.REJECTED, error=error)
         if state.the_error.Error == errors.InvalidRequest.__name__:
             ledger.record_rejection(
-                settings.ledger_table, ref.request_id, task.workflow.value, report.outcome
+                settings.ledger_table,
+                ref.request_id,
+                task.workflow.value,
+                report.outcome,
+                at=report.at,
             )
         return report
 
@@ -135,6 +141,7 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
         return report  # this delivery failed before it claimed the request: it created nothing
     if task.workflow is not WorkflowKind.TEARDOWN:  # a teardown creates nothing
         _delete_created(ref.request_id, report, settings)
+    report.at = timestamp()  # the outcome is reached once the rollback is done
     try:
         ledger.record_progress(
             settings.ledger_table,
@@ -142,6 +149,7 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
             status=Status.FAILED.value,
             message=report.sentence,
             outcome=report.outcome,
+            at=report.at,
         )
     except errors.ProvisionerError:  # the requester's answer matters more than the trace
         logger.exception("Could not record the failure in the ledger")

@@ -45,6 +45,14 @@ class Settings(BaseModel):
     delivery_max_age_seconds: int = Field(
         alias="PROVISIONER_DELIVERY_MAX_AGE_SECONDS", ge=60, default=21_600
     )
+    # The write-back's queue (its messages' visibility is how a retry waits) and the receives
+    # its redrive policy allows before the dead-letter queue (the template sets both).
+    ticket_writeback_queue_url: str | None = Field(
+        alias="PROVISIONER_TICKET_WRITEBACK_QUEUE_URL", default=None
+    )
+    ticket_writeback_max_receives: int = Field(
+        alias="PROVISIONER_TICKET_WRITEBACK_MAX_RECEIVES", ge=1, le=1000, default=10
+    )
 
     # Where the function runs (from its ARN): the stack's account and region, where the load
     # balancers a request names must be.

@@ -6,6 +6,9 @@
 * ``NLB#<arn>``: which request is creating the VpcLink for an NLB. Links are a scarce quota;
   ``claim_nlb`` lets exactly one of N simultaneous requests create the link, the others
   wait for it and reuse it.
+* ``TICKET#<requestId>``: which of a ticket's request's notifications the ticket write-back
+  has settled (written back, or given up on) and which it has commented already; each
+  notification is named by its ``<timestamp>|<status>``, as the request's history names it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -193,15 +196,20 @@ def record_progress(
     message: str,
     resources: dict[str, Any] | None = None,
     outcome: dict[str, Any] | None = None,
+    at: str | None = None,
 ) -> None:
-    """Append a milestone to the request's history and update its status and resources."""
+    """Append a milestone to the request's history and update its status and resources.
+
+    ``at``: the milestone's timestamp, the one its notification carries (default: now), so
+    that the ticket write-back can tell which notifications of a request came before another.
+    """
     resources = resources or {}
     now = _now()
     names = {"#status": "status"}
     values: dict[str, Any] = {
         ":status": status,
         ":now": now,
-        ":entry": [{"status": status, "message": message, "timestamp": now}],
+        ":entry": [{"status": status, "message": message, "timestamp": at or now}],
         ":empty": [],
     }
     sets = [
@@ -233,11 +241,14 @@ def record_progress(
         )
 
 
-def record_rejection(table: str, request_id: str, kind: str, outcome: dict[str, Any]) -> None:
+def record_rejection(
+    table: str, request_id: str, kind: str, outcome: dict[str, Any], *, at: str | None = None
+) -> None:
     """A rejected request leaves a trace: a new item, or the next entry of a request that was
-    rejected or failed before; never on a request that was accepted and is running or done."""
+    rejected or failed before; never on a request that was accepted and is running or done.
+    ``at``: the timestamp of the REJECTED notification (default: now)."""
     now = _now()
-    entry = {"status": "REJECTED", "message": outcome.get("message", ""), "timestamp": now}
+    entry = {"status": "REJECTED", "message": outcome.get("message", ""), "timestamp": at or now}
     item = {
         **request_key(request_id),
         "requestId": request_id,
@@ -326,6 +337,57 @@ def mark_answered(table: str, execution_arn: str) -> bool:
     except errors.ConditionFailed:
         return False
     return True
+
+
+# --- ticket write-backs ------------------------------------------------------------------------
+def ticket_key(request_id: str) -> dict[str, str]:
+    return {"pk": f"TICKET#{request_id}"}
+
+
+type WriteBackStep = Literal["commented", "settled", "abandoned"]
+
+
+@dataclass(frozen=True)
+class WriteBacks:
+    """What the ticket write-back did with a request's notifications, each named
+    ``<timestamp>|<status>``: ``settled`` ones are done with (written back, refused by the
+    ticket system, or not to be written back), ``abandoned`` ones used up their retries (a
+    redrive from the dead-letter queue may still write them back), ``commented`` ones have
+    their comment on the ticket."""
+
+    settled: frozenset[str] = frozenset()
+    commented: frozenset[str] = frozenset()
+    abandoned: frozenset[str] = frozenset()
+
+
+def milestone_name(timestamp: str, status: str) -> str:
+    """How the write-back names a notification and the history entry that recorded it."""
+    return f"{timestamp}|{status}"
+
+
+def ticket_write_backs(table: str, request_id: str) -> WriteBacks:
+    found = _get(table, ticket_key(request_id)) or {}
+    return WriteBacks(
+        settled=frozenset(found.get("settled", ())),
+        commented=frozenset(found.get("commented", ())),
+        abandoned=frozenset(found.get("abandoned", ())),
+    )
+
+
+def record_write_back(table: str, request_id: str, milestone: str, *, step: WriteBackStep) -> None:
+    """Add the notification to the request's ``commented``, ``settled`` or ``abandoned``."""
+    with clients.aws_errors():
+        clients.dynamodb().update_item(
+            TableName=table,
+            Key=_marshal(ticket_key(request_id)),
+            UpdateExpression="ADD #step :milestone SET requestId = :id, updatedAt = :now",
+            ExpressionAttributeNames={"#step": step},
+            ExpressionAttributeValues={
+                ":milestone": {"SS": [milestone]},
+                ":id": {"S": request_id},
+                ":now": {"S": _now()},
+            },
+        )
 
 
 # --- NLB claims --------------------------------------------------------------------------------

@@ -84,7 +84,8 @@ def announce(
     ledger entry (with the resources it names; ``record=False`` when the caller recorded it),
     published on the progress topic and, when it is final, put on the bus as the outcome
     event. A notification that cannot be sent is logged and does not fail the request (the
-    ledger has it): the workflows' own notify steps worked the same way."""
+    ledger has it): the workflows' own notify steps worked the same way. The history entry
+    carries the notification's own timestamp: the ticket write-back orders by it."""
     body = note["message"]
     status = Status(body["status"])
     if record:
@@ -95,6 +96,7 @@ def announce(
             message=body["message"],
             resources=resources,
             outcome=outcome,
+            at=body["timestamp"],
         )
     try:
         if settings.progress_topic_arn:

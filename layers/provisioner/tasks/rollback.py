@@ -35,7 +35,14 @@ def _told(settings: Settings, workflow: WorkflowKind, report: RollbackReport) ->
         name="RequestsRejected" if rejected else "RequestsFailed", unit=MetricUnit.Count, value=1
     )
     logger.warning("Request did not succeed", extra={"outcome": report.outcome})
-    note = progress(report.ref, report.status, report.sentence, error=report.error, **report.known)
+    note = progress(
+        report.ref,
+        report.status,
+        report.sentence,
+        at=report.at,  # the moment the rollback recorded in the ledger
+        error=report.error,
+        **report.known,
+    )
     common.announce(settings, note, workflow=workflow, record=False)
     outcome = {**report.outcome, "detailType": outcome_detail_type(workflow, report.status)}
     return {"outcome": outcome, "progress": note}
