@@ -28,15 +28,18 @@ from moto.moto_api._internal import mock_random
 
 from emulator.apps.console import Console, clock
 from emulator.apps.local import LocalSettings, claim_port, http_client, start_embedded_aws
-from emulator.engine.clock import describe_time_scale
+from emulator.engine.clock import CLOCK, describe_time_scale
 from emulator.engine.runtime import EmbeddedAws
 from emulator.engine.stack import REPO_ROOT
+from emulator.ticket_desk import DeskEvent, TicketDesk
+from emulator.ticket_desk.wiring import SYSTEMS, TicketWiring, connect, sample_delivery
 from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import ProgressFollower
 
 SAMPLE_NETWORK_SEED = 4566
 SAMPLE_NETWORK_NAME = "orders-service"
 PROVISION_EVENTS_FILE = REPO_ROOT / "events" / "provision.json"
+TICKET_DELIVERIES_DIR = REPO_ROOT / ".local" / "tickets"
 
 
 def create_seeded_sample_network(endpoint_url: str) -> SampleNetwork:
@@ -115,6 +118,36 @@ class ActivityPrinter:
             )
 
 
+# --- tickets ----------------------------------------------------------------------------------
+def start_ticket_desk(aws: EmbeddedAws, console: Console) -> TicketWiring:
+    """The embedded ticket desk, the stack's write-back pointed at it, and each write-back
+    printed as it arrives."""
+
+    def show(event: DeskEvent) -> None:
+        console.line(f"{clock()}  ticket desk: {event.describe()}")
+
+    desk = TicketDesk(on_change=show).start()
+    return connect(
+        http_client(aws.endpoint_url, "secretsmanager"),
+        aws.stack_name,
+        aws.outputs["TicketIntakeUrl"],
+        desk,
+    )
+
+
+def ticket_curls(tickets: TicketWiring, nlb_arn: str) -> dict[str, str]:
+    """Per system, a ``curl`` posting its sample delivery (fresh: the intake refuses old
+    ones), signed with the stack's webhook secret, saved under ``.local/tickets/``."""
+    TICKET_DELIVERIES_DIR.mkdir(parents=True, exist_ok=True)
+    commands = {}
+    for system in SYSTEMS:
+        body = sample_delivery(system, now=CLOCK.now(), nlb_arn=nlb_arn)
+        path = TICKET_DELIVERIES_DIR / f"{system}.json"
+        path.write_text(json.dumps(body, indent=1))
+        commands[system] = tickets.curl(system, Path(_shown_path(path)), f"local-{system}-1")
+    return commands
+
+
 def stop_on_signals() -> threading.Event:
     """An event set by SIGINT or SIGTERM (instead of a KeyboardInterrupt mid-request)."""
     stop = threading.Event()
@@ -127,7 +160,9 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def print_ready(console: Console, aws: EmbeddedAws, network: SampleNetwork) -> None:
+def print_ready(
+    console: Console, aws: EmbeddedAws, network: SampleNetwork, tickets: TicketWiring
+) -> None:
     console.heading(f"Embedded AWS on {aws.endpoint_url}  (region {aws.region})")
     console.line(f"Clock: {describe_time_scale(aws.time_scale)}")
     console.line("Stack outputs:")
@@ -160,7 +195,17 @@ def print_ready(console: Console, aws: EmbeddedAws, network: SampleNetwork) -> N
         f"  python -m privateapi request --api-name orders --nlb-arn {network.nlb_arn} --follow"
     )
     console.line()
-    console.line("Ready. Progress notifications appear below; Ctrl-C stops.")
+    console.line("Ticket intake (POST a signed delivery; the ticket desk shows the write-backs):")
+    for system in SYSTEMS:
+        console.field(system, tickets.url(system), width=12)
+    console.field("ticket desk", f"{tickets.desk.base_url}/_desk/tickets", width=12)
+    console.line("An approved ticket of each system, as it would deliver it (paste twice: the")
+    console.line("second is answered as a duplicate):")
+    for system, command in ticket_curls(tickets, network.nlb_arn).items():
+        console.line(f"  # {system}")
+        console.line(f"  {command}")
+    console.line()
+    console.line("Ready. Progress notifications and ticket write-backs appear below; Ctrl-C stops.")
 
 
 def serve(settings: LocalSettings, console: Console) -> int:
@@ -169,14 +214,16 @@ def serve(settings: LocalSettings, console: Console) -> int:
     stop = stop_on_signals()
     console.line(f"Starting the embedded AWS on 127.0.0.1:{settings.port} ...")
     aws = start_embedded_aws(settings)
+    tickets: TicketWiring | None = None
     try:
         network = create_seeded_sample_network(aws.endpoint_url)
+        tickets = start_ticket_desk(aws, console)
         with ProgressFollower(
             http_client(aws.endpoint_url, "sns"),
             http_client(aws.endpoint_url, "sqs"),
             aws.outputs["ProgressTopicArn"],
         ) as follower:
-            print_ready(console, aws, network)
+            print_ready(console, aws, network, tickets)
             printer = ActivityPrinter(
                 console,
                 follower,
@@ -186,6 +233,8 @@ def serve(settings: LocalSettings, console: Console) -> int:
             while not stop.is_set():
                 printer.print_new_activity()
     finally:
+        if tickets is not None:
+            tickets.desk.stop()
         aws.stop()
     console.line("Stopped.")
     return 0

@@ -9,8 +9,11 @@ link is deleted only if this request created it and AWS agrees nothing reference
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import ValidationError
 
 from provisioner.aws import apigateway
 from provisioner.contract import errors
@@ -22,6 +25,7 @@ from provisioner.contract.payloads import (
     WorkflowKind,
 )
 from provisioner.contract.progress import Status, timestamp
+from provisioner.contract.requests import TicketRef
 from provisioner.domain import vpc_links
 from provisioner.domain.ownership import created_by
 from provisioner.domain.validation import request_ref_from_event
@@ -162,7 +166,14 @@ def _who_to_answer(state: FailedState) -> RequestRef:
     details = _json_object(_lambda_error_message(state.the_error.Cause or "")) or {}
     named = details.get("request")
     detail = named if isinstance(named, dict) else state.detail
-    return request_ref_from_event({"id": state.id, "detail": detail})
+    ref = request_ref_from_event({"id": state.id, "detail": detail})
+    if isinstance(named, dict) and isinstance(named.get("ticket"), dict):
+        # The validate task kept the ticket only for an event from the ticket intake's source
+        # (the failed state no longer has the event's source): its REJECTED answer must reach
+        # the ticket, by the ticket's own field labels.
+        with suppress(ValidationError):
+            ref = ref.model_copy(update={"ticket": TicketRef.model_validate(named["ticket"])})
+    return ref
 
 
 def _delete_created(request_id: str, report: RollbackReport, settings: Settings) -> None:
