@@ -23,6 +23,12 @@ class Settings(BaseModel):
     progress_topic_arn: str | None = Field(alias="PROVISIONER_PROGRESS_TOPIC_ARN", default=None)
     request_bus_name: str | None = Field(alias="PROVISIONER_REQUEST_BUS_NAME", default=None)
     outcome_event_source: str | None = Field(alias="PROVISIONER_OUTCOME_EVENT_SOURCE", default=None)
+    # Secure by default: unauthenticated APIs refused, load balancers exposed only with their
+    # owner's consent (the tag private-api:expose=true), unless the stack's parameters say so.
+    allow_unauthenticated_apis: bool = Field(
+        alias="PROVISIONER_ALLOW_UNAUTHENTICATED_APIS", default=False
+    )
+    require_exposure_tag: bool = Field(alias="PROVISIONER_REQUIRE_EXPOSURE_TAG", default=True)
 
     # Where the function runs (from its ARN): the stack's account and region, where the load
     # balancers a request names must be.
