@@ -23,6 +23,7 @@ import pytest
 from moto import mock_aws
 
 from emulator.engine.stack import REPO_ROOT, load_template
+from privateapi.network import EXPOSE_TAG
 
 from .support import (
     FIDELITY,
@@ -132,7 +133,11 @@ def network(aws: None) -> Network:
         for cidr, zone in (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"))
     ]
     nlb = elbv2.create_load_balancer(
-        Name="orders-nlb", Subnets=subnet_ids, Scheme="internal", Type="network"
+        Name="orders-nlb",
+        Subnets=subnet_ids,
+        Scheme="internal",
+        Type="network",
+        Tags=[EXPOSE_TAG],  # its owner consents to its exposure through API Gateway
     )["LoadBalancers"][0]
     alb = elbv2.create_load_balancer(
         Name="orders-alb", Subnets=subnet_ids, Scheme="internal", Type="application"
@@ -147,12 +152,32 @@ def network(aws: None) -> Network:
 
 
 @pytest.fixture
+def execute_api_endpoint(network: Network) -> str:
+    """An interface VPC endpoint of API Gateway (execute-api) in the VPC: what a PRIVATE API
+    is invoked through."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    return str(
+        ec2.create_vpc_endpoint(
+            VpcId=network.vpc_id,
+            ServiceName=f"com.amazonaws.{REGION}.execute-api",
+            VpcEndpointType="Interface",
+            SubnetIds=network.subnet_ids,
+            PrivateDnsEnabled=True,
+        )["VpcEndpoint"]["VpcEndpointId"]
+    )
+
+
+@pytest.fixture
 def second_nlb_arn(network: Network) -> str:
     """Another network load balancer in the same VPC."""
     elbv2 = boto3.client("elbv2", region_name=REGION)
     return str(
         elbv2.create_load_balancer(
-            Name="billing-nlb", Subnets=network.subnet_ids, Scheme="internal", Type="network"
+            Name="billing-nlb",
+            Subnets=network.subnet_ids,
+            Scheme="internal",
+            Type="network",
+            Tags=[EXPOSE_TAG],
         )["LoadBalancers"][0]["LoadBalancerArn"]
     )
 
