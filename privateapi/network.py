@@ -33,12 +33,9 @@ def create_sample_network(
         ]["SubnetId"]
         for index, zone in enumerate(zones, start=1)
     ]
+    consent = {"Tags": [EXPOSE_TAG]} if expose else {}
     nlb = elbv2.create_load_balancer(
-        Name=f"{name}-nlb",
-        Type="network",
-        Scheme="internal",
-        Subnets=subnet_ids,
-        Tags=[EXPOSE_TAG] if expose else [],
+        Name=f"{name}-nlb", Type="network", Scheme="internal", Subnets=subnet_ids, **consent
     )["LoadBalancers"][0]
     return SampleNetwork(
         vpc_id=vpc_id,
