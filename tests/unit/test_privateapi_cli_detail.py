@@ -10,25 +10,10 @@ pytestmark = pytest.mark.unit
 
 
 def test_the_secure_default_fields_have_flags():
-    args = parser().parse_args(
-        [
-            "request",
-            "--api-name",
-            "internal",
-            "--nlb-arn",
-            "arn:nlb",
-            "--endpoint-type",
-            "PRIVATE",
-            "--vpc-endpoint-id",
-            "vpce-0123456789abcdef0",
-            "--vpc-endpoint-id",
-            "vpce-0123456789abcdef1",
-            "--authorization",
-            "COGNITO_USER_POOLS",
-            "--cognito-user-pool-arn",
-            "arn:pool",
-        ]  # fmt: skip
-    )
+    flags = "--api-name internal --nlb-arn arn:nlb --endpoint-type PRIVATE"
+    flags += " --vpc-endpoint-id vpce-0123456789abcdef0 --vpc-endpoint-id vpce-0123456789abcdef1"
+    flags += " --authorization COGNITO_USER_POOLS --cognito-user-pool-arn arn:pool"
+    args = parser().parse_args(["request", *flags.split()])
 
     assert detail_from(args) == {
         "apiName": "internal",
