@@ -169,6 +169,9 @@ def _patch_program_timeout() -> None:
         timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
         env.next_state_name = self.start_at.start_at_name
         done = threading.Event()
+        # The deadline counts from now: the program's first state may sleep on the clock
+        # before this thread begins to wait, and the clock must not jump past the deadline.
+        deadline = CLOCK.start_timer(timeout)
 
         def run() -> None:
             try:
@@ -180,8 +183,9 @@ def _patch_program_timeout() -> None:
         worker_thread = _LendingThread(target=run, daemon=True)
         TMP_THREADS.append(worker_thread)
         worker_thread.start()
-        if not CLOCK.wait_for(done.is_set, timeout):
+        if not CLOCK.wait_for(done.is_set, timeout, timer=deadline):
             env.set_timed_out()
+            CLOCK.notify()  # a Wait state still sleeping sees the execution has stopped
 
     Program.eval = eval  # type: ignore[method-assign]
 
