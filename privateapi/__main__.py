@@ -46,6 +46,8 @@ FIELDS = {
         "backend_url": "endpointUrl",  # --endpoint-url is the AWS endpoint, as in the AWS CLI
         "http_method": "httpMethod",
         "timeout_seconds": "timeoutSeconds",
+        "authorization": "authorization",
+        "authorizer_function_arn": "authorizerFunctionArn",
     },
     "teardown": {"target_request_id": "targetRequestId", "rest_api_id": "restApiId"},
     "relink": {
@@ -56,6 +58,10 @@ FIELDS = {
         "vpc_link_id": "vpcLinkId",
         "timeout_seconds": "timeoutSeconds",
     },
+}
+# repeatable flag -> list field (--vpc-endpoint-id vpce-1 --vpc-endpoint-id vpce-2)
+LISTS = {
+    "request": {"vpc_endpoint_id": "vpcEndpointIds", "cognito_user_pool_arn": "cognitoUserPoolArns"}
 }
 FLAGS = {
     "request": {"proxy_all_paths": "proxyAllPaths"},
@@ -110,6 +116,9 @@ def detail_from(args: argparse.Namespace) -> dict[str, Any]:
     for flag, field in FLAGS[args.command].items():
         if getattr(args, flag, False):
             detail[field] = True
+    for flag, field in LISTS.get(args.command, {}).items():
+        if getattr(args, flag, None):
+            detail[field] = getattr(args, flag)
     for key, value in args.tag or []:
         detail.setdefault("tags", {})[key] = value
     for flag, field in (("request_id", "requestId"), ("ticket_id", "ticketId"),
@@ -252,6 +261,8 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument(f"--{flag.replace('_', '-')}", type=kind)
         for flag in FLAGS[name]:
             command.add_argument(f"--{flag.replace('_', '-')}", action="store_true")
+        for flag in LISTS.get(name, {}):
+            command.add_argument(f"--{flag.replace('_', '-')}", action="append")
         command.set_defaults(run=send)
 
     for name, run, help_text in (

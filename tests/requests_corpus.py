@@ -64,7 +64,7 @@ VALID = {
     "requestedBy": text(SAFE_TEXT, 1, 256),
     "apiName": text(string.ascii_letters + string.digits + "-_ ", 0, 127).map(lambda s: "a" + s),
     "stageName": text(string.ascii_letters + string.digits + "-_", 1, 128),
-    "endpointType": st.sampled_from(["REGIONAL", "EDGE", "PRIVATE"]),
+    "endpointType": st.sampled_from(["REGIONAL", "EDGE"]),  # PRIVATE: see endpoint_type
     "endpointUrl": st.sampled_from(["http://orders.internal", "https://x.example.com:8443/v1"]),
     "httpMethod": st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "ANY"]),
     "proxyAllPaths": st.booleans(),
@@ -159,7 +159,8 @@ def new_case(draw: Any) -> Case:
 # --- the three kinds of request ---------------------------------------------------------------
 @dataclass(frozen=True)
 class World:
-    """What exists in AWS for the generated requests to name (or to name wrongly)."""
+    """What exists in AWS for the generated requests to name (or to name wrongly). A world
+    without one of the optional resources gets no case that needs it."""
 
     nlb_arn: str
     alb_arn: str
@@ -169,6 +170,116 @@ class World:
     request_id: str  # a provisioning that created an API (with one stage, "prod")
     rest_api_id: str
     foreign_api_id: str  # an API this control plane did not create
+    untagged_nlb_arn: str | None = None  # its owner did not tag it private-api:expose=true
+    vpc_endpoint_id: str | None = None  # an Interface endpoint of execute-api
+    wrong_endpoint_id: str | None = None  # a Gateway endpoint of S3
+    user_pool_arn: str | None = None
+    function_arn: str | None = None  # API Gateway may invoke it
+    unpermitted_function_arn: str | None = None
+
+
+MISSING_ENDPOINT = "vpce-0000000000000000a"
+MISSING_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Missing0"
+SOME_FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:some-authorizer"
+FOREIGN_FUNCTION = "arn:aws:lambda:us-east-1:210987654321:function:their-authorizer"
+
+
+def endpoint_type(draw: Any, case: Case, world: World) -> None:
+    """``endpointType`` and ``vpcEndpointIds``: PRIVATE needs them, nothing else takes them."""
+    clean = ["absent", "REGIONAL", "EDGE"] + (["PRIVATE"] if world.vpc_endpoint_id else [])
+    faulty = ["invalid", "private-alone", "endpoints-not-private", "malformed", "missing"]
+    faulty += ["wrong-type"] if world.wrong_endpoint_id else []
+    mode = choose(draw, case, clean, faulty)
+    if mode == "absent":
+        return
+    if mode in ("REGIONAL", "EDGE"):
+        case.detail["endpointType"] = mode
+    elif mode == "invalid":
+        case.wrong("endpointType", draw(INVALID["endpointType"]))
+    elif mode == "endpoints-not-private":
+        if draw(st.booleans()):
+            case.detail["endpointType"] = draw(st.sampled_from(["REGIONAL", "EDGE"]))
+        case.wrong("vpcEndpointIds", [world.vpc_endpoint_id or MISSING_ENDPOINT])
+    else:
+        case.detail["endpointType"] = "PRIVATE"
+        if mode == "PRIVATE":
+            case.detail["vpcEndpointIds"] = [world.vpc_endpoint_id]
+        elif mode == "private-alone":
+            case.faults.add("detail.vpcEndpointIds")
+        elif mode == "malformed":
+            ids = st.sampled_from([[], "vpce-1", ["vpce-XYZ"], [MISSING_ENDPOINT] * 11, [1]])
+            case.wrong("vpcEndpointIds", draw(ids))
+        elif mode == "missing":
+            case.wrong("vpcEndpointIds", [MISSING_ENDPOINT])
+        else:
+            case.wrong("vpcEndpointIds", [world.vpc_endpoint_id, world.wrong_endpoint_id])
+
+
+def authorization(draw: Any, case: Case, world: World) -> None:
+    """``authorization`` and its authorizer's fields (``NONE`` is refused: the tests' stack
+    does not allow unauthenticated APIs)."""
+    clean = ["absent", "AWS_IAM"]
+    clean += ["cognito"] if world.user_pool_arn else []
+    clean += ["custom"] if world.function_arn else []
+    faulty = ["NONE", "invalid", "cognito-alone", "custom-alone", "pools-elsewhere"]
+    faulty += ["function-elsewhere", "malformed-pools", "malformed-function", "missing-pool"]
+    faulty += ["foreign-function"] + (["unpermitted"] if world.unpermitted_function_arn else [])
+    mode = choose(draw, case, clean, faulty)
+    if mode == "NONE":
+        case.wrong("authorization", "NONE")
+    elif mode == "invalid":
+        case.wrong("authorization", draw(st.sampled_from(["IAM", "aws_iam", "API_KEY", 3])))
+    elif mode in ("AWS_IAM", "pools-elsewhere", "function-elsewhere"):
+        _iam(draw, case, world, mode)
+    elif mode in ("cognito", "cognito-alone", "malformed-pools", "missing-pool"):
+        _cognito(draw, case, world, mode)
+    elif mode != "absent":
+        _custom(draw, case, world, mode)
+
+
+def _iam(draw: Any, case: Case, world: World, mode: str) -> None:
+    if mode == "AWS_IAM" or draw(st.booleans()):
+        case.detail["authorization"] = "AWS_IAM"
+    if mode == "pools-elsewhere":
+        case.wrong("cognitoUserPoolArns", [world.user_pool_arn or MISSING_POOL])
+    elif mode == "function-elsewhere":
+        case.wrong("authorizerFunctionArn", world.function_arn or SOME_FUNCTION)
+
+
+def _cognito(draw: Any, case: Case, world: World, mode: str) -> None:
+    case.detail["authorization"] = "COGNITO_USER_POOLS"
+    if mode == "cognito":
+        case.detail["cognitoUserPoolArns"] = [world.user_pool_arn]
+    elif mode == "cognito-alone":
+        case.faults.add("detail.cognitoUserPoolArns")
+    elif mode == "malformed-pools":
+        malformed = [[], MISSING_POOL, ["arn:aws:cognito-idp:x"], [MISSING_POOL] * 6]
+        case.wrong("cognitoUserPoolArns", draw(st.sampled_from(malformed)))
+    else:
+        case.wrong("cognitoUserPoolArns", [MISSING_POOL])
+
+
+def _custom(draw: Any, case: Case, world: World, mode: str) -> None:
+    case.detail["authorization"] = "CUSTOM"
+    if mode == "custom":
+        case.detail["authorizerFunctionArn"] = world.function_arn
+    elif mode == "custom-alone":
+        case.faults.add("detail.authorizerFunctionArn")
+    elif mode == "malformed-function":
+        function = st.one_of(st.just("arn:aws:lambda:x"), st.just(7), huge())
+        case.wrong("authorizerFunctionArn", draw(function))
+    elif mode == "foreign-function":
+        case.wrong("authorizerFunctionArn", FOREIGN_FUNCTION)
+    else:
+        case.wrong("authorizerFunctionArn", world.unpermitted_function_arn)
+
+
+NEW_PROVISION_FIELDS = {
+    "authorization",
+    "cognitoUserPoolArns",
+    "authorizerFunctionArn",
+    "vpcEndpointIds",
+}
 
 
 @st.composite
@@ -176,14 +287,13 @@ def provision_cases(draw: Any, world: World) -> Case:
     case = new_case(draw)
     fields_of(draw, case, REQUESTER_FIELDS)
     fields_of(draw, case, ("apiName",), required=("apiName",))
-    names = ("stageName", "endpointType", "endpointUrl", "httpMethod", "proxyAllPaths",
-             "timeoutSeconds", "tags")  # fmt: skip
+    names = ("stageName", "endpointUrl", "httpMethod", "proxyAllPaths", "timeoutSeconds", "tags")
     fields_of(draw, case, names)
+    endpoint_type(draw, case, world)
+    authorization(draw, case, world)
+    faulty = ["malformed", "missing", "alb", "foreign", "no-link", "neither", "both"]
     target = choose(
-        draw,
-        case,
-        ["nlb", "link"],
-        ["malformed", "missing", "alb", "foreign", "no-link", "neither", "both"],
+        draw, case, ["nlb", "link"], faulty + (["untagged"] if world.untagged_nlb_arn else [])
     )
     if target == "nlb":
         case.detail["nlbArn"] = world.nlb_arn
@@ -202,9 +312,10 @@ def provision_cases(draw: Any, world: World) -> Case:
             "missing": world.missing_nlb_arn,
             "alb": world.alb_arn,
             "foreign": world.foreign_account_nlb_arn,
+            "untagged": world.untagged_nlb_arn,
         }[target]
         case.wrong("nlbArn", arn)
-    unknown_fields(draw, case, {*VALID, "nlbArn", "vpcLinkId"})
+    unknown_fields(draw, case, {*VALID, *NEW_PROVISION_FIELDS, "nlbArn", "vpcLinkId"})
     return case
 
 
@@ -251,9 +362,12 @@ def relink_cases(draw: Any, world: World) -> Case:
         case.wrong("stageName", "nope")
     elif stage == "malformed":
         case.wrong("stageName", "no spaces")
-    target = choose(draw, case, ["nlb", "link"], ["missing", "no-link", "neither"])
+    untagged = ["untagged"] if world.untagged_nlb_arn else []
+    target = choose(draw, case, ["nlb", "link"], ["missing", "no-link", "neither", *untagged])
     if target == "nlb":
         case.detail["nlbArn"] = world.nlb_arn
+    elif target == "untagged":
+        case.wrong("nlbArn", world.untagged_nlb_arn)
     elif target == "link":
         case.detail["vpcLinkId"] = world.link_id
     elif target == "missing":

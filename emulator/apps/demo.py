@@ -7,9 +7,13 @@ network, the request, the follow-up and every check) is boto3 over HTTP to the e
 1. A VPC, two subnets and an internal NLB; a PrivateApiRequested event; each notification as it
    arrives; then API Gateway itself is asked whether the stage variable names the link and the
    root integration goes through it.
+   The API is secure by default: its methods are authorized with AWS_IAM, and the notification
+   says how to call it (SigV4-signed requests).
 2. A request for an NLB that does not exist: REJECTED, every field listed, nothing created.
 3. An NLB already behind another VPC endpoint service: the link goes FAILED, the notification
    carries AWS's statusMessage, and the API created in parallel is rolled back.
+4. An NLB whose owner has not tagged it private-api:expose=true: REJECTED with
+   ExposureNotAllowed, the field and the tag named, nothing created.
 
 Exit status 0 only when every check passes.
 """
@@ -35,6 +39,7 @@ FOLLOW_TIMEOUT_SECONDS = 60
 CLEANUP_TIMEOUT_SECONDS = 10
 ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 REQUEST_ID_TAG = "provisioner:request-id"
+EXPOSE_TAG = "private-api:expose"
 STAGE_VARIABLE = "${stageVariables.vpcLinkId}"
 MISSING_NLB_ARN = (
     f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:"
@@ -58,8 +63,8 @@ class Requester:
             self._clients[service] = http_client(self.endpoint_url, service)
         return self._clients[service]
 
-    def create_network(self, name: str) -> SampleNetwork:
-        return create_sample_network(self.client("ec2"), self.client("elbv2"), name)
+    def create_network(self, name: str, *, expose: bool = True) -> SampleNetwork:
+        return create_sample_network(self.client("ec2"), self.client("elbv2"), name, expose=expose)
 
     def request(self, **detail: Any) -> str:
         return put_request(self.client("events"), self.bus_name, detail)
@@ -232,6 +237,7 @@ def scenario_private_api(
     body = followed.final.body
     verify_link(requester, verdict, body["vpcLinkId"], network.nlb_arn)
     verify_stage_and_integration(requester, verdict, body)
+    verify_authorization(requester, verdict, body)
     print_summary(console, body, followed)
 
 
@@ -267,6 +273,24 @@ def verify_stage_and_integration(
         verdict.check(got == value, f"GET / integration {key} = {value}", f"got {got}")
 
 
+def verify_authorization(requester: Requester, verdict: Verdict, body: dict[str, Any]) -> None:
+    """Secure by default: AWS_IAM on the method, and the notification says to sign requests."""
+    apigateway = requester.client("apigateway")
+    resources = apigateway.get_resources(restApiId=body["restApiId"])["items"]
+    root = next(r for r in resources if r["path"] == "/")
+    method = apigateway.get_method(
+        restApiId=body["restApiId"], resourceId=root["id"], httpMethod="GET"
+    )
+    got = method.get("authorizationType")
+    verdict.check(got == "AWS_IAM", "GET / is authorized with AWS_IAM", f"got {got}")
+    how = body.get("howToCall", "")
+    verdict.check(
+        "Signature Version 4" in how and "execute-api" in how,
+        "the notification says how to call it: SigV4-signed requests (service execute-api)",
+        how,
+    )
+
+
 def print_summary(console: Console, body: dict[str, Any], followed: FollowedRequest) -> None:
     console.line()
     console.line("  Summary")
@@ -274,6 +298,8 @@ def print_summary(console: Console, body: dict[str, Any], followed: FollowedRequ
     console.field("REST API", body["restApiId"])
     console.field("Stage", body["stageName"])
     console.field("Invoke URL", body["invokeUrl"])
+    console.field("Authorization", body.get("authorization", "?"))
+    console.field("How to call", body.get("howToCall", "?"))
     console.field("Ready after", f"{followed.steps()[-1][2]:.1f} s (from the request)")
     console.line("  Steps (from each notification's timestamp):")
     console.steps(followed.steps())
@@ -333,10 +359,39 @@ def scenario_nlb_already_associated(
     print_execution_failure(console, requester, followed.request_id)
 
 
+# --- scenario 4: no consent to exposure -----------------------------------------------------------
+def scenario_untagged_nlb(
+    console: Console, requester: Requester, follower: ProgressFollower, verdict: Verdict
+) -> None:
+    console.heading("4. An NLB whose owner has not consented to its exposure")
+    network = requester.create_network("payroll-service", expose=False)
+    console.line(f"  NLB {network.nlb_arn}")
+    console.line(f"  without the tag {EXPOSE_TAG}=true")
+    followed = send_and_follow(
+        console, requester, follower, apiName="payroll", nlbArn=network.nlb_arn
+    )
+    if not verdict.final_status(followed, "REJECTED"):
+        return
+    assert followed.final is not None
+    error = followed.final.body.get("error", {})
+    fields = error.get("fields", [])
+    verdict.check(error.get("code") == "ExposureNotAllowed", "error code ExposureNotAllowed", error)
+    verdict.check(
+        [bad["field"] for bad in fields] == ["detail.nlbArn"]
+        and EXPOSE_TAG in fields[0].get("rule", ""),
+        f"the field and the tag are named: detail.nlbArn, {EXPOSE_TAG}",
+        fields,
+    )
+    left = requester.left_behind(followed.request_id)
+    verdict.check(not left, "nothing was created", left)
+    print_execution_failure(console, requester, followed.request_id)
+
+
 SCENARIOS: tuple[Callable[[Console, Requester, ProgressFollower, Verdict], None], ...] = (
     scenario_private_api,
     scenario_missing_nlb,
     scenario_nlb_already_associated,
+    scenario_untagged_nlb,
 )
 
 

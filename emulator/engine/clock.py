@@ -257,15 +257,34 @@ class Clock:
             self.resume(activity)
             return sleeper.woken
 
-    def wait_for(self, condition: Callable[[], bool], timeout: float | None) -> bool:
-        """Wait until ``condition()`` holds (whoever makes it hold calls :meth:`notify`), at
-        most ``timeout`` emulated seconds (None: no limit); False on timeout. The waiting
-        thread's activity keeps counting: it is lent to whoever does the work."""
+    def start_timer(self, timeout: float | None) -> _Sleeper | None:
+        """A deadline ``timeout`` emulated seconds from now, counted from now: for a
+        :meth:`wait_for` on work started after it (which may sleep on the clock before the
+        wait begins: the clock must not jump past the deadline meanwhile)."""
+        if timeout is None:
+            return None
         with self._cond:
-            timer = None
-            if timeout is not None:
-                timer = _Sleeper(target=self.time() + timeout, activity=None)
-                self._sleepers.append(timer)
+            # When it fires, the waiting thread's activity runs again (it was lent to the work,
+            # which may be asleep): the clock must not jump on while the waiter handles it.
+            timer = _Sleeper(target=self.time() + timeout, activity=self.current())
+            self._sleepers.append(timer)
+            return timer
+
+    def wait_for(
+        self,
+        condition: Callable[[], bool],
+        timeout: float | None,
+        *,
+        timer: _Sleeper | None = None,
+    ) -> bool:
+        """Wait until ``condition()`` holds (whoever makes it hold calls :meth:`notify`), at
+        most ``timeout`` emulated seconds (None: no limit), or until ``timer`` (from
+        :meth:`start_timer`); False on timeout. The waiting thread's activity keeps counting:
+        it is lent to whoever does the work."""
+        with self._cond:
+            if timer is None:
+                timer = self.start_timer(timeout)
+            if timer is not None:
                 self._maybe_jump()
             try:
                 while not condition():

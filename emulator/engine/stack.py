@@ -43,6 +43,8 @@ ACCOUNT_ID = "123456789012"
 CODE_BUCKET = "emulator-local-code"
 _LOCAL_URI_KEYS = ("CodeUri", "ContentUri", "DefinitionUri")
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+# What Ref AWS::NoValue resolves to: the property or list item it stands for is left out.
+_NO_VALUE = "\x00AWS::NoValue"
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ class Resolver:
         self.resources: dict[str, PhysicalResource] = {}
 
     def ref(self, name: str) -> str:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
         if name in self.parameters:
             return self.parameters[name]
         if name in self.resources:
@@ -151,7 +155,7 @@ class Resolver:
 
     def resolve(self, node: Any) -> Any:  # noqa: C901 - one branch per intrinsic
         if isinstance(node, list):
-            return [self.resolve(item) for item in node if item != {"Ref": "AWS::NoValue"}]
+            return [item for item in map(self.resolve, node) if item is not _NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
@@ -173,7 +177,8 @@ class Resolver:
             if key == "Fn::If":
                 branch = value[1] if self.conditions.get(value[0], False) else value[2]
                 return self.resolve(branch)
-        return {k: self.resolve(v) for k, v in node.items() if v != {"Ref": "AWS::NoValue"}}
+        resolved = {k: self.resolve(v) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
 
 
 def dependencies(node: Any) -> set[str]:
@@ -623,7 +628,12 @@ class _Deployer:
         return PhysicalResource(logical_id, "AWS::Logs::LogGroup", name, {"Arn": arn})
 
     def event_bus(self, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
-        arn = self.client("events").create_event_bus(Name=props["Name"])["EventBusArn"]
+        events = self.client("events")
+        arn = events.create_event_bus(Name=props["Name"])["EventBusArn"]
+        if props.get("Policy"):  # CloudFormation applies the bus's resource policy so too
+            policy = props["Policy"]
+            text = policy if isinstance(policy, str) else json.dumps(policy)
+            events.put_permission(EventBusName=props["Name"], Policy=text)
         return PhysicalResource(
             logical_id, "AWS::Events::EventBus", props["Name"], {"Arn": arn, "Name": props["Name"]}
         )

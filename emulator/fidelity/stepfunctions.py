@@ -158,6 +158,10 @@ def _patch_task_threads() -> None:
     execute_state.Thread = _LendingThread  # type: ignore[attr-defined,misc]
 
 
+# Real seconds a timed-out program gets to notice it stopped (a Lambda task in flight ends first).
+PROGRAM_END_AFTER_TIMEOUT_SECONDS = 30
+
+
 def _patch_program_timeout() -> None:
     """A program (the execution, or a Parallel branch) runs in a thread of its own, joined
     with the state machine's ``TimeoutSeconds``: in emulated seconds, on the clock."""
@@ -169,6 +173,9 @@ def _patch_program_timeout() -> None:
         timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
         env.next_state_name = self.start_at.start_at_name
         done = threading.Event()
+        # The deadline counts from now: the program's first state may sleep on the clock
+        # before this thread begins to wait, and the clock must not jump past the deadline.
+        deadline = CLOCK.start_timer(timeout)
 
         def run() -> None:
             try:
@@ -180,8 +187,13 @@ def _patch_program_timeout() -> None:
         worker_thread = _LendingThread(target=run, daemon=True)
         TMP_THREADS.append(worker_thread)
         worker_thread.start()
-        if not CLOCK.wait_for(done.is_set, timeout):
+        if not CLOCK.wait_for(done.is_set, timeout, timer=deadline):
             env.set_timed_out()
+            CLOCK.notify()  # a Wait state still sleeping sees the execution has stopped
+            # and ends the program, which records ExecutionTimedOut: this thread keeps its
+            # activity counted meanwhile (a real-time wait, not on the clock), so that the
+            # auto clock cannot jump to the Wait's own end before the event is stamped.
+            done.wait(PROGRAM_END_AFTER_TIMEOUT_SECONDS)
 
     Program.eval = eval  # type: ignore[method-assign]
 

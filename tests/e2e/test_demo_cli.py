@@ -1,6 +1,6 @@
-"""``python -m emulator demo`` (``make demo``) runs from nothing to a private API, shows the two
-failure scenarios, and exits 0 when every check holds (run here on the ``auto`` clock: the
-same scenarios, without the real-time waits)."""
+"""``python -m emulator demo`` (``make demo``) runs from nothing to a private API (AWS_IAM by
+default), shows the failure scenarios (an un-tagged NLB among them), and exits 0 when every
+check holds (run here on the ``auto`` clock: the same scenarios, without the real-time waits)."""
 
 from __future__ import annotations
 
@@ -41,3 +41,7 @@ def test_the_demo_provisions_a_private_api_and_passes_every_check():
     assert "\x1b[" not in finished.stdout  # not a terminal: plain lines
     for status in ("SUCCEEDED", "REJECTED", "FAILED"):
         assert f"the request ended {status}" in finished.stdout
+    # secure by default: an AWS_IAM API, and an un-tagged NLB refused
+    assert re.search(r"^\s+Authorization\s+AWS_IAM$", finished.stdout, re.MULTILINE), output
+    assert "GET / is authorized with AWS_IAM" in finished.stdout
+    assert "error code ExposureNotAllowed" in finished.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from emulator.engine.runtime import EmbeddedAws
@@ -31,6 +33,20 @@ def test_resolver_handles_ref_getatt_sub_join() -> None:
         "d": "fn-us-east-1",
         "e": "x:prod",
     }
+
+
+def test_fn_if_may_leave_out_a_list_item_or_a_property() -> None:
+    resolver = Resolver({"Org": ""}, {"TrustsAnOrganization": False, "Always": True})
+    node = {
+        "Statement": [
+            {"Sid": "a"},
+            {"Fn::If": ["TrustsAnOrganization", {"Sid": "org"}, {"Ref": "AWS::NoValue"}]},
+        ],
+        "Extra": {"Fn::If": ["TrustsAnOrganization", "x", {"Ref": "AWS::NoValue"}]},
+        "Kept": {"Fn::If": ["Always", {"k": "v"}, {"Ref": "AWS::NoValue"}]},
+    }
+
+    assert resolver.resolve(node) == {"Statement": [{"Sid": "a"}], "Kept": {"k": "v"}}
 
 
 def test_creation_order_follows_references() -> None:
@@ -84,7 +100,13 @@ def test_real_template_deploys_every_resource() -> None:
             assert (spec.code_dir / "app.py").is_file()
             assert spec.layer_dirs == (REPO_ROOT / "layers",)
 
-        assert aws.client("events").describe_event_bus(Name=aws.outputs["RequestBusName"])
+        bus = aws.client("events").describe_event_bus(Name=aws.outputs["RequestBusName"])
+        # the bus's resource policy is applied, not skipped: this account only, nobody else
+        statements = {s["Sid"]: s for s in json.loads(bus["Policy"])["Statement"]}
+        assert set(statements) == {"ThisAccountMayRequest", "NobodyElseMayRequest"}
+        assert statements["NobodyElseMayRequest"]["Condition"] == {
+            "StringNotEquals": {"aws:PrincipalAccount": "123456789012"}
+        }
         assert aws.client("sns").get_topic_attributes(TopicArn=aws.outputs["ProgressTopicArn"])
         assert aws.client("sqs").get_queue_attributes(
             QueueUrl=aws.outputs["RequestDeadLetterQueueUrl"], AttributeNames=["All"]

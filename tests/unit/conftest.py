@@ -12,7 +12,10 @@ through :func:`force_link_status`.
 from __future__ import annotations
 
 import functools
+import io
+import json
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import ModuleType
@@ -23,12 +26,15 @@ import pytest
 from moto import mock_aws
 
 from emulator.engine.stack import REPO_ROOT, load_template
+from privateapi.network import EXPOSE_TAG
 
 from .support import (
+    ACCOUNT,
     FIDELITY,
     FUNCTION_ENVIRONMENT,
     LEDGER_TABLE,
     REGION,
+    AuthorizerFunctions,
     FakeLambdaContext,
     Inventory,
     Network,
@@ -36,6 +42,16 @@ from .support import (
     eventbridge_event,
     force_link_status,
 )
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return None\n")
+    return buffer.getvalue()
+
+
+_EMPTY_ZIP = _zip()
 
 
 # --- AWS ---------------------------------------------------------------------------------------
@@ -132,7 +148,11 @@ def network(aws: None) -> Network:
         for cidr, zone in (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"))
     ]
     nlb = elbv2.create_load_balancer(
-        Name="orders-nlb", Subnets=subnet_ids, Scheme="internal", Type="network"
+        Name="orders-nlb",
+        Subnets=subnet_ids,
+        Scheme="internal",
+        Type="network",
+        Tags=[EXPOSE_TAG],  # its owner consents to its exposure through API Gateway
     )["LoadBalancers"][0]
     alb = elbv2.create_load_balancer(
         Name="orders-alb", Subnets=subnet_ids, Scheme="internal", Type="application"
@@ -147,12 +167,104 @@ def network(aws: None) -> Network:
 
 
 @pytest.fixture
+def execute_api_endpoint(network: Network) -> str:
+    """An interface VPC endpoint of API Gateway (execute-api) in the VPC: what a PRIVATE API
+    is invoked through."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    return str(
+        ec2.create_vpc_endpoint(
+            VpcId=network.vpc_id,
+            ServiceName=f"com.amazonaws.{REGION}.execute-api",
+            VpcEndpointType="Interface",
+            SubnetIds=network.subnet_ids,
+            PrivateDnsEnabled=True,
+        )["VpcEndpoint"]["VpcEndpointId"]
+    )
+
+
+@pytest.fixture
+def untagged_nlb_arn(network: Network) -> str:
+    """A network load balancer whose owner has not consented to its exposure (no tag)."""
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    return str(
+        elbv2.create_load_balancer(
+            Name="private-nlb", Subnets=network.subnet_ids, Scheme="internal", Type="network"
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+    )
+
+
+@pytest.fixture
+def gateway_endpoint(network: Network) -> str:
+    """A VPC endpoint that is no use to a PRIVATE API: a Gateway endpoint of S3."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    return str(
+        ec2.create_vpc_endpoint(
+            VpcId=network.vpc_id,
+            ServiceName=f"com.amazonaws.{REGION}.s3",
+            VpcEndpointType="Gateway",
+        )["VpcEndpoint"]["VpcEndpointId"]
+    )
+
+
+@pytest.fixture
+def user_pool_arn(aws: None) -> str:
+    """A Cognito user pool of this account and region."""
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    return str(idp.create_user_pool(PoolName="orders-users")["UserPool"]["Arn"])
+
+
+@pytest.fixture
+def authorizer_functions(aws: None) -> AuthorizerFunctions:
+    """Two Lambda functions: one whose owner lets API Gateway invoke it, one not."""
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(
+        RoleName="authorizer-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    lambda_ = boto3.client("lambda", region_name=REGION)
+    arns = []
+    for name in ("orders-authorizer", "unshared-authorizer"):
+        arns.append(
+            lambda_.create_function(
+                FunctionName=name,
+                Runtime="python3.13",
+                Role=role,
+                Handler="app.handler",
+                Code={"ZipFile": _EMPTY_ZIP},
+            )["FunctionArn"]
+        )
+    lambda_.add_permission(
+        FunctionName="orders-authorizer",
+        StatementId="api-gateway-authorizers",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:*/authorizers/*",
+    )
+    return AuthorizerFunctions(permitted=arns[0], unpermitted=arns[1])
+
+
+@pytest.fixture
 def second_nlb_arn(network: Network) -> str:
     """Another network load balancer in the same VPC."""
     elbv2 = boto3.client("elbv2", region_name=REGION)
     return str(
         elbv2.create_load_balancer(
-            Name="billing-nlb", Subnets=network.subnet_ids, Scheme="internal", Type="network"
+            Name="billing-nlb",
+            Subnets=network.subnet_ids,
+            Scheme="internal",
+            Type="network",
+            Tags=[EXPOSE_TAG],
         )["LoadBalancers"][0]["LoadBalancerArn"]
     )
 

@@ -49,6 +49,12 @@ class Network:
 
 
 @dataclass(frozen=True)
+class AuthorizerFunctions:
+    permitted: str  # its policy lets API Gateway invoke it
+    unpermitted: str
+
+
+@dataclass(frozen=True)
 class Provisioned:
     """What a provisioning left behind: its request, its link, its API and its stage."""
 

@@ -47,10 +47,26 @@ def inventory() -> tuple[int, int]:
 
 
 @pytest.fixture
-def world(network: Any, provision: Any, link_status: Any, apigw: Any) -> World:
+def world(
+    network: Any,
+    provision: Any,
+    link_status: Any,
+    apigw: Any,
+    untagged_nlb_arn: str,
+    execute_api_endpoint: str,
+    gateway_endpoint: str,
+    user_pool_arn: str,
+    authorizer_functions: Any,
+) -> World:
     provisioned = provision()
     foreign = apigw.create_rest_api(name="hand-made")
     return World(
+        untagged_nlb_arn=untagged_nlb_arn,
+        vpc_endpoint_id=execute_api_endpoint,
+        wrong_endpoint_id=gateway_endpoint,
+        user_pool_arn=user_pool_arn,
+        function_arn=authorizer_functions.permitted,
+        unpermitted_function_arn=authorizer_functions.unpermitted,
         nlb_arn=network.nlb_arn,
         alb_arn=network.alb_arn,
         missing_nlb_arn=network.nlb_arn.replace("/orders-nlb/", "/ghost-nlb/"),

@@ -137,6 +137,9 @@ def test_validate_returns_the_camel_case_request_and_the_accepted_notification(
         "proxyAllPaths": False,
         "timeoutSeconds": 900,
         "tags": {},
+        "authorization": "AWS_IAM",  # secure by default
+        "cognitoUserPoolArns": [],
+        "vpcEndpointIds": [],
     }
     body = progress_of(result, "ACCEPTED", "evt-1")
     assert body["ticketId"] == "OPS-1"

@@ -9,8 +9,13 @@ import pytest
 
 from provisioner.contract.errors import ResourceNotFound, StageNotSafe
 from provisioner.contract.payloads import ApiState, VpcLinkState
-from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG, EndpointType
-from provisioner.domain.rest_apis import create_api, deploy_api, point_stage_at_link
+from provisioner.contract.requests import (
+    MANAGED_BY_TAG,
+    REQUEST_ID_TAG,
+    Authorization,
+    EndpointType,
+)
+from provisioner.domain.rest_apis import create_api, deploy_api, how_to_call, point_stage_at_link
 
 from .support import REGION, STACK_NAME
 
@@ -64,11 +69,12 @@ def test_the_api_gets_the_tutorials_private_integration_on_its_root(
     assert api.created_by_this_request is True
     assert resource_by_path(apigw, api.rest_api_id)["/"]["id"] == api.root_resource_id
 
-    # ... whose root GET needs no authorization and proxies to the NLB over the stage's link
+    # ... whose root GET needs signed requests (secure by default) and proxies to the NLB
+    # over the stage's link
     method = apigw.get_method(
         restApiId=api.rest_api_id, resourceId=api.root_resource_id, httpMethod="GET"
     )
-    assert method["authorizationType"] == "NONE"
+    assert method["authorizationType"] == "AWS_IAM"
     integration = apigw.get_integration(
         restApiId=api.rest_api_id, resourceId=api.root_resource_id, httpMethod="GET"
     )
@@ -151,17 +157,153 @@ def test_another_request_gets_its_own_api(network, apigw, make_request, settings
     assert len(apigw.get_rest_apis()["items"]) == 2
 
 
-def test_a_private_api_gets_a_resource_policy_that_allows_invoking_it(
-    network, apigw, make_request, settings
+def test_a_private_api_may_be_invoked_only_through_its_vpc_endpoints(
+    network, apigw, make_request, settings, execute_api_endpoint
 ):
-    api = create_api(make_request(endpoint_type=EndpointType.PRIVATE), settings=settings)
+    # Given a PRIVATE API request naming an execute-api interface endpoint
+    request = make_request(
+        endpoint_type=EndpointType.PRIVATE, vpc_endpoint_ids=[execute_api_endpoint]
+    )
 
+    # When the API is created
+    api = create_api(request, settings=settings)
+
+    # Then the endpoint is on its endpoint configuration ...
     described = apigw.get_rest_api(restApiId=api.rest_api_id)
     assert described["endpointConfiguration"]["types"] == ["PRIVATE"]
-    policy = json.loads(described["policy"])
-    [statement] = policy["Statement"]
-    assert statement["Effect"] == "Allow"
-    assert statement["Action"] == "execute-api:Invoke"
+    assert described["endpointConfiguration"]["vpcEndpointIds"] == [execute_api_endpoint]
+    # ... and its resource policy allows this account's principals through that endpoint only,
+    # and denies everyone anywhere else: nothing allows "*" without aws:SourceVpce
+    allow, deny = json.loads(described["policy"])["Statement"]
+    invoke = {"Action": "execute-api:Invoke", "Resource": "execute-api:/*"}
+    assert allow == {
+        "Sid": "InvokeOnlyThroughTheseVpcEndpoints",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        **invoke,
+        "Condition": {"StringEquals": {"aws:SourceVpce": [execute_api_endpoint]}},
+    }
+    assert deny == {
+        "Sid": "DenyInvokeFromAnywhereElse",
+        "Effect": "Deny",
+        "Principal": "*",
+        **invoke,
+        "Condition": {"StringNotEquals": {"aws:SourceVpce": [execute_api_endpoint]}},
+    }
+
+
+def test_a_private_api_without_iam_lets_anonymous_callers_in_through_its_endpoints_only(
+    network, apigw, make_request, settings, execute_api_endpoint
+):
+    request = make_request(
+        endpoint_type=EndpointType.PRIVATE,
+        vpc_endpoint_ids=[execute_api_endpoint],
+        authorization=Authorization.NONE,
+    )
+
+    api = create_api(request, settings=settings)
+
+    allow, deny = json.loads(apigw.get_rest_api(restApiId=api.rest_api_id)["policy"])["Statement"]
+    assert allow["Principal"] == "*"
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceVpce": [execute_api_endpoint]}}
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"StringNotEquals": {"aws:SourceVpce": [execute_api_endpoint]}}
+
+
+@pytest.mark.parametrize("authorization", [Authorization.AWS_IAM, Authorization.NONE])
+def test_every_method_gets_the_requested_authorization_without_an_authorizer(
+    network, apigw, make_request, settings, authorization
+):
+    api = create_api(
+        make_request(authorization=authorization, proxy_all_paths=True), settings=settings
+    )
+
+    resources = resource_by_path(apigw, api.rest_api_id)
+    for path, verb in (("/", "GET"), ("/{proxy+}", "ANY")):
+        method = apigw.get_method(
+            restApiId=api.rest_api_id, resourceId=resources[path]["id"], httpMethod=verb
+        )
+        assert method["authorizationType"] == authorization.value
+        assert not method.get("authorizerId")
+    assert apigw.get_authorizers(restApiId=api.rest_api_id).get("items", []) == []
+
+
+def test_cognito_authorization_gets_the_apis_own_authorizer_on_every_method(
+    network, apigw, make_request, settings
+):
+    # Given a request for COGNITO_USER_POOLS with a pool
+    pool_arn = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Orders1"
+    request = make_request(
+        authorization=Authorization.COGNITO_USER_POOLS,
+        cognito_user_pool_arns=[pool_arn],
+        proxy_all_paths=True,
+    )
+
+    # When the API is created (twice: a retry creates nothing twice)
+    api = create_api(request, settings=settings)
+    create_api(request, settings=settings)
+
+    # Then the API has one authorizer on that pool, used by every method
+    [authorizer] = apigw.get_authorizers(restApiId=api.rest_api_id)["items"]
+    assert authorizer["type"] == "COGNITO_USER_POOLS"
+    assert authorizer["providerARNs"] == [pool_arn]
+    assert authorizer["identitySource"] == "method.request.header.Authorization"
+    resources = resource_by_path(apigw, api.rest_api_id)
+    for path, verb in (("/", "GET"), ("/{proxy+}", "ANY")):
+        method = apigw.get_method(
+            restApiId=api.rest_api_id, resourceId=resources[path]["id"], httpMethod=verb
+        )
+        assert method["authorizationType"] == "COGNITO_USER_POOLS"
+        assert method["authorizerId"] == authorizer["id"]
+
+
+def test_custom_authorization_gets_a_lambda_token_authorizer(
+    network, apigw, make_request, settings
+):
+    function_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders-authorizer"
+    request = make_request(authorization=Authorization.CUSTOM, authorizer_function_arn=function_arn)
+
+    api = create_api(request, settings=settings)
+
+    [authorizer] = apigw.get_authorizers(restApiId=api.rest_api_id)["items"]
+    assert authorizer["type"] == "TOKEN"
+    assert authorizer["authorizerUri"] == (
+        f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+    )
+    method = apigw.get_method(
+        restApiId=api.rest_api_id, resourceId=api.root_resource_id, httpMethod="GET"
+    )
+    assert (method["authorizationType"], method["authorizerId"]) == ("CUSTOM", authorizer["id"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({}, ["Signature Version 4", "execute-api", "execute-api:Invoke"]),
+        ({"authorization": Authorization.NONE}, ["No authentication"]),
+    ],
+)
+def test_how_to_call_says_what_a_caller_must_do(make_request, overrides, says):
+    request = make_request(**overrides)
+
+    how = how_to_call(request, "a1b2c3", REGION, "prod")
+
+    for words in says:
+        assert words in how
+    if not overrides:
+        assert "arn:aws:execute-api:us-east-1:123456789012:a1b2c3/prod/*" in how
+
+
+def test_how_to_call_a_private_api_names_its_endpoints_and_their_url(
+    make_request, execute_api_endpoint
+):
+    request = make_request(
+        endpoint_type=EndpointType.PRIVATE, vpc_endpoint_ids=[execute_api_endpoint]
+    )
+
+    how = how_to_call(request, "a1b2c3", REGION, "prod")
+
+    assert f"https://a1b2c3-{execute_api_endpoint}.execute-api.{REGION}.amazonaws.com/prod" in how
 
 
 # --- deploy_api ---------------------------------------------------------------------------------

@@ -393,6 +393,9 @@ def at(second: int) -> str:
     return f"2030-01-01T10:00:{second:02d}.000Z"
 
 
+HOW_TO_CALL = "Sign every request with AWS Signature Version 4 for the service execute-api."
+
+
 def provisioning(rig: Rig, ticket: TicketRef, request_id: str = "OPS-42-1") -> list[dict[str, Any]]:
     """A provisioning's notifications, from ACCEPTED to SUCCEEDED, recorded in the ledger."""
     known = {"vpcLinkId": "x9y8z7", "restApiId": "a1b2c3d4e5", "stageName": "prod"}
@@ -401,7 +404,7 @@ def provisioning(rig: Rig, ticket: TicketRef, request_id: str = "OPS-42-1") -> l
         (Status.ACCEPTED, "Request accepted: creating API orders.", {}),
         (Status.VPC_LINK_PENDING, "VpcLink x9y8z7 is PENDING.", known),
         (Status.API_CREATED, "REST API a1b2c3d4e5 created.", known),
-        (Status.SUCCEEDED, ready, {**known, "invokeUrl": INVOKE_URL}),
+        (Status.SUCCEEDED, ready, {**known, "invokeUrl": INVOKE_URL, "howToCall": HOW_TO_CALL}),
     ]
     return [
         rig.milestone(ticket, status, message, at=at(second), request_id=request_id, **more)
@@ -456,9 +459,10 @@ def test_a_jira_request_gets_a_public_comment_per_milestone_and_the_transition_t
     assert all(c["public"] for c in comments)
     assert comments[0]["text"] == "Request accepted: creating API orders."
     assert comments[1]["text"] == "VpcLink x9y8z7 is PENDING."
-    assert comments[3]["text"].splitlines()[:2] == [
+    assert comments[3]["text"].splitlines()[:3] == [
         "Your private API is ready.",
         f"Invoke URL: {INVOKE_URL}",
+        f"How to call it: {HOW_TO_CALL}",
     ]
     # And after the last comment, the issue went to Done by the transition leading there
     assert received[-1]["kind"] == "transition"

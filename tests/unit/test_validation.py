@@ -76,7 +76,7 @@ def test_defaults_come_from_the_functions_settings(network, monkeypatch, make_ev
     assert (request.stage_name, request.timeout_seconds) == ("live", 300)
 
 
-def test_given_values_are_kept(network, settings, make_event):
+def test_given_values_are_kept(network, settings, make_event, execute_api_endpoint):
     # Given an event that sets every optional field
     detail = {
         "requestId": "orders-2024.06_01",
@@ -91,6 +91,8 @@ def test_given_values_are_kept(network, settings, make_event):
         "proxyAllPaths": True,
         "timeoutSeconds": 120,
         "tags": {"team": "orders", "cost-center": "42"},
+        "authorization": "AWS_IAM",
+        "vpcEndpointIds": [execute_api_endpoint],
     }
 
     # When it is validated
@@ -100,6 +102,7 @@ def test_given_values_are_kept(network, settings, make_event):
     assert request.to_wire() == {
         **detail,
         "endpointUrl": "https://orders.internal.example.com:8443/api",
+        "cognitoUserPoolArns": [],  # no authorizer with AWS_IAM
     }
 
 

@@ -108,12 +108,20 @@ def _rest_api(item: Any) -> RestApi:
 
 
 def create_rest_api(
-    name: str, endpoint_type: str, description: str, tags: dict[str, str], policy: str | None
+    name: str,
+    endpoint_type: str,
+    description: str,
+    tags: dict[str, str],
+    policy: str | None,
+    vpc_endpoint_ids: list[str] | None = None,
 ) -> RestApi:
+    endpoint: dict[str, Any] = {"types": [endpoint_type]}
+    if vpc_endpoint_ids:  # a PRIVATE API's endpoints: they get its Route 53 alias names
+        endpoint["vpcEndpointIds"] = vpc_endpoint_ids
     arguments: dict[str, Any] = {
         "name": name,
         "description": description,
-        "endpointConfiguration": {"types": [endpoint_type]},
+        "endpointConfiguration": endpoint,
         "tags": tags,
     }
     if policy:
@@ -156,9 +164,13 @@ def put_private_integration(
     uri: str,
     *,
     proxy_path_parameter: bool = False,
+    authorization: str = "AWS_IAM",
+    authorizer_id: str | None = None,
 ) -> None:
-    """The tutorial's method: authorization NONE, HTTP_PROXY over ``VPC_LINK``, link id taken
-    from the ``vpcLinkId`` stage variable so the link can be switched without redeploying.
+    """The tutorial's method, authorized as asked (``AWS_IAM`` unless the request said
+    otherwise; the tutorial's ``NONE`` only where the stack allows it), HTTP_PROXY over
+    ``VPC_LINK``, link id taken from the ``vpcLinkId`` stage variable so the link can be
+    switched without redeploying.
 
     PUT is an upsert in API Gateway, so calling this again after a retry changes nothing.
     """
@@ -168,14 +180,16 @@ def put_private_integration(
         if proxy_path_parameter
         else {}
     )
+    method: dict[str, Any] = {"authorizerId": authorizer_id} if authorizer_id else {}
     client = clients.apigateway()
     with aws_errors():
         client.put_method(
             restApiId=rest_api_id,
             resourceId=resource_id,
             httpMethod=http_method,
-            authorizationType="NONE",
+            authorizationType=authorization,
             requestParameters=request_parameters,
+            **method,
         )
         client.put_integration(
             restApiId=rest_api_id,
@@ -188,6 +202,22 @@ def put_private_integration(
             connectionId="${stageVariables.vpcLinkId}",
             requestParameters=integration_parameters,
         )
+
+
+def authorizer_ids(rest_api_id: str) -> dict[str, str]:
+    """The API's authorizers: id by name."""
+    with aws_errors():
+        items = clients.apigateway().get_authorizers(restApiId=rest_api_id).get("items", [])
+    return {item["name"]: item["id"] for item in items}
+
+
+def create_authorizer(rest_api_id: str, name: str, settings: dict[str, Any]) -> str:
+    """An authorizer of the API (``settings``: type, providerARNs or authorizerUri, ...)."""
+    with aws_errors():
+        created = clients.apigateway().create_authorizer(
+            restApiId=rest_api_id, name=name, **settings
+        )
+    return created["id"]
 
 
 def get_stage(rest_api_id: str, stage_name: str) -> dict[str, Any] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -16,8 +16,10 @@ from provisioner.contract import errors
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
@@ -39,6 +41,21 @@ def apigateway() -> APIGatewayClient:
 @cache
 def elbv2() -> ElasticLoadBalancingv2Client:
     return boto3.client("elbv2", config=_CONFIG)
+
+
+@cache
+def ec2() -> EC2Client:
+    return boto3.client("ec2", config=_CONFIG)
+
+
+@cache
+def lambda_() -> LambdaClient:
+    return boto3.client("lambda", config=_CONFIG)
+
+
+@cache
+def cognito_idp() -> Any:  # no typed stubs in the toolchain for cognito-idp
+    return boto3.client("cognito-idp", config=_CONFIG)
 
 
 @cache
@@ -68,7 +85,8 @@ def stepfunctions() -> SFNClient:
 
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or regions)."""
-    for client in (apigateway, elbv2, dynamodb, sns, sqs, events, stepfunctions):
+    made = (apigateway, elbv2, ec2, lambda_, cognito_idp, dynamodb, sns, sqs, events, stepfunctions)
+    for client in made:
         client.cache_clear()
 
 
@@ -77,6 +95,12 @@ _THROTTLING = {
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
+}
+_NOT_FOUND = {
+    "NotFoundException",
+    "LoadBalancerNotFound",
+    "LoadBalancerNotFoundException",
+    "ResourceNotFoundException",  # Lambda, Cognito
 }
 _TRANSIENT = {
     "ServiceUnavailableException",
@@ -101,7 +125,7 @@ def translate(error: ClientError) -> errors.ProvisionerError:
         return errors.QuotaExceeded(message)
     if code in {"AccessDeniedException", "AccessDenied", "UnauthorizedException"}:
         return errors.AccessDenied(message)
-    if code in {"NotFoundException", "LoadBalancerNotFound", "LoadBalancerNotFoundException"}:
+    if code in _NOT_FOUND:
         return errors.ResourceNotFound(message)
     return errors.AwsRequestRejected(f"{code}: {message}")
 

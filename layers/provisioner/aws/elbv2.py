@@ -31,3 +31,12 @@ def find_load_balancer(arn: str) -> LoadBalancer | None:
             state=lb.get("State", {}).get("Code", ""),
         )
     return None
+
+
+def load_balancer_tags(arn: str) -> dict[str, str]:
+    """The load balancer's tags (DescribeTags); empty when it has none."""
+    with clients.aws_errors():
+        found = clients.elbv2().describe_tags(ResourceArns=[arn])
+    for description in found.get("TagDescriptions", []):
+        return {tag["Key"]: tag.get("Value", "") for tag in description.get("Tags", [])}
+    return {}

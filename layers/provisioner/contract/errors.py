@@ -96,6 +96,18 @@ class InvalidRequest(ProvisionerError):
         )
 
 
+class ExposureNotAllowed(InvalidRequest):
+    """The load balancer's owner has not consented to its exposure (the tag
+    ``private-api:expose=true``); an ``InvalidRequest`` like any other: REJECTED, nothing
+    created, the field named. Raised when that is all that is wrong with the request."""
+
+    default_remedy = (
+        "Ask the load balancer's owner to tag it private-api:expose=true (aws elbv2 add-tags "
+        "--resource-arns <arn> --tags Key=private-api:expose,Value=true), then send the "
+        "request again; nothing was created."
+    )
+
+
 class DuplicateRequestConflict(ProvisionerError):
     default_remedy = "Use a new requestId for a different request; nothing was changed."
 
@@ -175,6 +187,7 @@ ERRORS_BY_NAME: dict[str, type[ProvisionerError]] = {
     cls.__name__: cls
     for cls in (
         InvalidRequest,
+        ExposureNotAllowed,
         VpcLinkFailed,
         VpcLinkTimeout,
         QuotaExceeded,

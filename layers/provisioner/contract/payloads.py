@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from provisioner.contract.requests import EndpointType, HttpMethod, TicketRef
+from provisioner.contract.requests import Authorization, EndpointType, HttpMethod, TicketRef
 from provisioner.contract.wire import WireModel
 
 
@@ -53,6 +53,10 @@ class ProvisionRequest(RequestRef):
     proxy_all_paths: bool
     timeout_seconds: int
     tags: dict[str, str] = Field(default_factory=dict)
+    authorization: Authorization = Authorization.AWS_IAM
+    cognito_user_pool_arns: list[str] = Field(default_factory=list)
+    authorizer_function_arn: str | None = None
+    vpc_endpoint_ids: list[str] = Field(default_factory=list)
 
 
 class LinkRequest(RequestRef):

@@ -88,6 +88,31 @@ class EndpointType(StrEnum):
     PRIVATE = "PRIVATE"
 
 
+class Authorization(StrEnum):
+    """How callers of the created API are authorized (its methods' ``authorizationType``)."""
+
+    AWS_IAM = "AWS_IAM"  # the default: SigV4-signed requests, execute-api:Invoke in IAM
+    NONE = "NONE"  # only when the stack allows it (AllowUnauthenticatedApis)
+    COGNITO_USER_POOLS = "COGNITO_USER_POOLS"  # an authorizer on cognitoUserPoolArns
+    CUSTOM = "CUSTOM"  # a Lambda (TOKEN) authorizer on authorizerFunctionArn
+
+
+# The tag a load balancer's owner sets to consent to its exposure through API Gateway.
+EXPOSE_TAG = "private-api:expose"
+EXPOSE_TAG_VALUE = "true"
+VPC_ENDPOINT_ID_PATTERN = r"^vpce-[0-9a-f]{8,17}$"
+LAMBDA_FUNCTION_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$"
+)
+USER_POOL_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:cognito-idp:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"userpool/[a-z0-9-]+_[A-Za-z0-9]{1,55}$"
+)
+VpcEndpointId = Annotated[str, StringConstraints(pattern=VPC_ENDPOINT_ID_PATTERN)]
+LambdaFunctionArn = Annotated[str, StringConstraints(pattern=LAMBDA_FUNCTION_ARN_PATTERN)]
+UserPoolArn = Annotated[str, StringConstraints(pattern=USER_POOL_ARN_PATTERN)]
+
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
 
@@ -197,6 +222,14 @@ class RequestDetail(RequesterFields):
     proxy_all_paths: bool = Field(default=False, strict=True)
     timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
     tags: Tags = Field(default_factory=dict)
+    # Secure by default (README, "Who may call the API"): which fields go with which
+    # authorization and endpoint type is checked in domain.validation, with every other rule.
+    authorization: Authorization = Authorization.AWS_IAM
+    cognito_user_pool_arns: list[UserPoolArn] | None = Field(
+        default=None, min_length=1, max_length=5
+    )
+    authorizer_function_arn: LambdaFunctionArn | None = None
+    vpc_endpoint_ids: list[VpcEndpointId] | None = Field(default=None, min_length=1, max_length=10)
 
 
 class TeardownDetail(RequesterFields):

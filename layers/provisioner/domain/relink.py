@@ -24,7 +24,13 @@ from provisioner.contract.requests import (
 from provisioner.domain import vpc_links
 from provisioner.domain.rest_apis import point_stage_at_link
 from provisioner.domain.teardown import find_managed_api
-from provisioner.domain.validation import check_load_balancer, link_problems, parse_detail
+from provisioner.domain.validation import (
+    check_load_balancer,
+    exposure_problems,
+    link_problems,
+    link_target_exposure,
+    parse_detail,
+)
 from provisioner.runtime.settings import Settings
 from provisioner.storage import ledger
 
@@ -47,11 +53,16 @@ def validate_relink(
     if api is not None and (stage_name or parsed.raw.get("stageName") is None):
         stage, problems = _stage_of(api.id, stage_name)
         found += problems
+    exposure = []
     if vpc_link_id := parsed.well_formed("vpcLinkId", VPC_LINK_ID_PATTERN):
-        found += link_problems(vpc_link_id, apigateway.get_vpc_link(vpc_link_id))
+        link = apigateway.get_vpc_link(vpc_link_id)
+        found += link_problems(vpc_link_id, link)
+        exposure += link_target_exposure(link, "detail.vpcLinkId", settings)
     if nlb_arn := parsed.well_formed("nlbArn", NLB_ARN_PATTERN):
-        found += check_load_balancer(nlb_arn, account=account, region=region)[1]
-    detail = parsed.answer(found)
+        load_balancer, problems = check_load_balancer(nlb_arn, account=account, region=region)
+        found += problems
+        exposure += [] if problems else exposure_problems(load_balancer, "detail.nlbArn", settings)
+    detail = parsed.answer(found, exposure)
     assert api is not None and stage is not None  # else a problem was found
     return RelinkRequest(
         request_id=detail.request_id or parsed.event_id,

@@ -7,33 +7,64 @@ retry after a crash or a timeout creates nothing twice.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from provisioner.aws import apigateway
 from provisioner.contract.errors import StageNotSafe
 from provisioner.contract.payloads import ApiState, DeploymentState, ProvisionRequest, VpcLinkState
 from provisioner.contract.progress import invoke_url
-from provisioner.contract.requests import EndpointType
+from provisioner.contract.requests import Authorization, EndpointType
 from provisioner.domain.ownership import created_by, ownership_tags
 from provisioner.runtime.settings import Settings
 
 STAGE_VARIABLE = "vpcLinkId"
 PROXY_PATH_PART = "{proxy+}"
 
-# A PRIVATE API cannot be deployed without a resource policy. This one lets any caller that
-# reaches it through an interface VPC endpoint invoke it; tighten it with aws:SourceVpce.
-_PRIVATE_API_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "execute-api:Invoke",
-                "Resource": "execute-api:/*",
-            }
-        ],
-    }
-)
+AUTHORIZER_NAME = "provisioner"  # the one authorizer a COGNITO_USER_POOLS or CUSTOM API gets
+IDENTITY_SOURCE = "method.request.header.Authorization"
+
+
+def private_api_policy(request: ProvisionRequest) -> str:
+    """A PRIVATE API's resource policy (one is required to deploy it): invocation only
+    through the request's interface VPC endpoints (``aws:SourceVpce``), denied from anywhere
+    else. With ``AWS_IAM`` only principals of this account are allowed (their own IAM policy
+    must also allow ``execute-api:Invoke``); the other authorizations have anonymous callers
+    as far as IAM goes, so the endpoints are what the policy can restrict."""
+    partition, account = _partition_and_account(request.nlb_arn)
+    callers: str | dict[str, str] = (
+        {"AWS": f"arn:{partition}:iam::{account}:root"}
+        if request.authorization is Authorization.AWS_IAM
+        else "*"
+    )
+    endpoints = list(request.vpc_endpoint_ids)
+    invoke = {"Action": "execute-api:Invoke", "Resource": "execute-api:/*"}
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "InvokeOnlyThroughTheseVpcEndpoints",
+                    "Effect": "Allow",
+                    "Principal": callers,
+                    **invoke,
+                    "Condition": {"StringEquals": {"aws:SourceVpce": endpoints}},
+                },
+                {
+                    "Sid": "DenyInvokeFromAnywhereElse",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    **invoke,
+                    "Condition": {"StringNotEquals": {"aws:SourceVpce": endpoints}},
+                },
+            ],
+        }
+    )
+
+
+def _partition_and_account(nlb_arn: str) -> tuple[str, str]:
+    """From the NLB's ARN, which validation has checked is in the stack's own account."""
+    _, partition, _, _, account, *_ = nlb_arn.split(":")
+    return partition, account
 
 
 def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
@@ -45,10 +76,18 @@ def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
             endpoint_type=request.endpoint_type.value,
             description=f"Private integration to {request.nlb_arn} (request {request.request_id})",
             tags=ownership_tags(request.request_id, request.tags, settings),
-            policy=_PRIVATE_API_POLICY if request.endpoint_type is EndpointType.PRIVATE else None,
+            policy=private_api_policy(request) if _is_private(request) else None,
+            vpc_endpoint_ids=request.vpc_endpoint_ids if _is_private(request) else None,
         )
+    authorization = request.authorization.value
+    authorizer_id = _ensure_authorizer(api.id, request)
     apigateway.put_private_integration(
-        api.id, api.root_resource_id, request.http_method, request.endpoint_url
+        api.id,
+        api.root_resource_id,
+        request.http_method,
+        request.endpoint_url,
+        authorization=authorization,
+        authorizer_id=authorizer_id,
     )
     if request.proxy_all_paths:
         proxy_id = _proxy_resource_id(api.id) or apigateway.create_resource(
@@ -60,10 +99,72 @@ def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
             "ANY",
             f"{request.endpoint_url}/{{proxy}}",
             proxy_path_parameter=True,
+            authorization=authorization,
+            authorizer_id=authorizer_id,
         )
     return ApiState(
         rest_api_id=api.id, root_resource_id=api.root_resource_id, created_by_this_request=True
     )
+
+
+def _is_private(request: ProvisionRequest) -> bool:
+    return request.endpoint_type is EndpointType.PRIVATE
+
+
+def _ensure_authorizer(rest_api_id: str, request: ProvisionRequest) -> str | None:
+    """The API's own authorizer for COGNITO_USER_POOLS or CUSTOM (an authorizer belongs to
+    one REST API, so each API gets its own), created once; None for AWS_IAM and NONE."""
+    if request.authorization is Authorization.COGNITO_USER_POOLS:
+        settings: dict[str, Any] = {
+            "type": "COGNITO_USER_POOLS",
+            "providerARNs": request.cognito_user_pool_arns,
+        }
+    elif request.authorization is Authorization.CUSTOM and request.authorizer_function_arn:
+        partition, _ = _partition_and_account(request.nlb_arn)
+        settings = {
+            "type": "TOKEN",
+            "authorizerUri": (
+                f"arn:{partition}:apigateway:{apigateway.region()}:lambda:path/2015-03-31/"
+                f"functions/{request.authorizer_function_arn}/invocations"
+            ),
+        }
+    else:
+        return None
+    existing = apigateway.authorizer_ids(rest_api_id).get(AUTHORIZER_NAME)
+    return existing or apigateway.create_authorizer(
+        rest_api_id, AUTHORIZER_NAME, {**settings, "identitySource": IDENTITY_SOURCE}
+    )
+
+
+def how_to_call(request: ProvisionRequest, rest_api_id: str, region: str, stage: str) -> str:
+    """What a caller of the new API must do, for the SUCCEEDED notification."""
+    partition, account = _partition_and_account(request.nlb_arn)
+    how = {
+        Authorization.AWS_IAM: (
+            "Sign every request with AWS Signature Version 4 for the service execute-api in "
+            f"{region} (for example: awscurl --service execute-api --region {region} <url>); "
+            "the caller's IAM policy must allow execute-api:Invoke on "
+            f"arn:{partition}:execute-api:{region}:{account}:{rest_api_id}/{stage}/*."
+        ),
+        Authorization.NONE: "No authentication: anyone who can reach the URL can call it.",
+        Authorization.COGNITO_USER_POOLS: (
+            "Send an ID token of one of the Cognito user pools "
+            f"{', '.join(request.cognito_user_pool_arns)} in the Authorization header."
+        ),
+        Authorization.CUSTOM: (
+            "Send the token the Lambda authorizer "
+            f"{request.authorizer_function_arn} expects in the Authorization header."
+        ),
+    }[request.authorization]
+    if _is_private(request):
+        first = request.vpc_endpoint_ids[0]
+        how += (
+            " The API is PRIVATE: call it from a VPC through the VPC endpoints "
+            f"{', '.join(request.vpc_endpoint_ids)}, at the invoke URL where the endpoint has "
+            f"private DNS, else at https://{rest_api_id}-{first}.execute-api.{region}."
+            f"amazonaws.com/{stage}."
+        )
+    return how
 
 
 def deploy_api(

@@ -48,7 +48,8 @@ _REMEDIES = {
     "ExecutionAborted": "The workflow was stopped by an operator; send the request again.",
 }
 _MAX_CAUSE = 1000
-_REJECTIONS = frozenset({errors.InvalidRequest.__name__, errors.DuplicateRequestConflict.__name__})
+_INVALID = frozenset({errors.InvalidRequest.__name__, errors.ExposureNotAllowed.__name__})
+_REJECTIONS = _INVALID | {errors.DuplicateRequestConflict.__name__}
 
 
 @dataclass
@@ -129,7 +130,7 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
     if state.the_error.Error in _REJECTIONS:
         # Validation runs before anything is created: there is nothing to roll back.
         report = RollbackReport(ref=ref, status=Status.REJECTED, error=error)
-        if state.the_error.Error == errors.InvalidRequest.__name__:
+        if state.the_error.Error in _INVALID:
             ledger.record_rejection(
                 settings.ledger_table,
                 ref.request_id,

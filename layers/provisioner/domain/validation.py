@@ -14,9 +14,11 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from provisioner.aws import apigateway, elbv2
-from provisioner.contract.errors import FieldError, InvalidRequest
+from provisioner.contract.errors import ExposureNotAllowed, FieldError, InvalidRequest
 from provisioner.contract.payloads import ProvisionRequest, RequestRef
 from provisioner.contract.requests import (
+    EXPOSE_TAG,
+    EXPOSE_TAG_VALUE,
     NLB_ARN_PATTERN,
     REQUEST_ID_PATTERN,
     TICKET_INTAKE_SOURCE,
@@ -26,6 +28,7 @@ from provisioner.contract.requests import (
     TicketId,
     TicketRef,
 )
+from provisioner.domain import security
 from provisioner.runtime.settings import Settings
 
 _USABLE_NLB_STATES = frozenset({"active", "provisioning", "active_impaired"})
@@ -85,11 +88,25 @@ class ParsedDetail[DetailModel: BaseModel]:
             return None
         return value if re.fullmatch(pattern, value) else None
 
-    def answer(self, found: list[FieldError]) -> DetailModel:
-        """The detail, or ``InvalidRequest`` listing the shape problems and ``found``."""
+    def flagged(self, name: str) -> bool:
+        """Whether the shape check found ``name`` (or an item of it) wrong."""
+        field_name = f"detail.{name}"
+        return any(
+            problem.field == field_name or problem.field.startswith(field_name + ".")
+            for problem in self.problems
+        )
+
+    def answer(
+        self, found: list[FieldError], exposure: list[FieldError] | None = None
+    ) -> DetailModel:
+        """The detail, or ``InvalidRequest`` listing the shape problems, ``found`` and
+        ``exposure``; ``ExposureNotAllowed`` when a missing consent is all that is wrong."""
         problems = self.problems + found
         if problems or self.detail is None:
-            raise InvalidRequest.of(problems or [FieldError("detail", "is not a valid request")])
+            listed = problems + (exposure or [])
+            raise InvalidRequest.of(listed or [FieldError("detail", "is not a valid request")])
+        if exposure:
+            raise ExposureNotAllowed.of(exposure)
         return self.detail
 
 
@@ -142,13 +159,16 @@ def validate_request(
 ) -> ProvisionRequest:
     """The normalised request, or ``InvalidRequest`` listing every problem found."""
     parsed = parse_detail(event, RequestDetail, one_of=(("nlbArn", "vpcLinkId"),))
-    load_balancer, found = _target_problems(
-        parsed.well_formed("nlbArn", NLB_ARN_PATTERN),
-        parsed.well_formed("vpcLinkId", VPC_LINK_ID_PATTERN),
-        account,
-        region,
+    nlb_arn = parsed.well_formed("nlbArn", NLB_ARN_PATTERN)
+    vpc_link_id = parsed.well_formed("vpcLinkId", VPC_LINK_ID_PATTERN)
+    load_balancer, found = _target_problems(nlb_arn, vpc_link_id, account, region)
+    found += security.problems(
+        parsed.raw, parsed.flagged, account=account, region=region, settings=settings
     )
-    detail = parsed.answer(found)
+    target_field = "detail.nlbArn" if nlb_arn else "detail.vpcLinkId"
+    fine = not any(problem.field in ("detail.nlbArn", "detail.vpcLinkId") for problem in found)
+    exposure = exposure_problems(load_balancer, target_field, settings) if fine else []
+    detail = parsed.answer(found, exposure)
     if load_balancer is None:  # a named link without a target: AWS has no such link
         raise InvalidRequest.of([FieldError("detail.vpcLinkId", "the VpcLink has no target")])
     return ProvisionRequest(
@@ -166,6 +186,10 @@ def validate_request(
         proxy_all_paths=detail.proxy_all_paths,
         timeout_seconds=detail.timeout_seconds or settings.link_timeout_seconds,
         tags=detail.tags,
+        authorization=detail.authorization,
+        cognito_user_pool_arns=detail.cognito_user_pool_arns or [],
+        authorizer_function_arn=detail.authorizer_function_arn,
+        vpc_endpoint_ids=detail.vpc_endpoint_ids or [],
     )
 
 
@@ -244,3 +268,32 @@ def link_problems(vpc_link_id: str, link: apigateway.VpcLink | None) -> list[Fie
     if link.status not in apigateway.LINK_STATUSES_IN_SERVICE:
         return [FieldError("detail.vpcLinkId", f"VpcLink {vpc_link_id} is {link.status}")]
     return []
+
+
+def exposure_problems(
+    load_balancer: elbv2.LoadBalancer | None, field: str, settings: Settings
+) -> list[FieldError]:
+    """The load balancer's owner consents to its exposure through API Gateway by tagging it
+    ``private-api:expose=true``; without that tag the request is refused (unless the stack's
+    parameter RequireExposureTag is false). Only asked of a network load balancer that is
+    otherwise fine: what else is wrong with it is said already."""
+    if not settings.require_exposure_tag or load_balancer is None:
+        return []
+    if load_balancer.type != "network":
+        return []
+    if elbv2.load_balancer_tags(load_balancer.arn).get(EXPOSE_TAG) == EXPOSE_TAG_VALUE:
+        return []
+    rule = (
+        f"load balancer {load_balancer.arn} is not tagged {EXPOSE_TAG}={EXPOSE_TAG_VALUE}: its "
+        "owner has not consented to exposing it through API Gateway"
+    )
+    return [FieldError(field, rule)]
+
+
+def link_target_exposure(
+    link: apigateway.VpcLink | None, field: str, settings: Settings
+) -> list[FieldError]:
+    """The exposure consent of the NLB an existing link targets."""
+    if link is None or not link.target_arns or not settings.require_exposure_tag:
+        return []
+    return exposure_problems(elbv2.find_load_balancer(link.target_arns[0]), field, settings)

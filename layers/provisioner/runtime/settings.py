@@ -23,6 +23,12 @@ class Settings(BaseModel):
     progress_topic_arn: str | None = Field(alias="PROVISIONER_PROGRESS_TOPIC_ARN", default=None)
     request_bus_name: str | None = Field(alias="PROVISIONER_REQUEST_BUS_NAME", default=None)
     outcome_event_source: str | None = Field(alias="PROVISIONER_OUTCOME_EVENT_SOURCE", default=None)
+    # Secure by default: unauthenticated APIs refused, load balancers exposed only with their
+    # owner's consent (the tag private-api:expose=true), unless the stack's parameters say so.
+    allow_unauthenticated_apis: bool = Field(
+        alias="PROVISIONER_ALLOW_UNAUTHENTICATED_APIS", default=False
+    )
+    require_exposure_tag: bool = Field(alias="PROVISIONER_REQUIRE_EXPOSURE_TAG", default=True)
 
     # Ticket self-service (README, "Requests from tickets"): the mapping's SSM parameter, each
     # system's webhook secret and write-back credentials (Secrets Manager ids), and how old a

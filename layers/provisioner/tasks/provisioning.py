@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from provisioner.aws import apigateway
 from provisioner.contract.payloads import (
     CreateApiTask,
     DeployApiTask,
@@ -33,7 +34,8 @@ def validate(task: ValidateTask, settings: Settings) -> dict[str, Any]:
         target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
         message = (
             f"Request accepted: {request.endpoint_type.value} API '{request.api_name}', "
-            f"stage '{request.stage_name}', private integration to {target}."
+            f"stage '{request.stage_name}', private integration to {target}, "
+            f"authorization {request.authorization.value}."
         )
         return common.accept(WorkflowKind.PROVISION, request, task, message, settings)
 
@@ -76,11 +78,14 @@ def deploy_api(task: DeployApiTask, settings: Settings) -> dict[str, Any]:
     rest_apis.check_stage_points_at(api.rest_api_id, deployment.stage_name, link)
     metrics.add_metric(name="ApisProvisioned", unit=MetricUnit.Count, value=1)
     url = deployment.invoke_url
+    how = rest_apis.how_to_call(request, api.rest_api_id, apigateway.region(), request.stage_name)
     ready = progress(
         request.ref,
         Status.SUCCEEDED,
-        f"Your private API is ready: {url} (through VpcLink {link.vpc_link_id}).",
+        f"Your private API is ready: {url} (through VpcLink {link.vpc_link_id}). {how}",
         invokeUrl=url,
+        authorization=request.authorization.value,
+        howToCall=how,
         **known,
     )
     common.announce(settings, ready, workflow=WorkflowKind.PROVISION, outcome=ready["message"])

@@ -60,6 +60,7 @@ class Notification(_Received):
     rest_api_id: str | None = None
     stage_name: str | None = None
     invoke_url: str | None = None
+    how_to_call: str | None = None
     error: NotifiedError | None = None
 
     @property
@@ -109,6 +110,8 @@ def _succeeded(notification: Notification) -> str:
     if not notification.invoke_url:  # a teardown or a relink: its sentence says it all
         return f"Done: {notification.message}"
     lines = ["Your private API is ready.", f"Invoke URL: {notification.invoke_url}"]
+    if notification.how_to_call:
+        lines.append(f"How to call it: {notification.how_to_call}")
     known = _resources(notification)
     if known:
         lines.append(f"({known})")
