@@ -15,7 +15,9 @@ from provisioner.contract import errors
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sns import SNSClient
@@ -33,6 +35,16 @@ _CONFIG = Config(
 @cache
 def apigateway() -> APIGatewayClient:
     return boto3.client("apigateway", config=_CONFIG)
+
+
+@cache
+def apigatewayv2() -> ApiGatewayV2Client:
+    return boto3.client("apigatewayv2", config=_CONFIG)
+
+
+@cache
+def ec2() -> EC2Client:
+    return boto3.client("ec2", config=_CONFIG)
 
 
 @cache
@@ -62,7 +74,7 @@ def stepfunctions() -> SFNClient:
 
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or regions)."""
-    for client in (apigateway, elbv2, dynamodb, sns, events, stepfunctions):
+    for client in (apigateway, apigatewayv2, ec2, elbv2, dynamodb, sns, events, stepfunctions):
         client.cache_clear()
 
 

@@ -7,6 +7,7 @@ each function its own environment.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +24,11 @@ class Settings(BaseModel):
     progress_topic_arn: str | None = Field(alias="PROVISIONER_PROGRESS_TOPIC_ARN", default=None)
     request_bus_name: str | None = Field(alias="PROVISIONER_REQUEST_BUS_NAME", default=None)
     outcome_event_source: str | None = Field(alias="PROVISIONER_OUTCOME_EVENT_SOURCE", default=None)
+    # The link version a request for an NLB gets when it names none (template parameter
+    # DefaultNlbVpcLinkVersion): V1, as before VPC links V2, unless the operator says V2.
+    default_nlb_vpc_link_version: Literal["V1", "V2"] = Field(
+        alias="PROVISIONER_DEFAULT_NLB_VPC_LINK_VERSION", default="V1"
+    )
 
     # Where the function runs (from its ARN): the stack's account and region, where the load
     # balancers a request names must be.
