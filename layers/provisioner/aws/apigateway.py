@@ -213,6 +213,7 @@ class StageLinkIntegration:
     resource_id: str
     http_method: str
     integration: dict[str, Any]
+    path: str = ""
 
     @property
     def target(self) -> str | None:
@@ -233,7 +234,11 @@ def stage_link_integrations(rest_api_id: str) -> list[StageLinkIntegration]:
                     restApiId=rest_api_id, resourceId=resource["id"], httpMethod=method
                 )
                 if integration.get("connectionId") == STAGE_LINK_CONNECTION:
-                    found.append(StageLinkIntegration(resource["id"], method, dict(integration)))
+                    found.append(
+                        StageLinkIntegration(
+                            resource["id"], method, dict(integration), resource.get("path", "")
+                        )
+                    )
     return found
 
 
