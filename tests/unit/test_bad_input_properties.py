@@ -59,6 +59,7 @@ def world(network: Any, provision: Any, link_status: Any, apigw: Any) -> World:
         request_id=provisioned.request.request_id,
         rest_api_id=provisioned.rest_api_id,
         foreign_api_id=foreign["id"],
+        subnet_ids=tuple(network.subnet_ids),
     )
 
 
