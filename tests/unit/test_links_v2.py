@@ -713,3 +713,72 @@ def _api(provisioned: Any) -> Any:
     return ApiState(
         rest_api_id=provisioned.rest_api_id, root_resource_id="", created_by_this_request=True
     )
+
+
+# --- IAM (template.yaml) -----------------------------------------------------------------------
+def _statements(resources: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    """The inline statements and those of the managed policies a function references."""
+    found = []
+    for policy in resources[function]["Properties"]["Policies"]:
+        if isinstance(policy, dict) and "Ref" in policy:
+            document = resources[policy["Ref"]]["Properties"]["PolicyDocument"]
+            found += document["Statement"]
+        elif isinstance(policy, dict) and "Statement" in policy:
+            found += policy["Statement"]
+    return found
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def test_links_v2_get_least_privilege_permissions():
+    from emulator.engine.stack import REPO_ROOT, load_template
+
+    template = load_template(REPO_ROOT / "template.yaml")
+    resources = template["Resources"]
+    assert template["Parameters"]["DefaultNlbVpcLinkVersion"]["Default"] == "V1"
+
+    # The service-linked role API Gateway makes V2 links' interfaces with: only that role,
+    # only for API Gateway, only for the function that creates links
+    creators = {
+        name
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for statement in _statements(resources, name)
+        if "iam:CreateServiceLinkedRole" in _actions(statement)
+    }
+    assert creators == {"EnsureVpcLinkFunction"}
+    (role,) = [
+        s
+        for s in _statements(resources, "EnsureVpcLinkFunction")
+        if "iam:CreateServiceLinkedRole" in _actions(s)
+    ]
+    assert role["Resource"]["Fn::Sub"].endswith(
+        ":role/aws-service-role/ops.apigateway.amazonaws.com/AWSServiceRoleForAPIGateway"
+    )
+    assert role["Condition"] == {
+        "StringEquals": {"iam:AWSServiceName": "ops.apigateway.amazonaws.com"}
+    }
+    # ... no function may make network interfaces itself (the service-linked role does)
+    every_action = {
+        action
+        for resource in resources.values()
+        if resource["Type"] in ("AWS::Serverless::Function", "AWS::IAM::ManagedPolicy")
+        for statement in (
+            resource["Properties"].get("PolicyDocument", {}).get("Statement", [])
+            + [
+                s
+                for p in resource["Properties"].get("Policies", [])
+                if isinstance(p, dict) and "Statement" in p
+                for s in p["Statement"]
+            ]
+        )
+        for action in _actions(statement)
+    }
+    assert not {a for a in every_action if "NetworkInterface" in a}
+    # ... and both validations can see a V2 link's subnets and security groups
+    for function in ("ValidateRequestFunction", "ValidateRelinkFunction"):
+        actions = {a for s in _statements(resources, function) for a in _actions(s)}
+        assert {"ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"} <= actions
