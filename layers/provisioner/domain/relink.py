@@ -128,7 +128,7 @@ def _switch(request: RelinkRequest, link: VpcLinkState) -> str | None:
     )
     before = f"a {old_version} link" if old_version else "a link that is gone"
     after = f"integrationTarget {target}" if target else "no integrationTarget (V1)"
-    integrations = ", ".join(changed) if changed else "none needed a change"
+    integrations = ", ".join(changed) or "none"
     return (
         f"it moved from {before} to a {link.vpc_link_version.value} link: its integrations now "
         f"name {after} ({integrations}) and the stage was redeployed with them"

@@ -124,15 +124,14 @@ def move_stage_to_link(
     version, or another load balancer): the integrations get ``target`` as their
     ``integrationTarget`` (None: none, for V1), a new deployment is made, and the stage gets
     that deployment and its new ``vpcLinkId`` in one UpdateStage, so it never serves an
-    integration with a link it cannot use. Returns the integrations changed
-    (``METHOD resourceId``). Safe to run again.
+    integration with a link it cannot use. Returns the integrations that now name ``target``
+    (``METHOD /path``). Safe to run again (a retry finds them changed already).
 
     Only the API's definition changes before that UpdateStage; if it fails for good, the
     integrations are put back as they were (other stages serve their own deployments)."""
     _require_available(link)
-    changed = [
-        found for found in apigateway.stage_link_integrations(rest_api_id) if found.target != target
-    ]
+    integrations = apigateway.stage_link_integrations(rest_api_id)
+    changed = [found for found in integrations if found.target != target]
     for found in changed:
         apigateway.set_integration_target(rest_api_id, found, target)
     try:
@@ -146,7 +145,7 @@ def move_stage_to_link(
                 apigateway.set_integration_target(rest_api_id, found, found.target)
         raise
     check_stage_points_at(rest_api_id, stage_name, link)
-    return [f"{found.http_method} {found.path or found.resource_id}" for found in changed]
+    return [f"{found.http_method} {found.path or found.resource_id}" for found in integrations]
 
 
 def check_stage_points_at(rest_api_id: str, stage_name: str, link: VpcLinkState) -> None:
