@@ -7,6 +7,7 @@ from ``PRIVATEAPI_BUS``, ``PRIVATEAPI_TOPIC_ARN`` and ``PRIVATEAPI_LEDGER_TABLE`
 local`` prints the lines that set them).
 
     python -m privateapi request --api-name orders --nlb-arn arn:...:loadbalancer/net/x/123 --follow
+    python -m privateapi request --api-name pay --target-arn arn:...:loadbalancer/app/y/456 --follow
     python -m privateapi request --file events/provision-detail.json
     python -m privateapi follow REQUEST_ID
     python -m privateapi status REQUEST_ID
@@ -40,6 +41,8 @@ FIELDS = {
     "request": {
         "api_name": "apiName",
         "nlb_arn": "nlbArn",
+        "target_arn": "targetArn",
+        "vpc_link_version": "vpcLinkVersion",
         "vpc_link_id": "vpcLinkId",
         "stage_name": "stageName",
         "endpoint_type": "endpointType",
@@ -55,12 +58,22 @@ FIELDS = {
         "rest_api_id": "restApiId",
         "stage_name": "stageName",
         "nlb_arn": "nlbArn",
+        "target_arn": "targetArn",
+        "vpc_link_version": "vpcLinkVersion",
         "vpc_link_id": "vpcLinkId",
         "timeout_seconds": "timeoutSeconds",
     },
 }
-# repeatable flag -> list field (--vpc-endpoint-id vpce-1 --vpc-endpoint-id vpce-2)
+# flag name -> detail field holding a list (a VPC link V2's network), for each request type
 LISTS = {
+    "request": {"subnet_ids": "subnetIds", "security_group_ids": "securityGroupIds"},
+    "teardown": {},
+    "relink": {"subnet_ids": "subnetIds", "security_group_ids": "securityGroupIds"},
+}
+# the values a flag may take, where the contract allows only a few
+CHOICES = {"vpc_link_version": ("V1", "V2")}
+# repeatable flag -> list field (--vpc-endpoint-id vpce-1 --vpc-endpoint-id vpce-2)
+REPEATED = {
     "request": {"vpc_endpoint_id": "vpcEndpointIds", "cognito_user_pool_arn": "cognitoUserPoolArns"}
 }
 FLAGS = {
@@ -113,12 +126,12 @@ def detail_from(args: argparse.Namespace) -> dict[str, Any]:
     for flag, field in FIELDS[args.command].items():
         if getattr(args, flag, None) is not None:
             detail[field] = getattr(args, flag)
+    for flag, field in {**LISTS[args.command], **REPEATED.get(args.command, {})}.items():
+        if getattr(args, flag, None):  # a list either way (nargs="+" or action="append")
+            detail[field] = list(getattr(args, flag))
     for flag, field in FLAGS[args.command].items():
         if getattr(args, flag, False):
             detail[field] = True
-    for flag, field in LISTS.get(args.command, {}).items():
-        if getattr(args, flag, None):
-            detail[field] = getattr(args, flag)
     for key, value in args.tag or []:
         detail.setdefault("tags", {})[key] = value
     for flag, field in (("request_id", "requestId"), ("ticket_id", "ticketId"),
@@ -258,10 +271,14 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--tag", nargs=2, action="append", metavar=("KEY", "VALUE"))
         for flag in FIELDS[name]:
             kind = int if flag == "timeout_seconds" else str
-            command.add_argument(f"--{flag.replace('_', '-')}", type=kind)
+            command.add_argument(
+                f"--{flag.replace('_', '-')}", type=kind, choices=CHOICES.get(flag)
+            )
+        for flag in LISTS[name]:
+            command.add_argument(f"--{flag.replace('_', '-')}", nargs="+", metavar="ID")
         for flag in FLAGS[name]:
             command.add_argument(f"--{flag.replace('_', '-')}", action="store_true")
-        for flag in LISTS.get(name, {}):
+        for flag in REPEATED.get(name, {}):
             command.add_argument(f"--{flag.replace('_', '-')}", action="append")
         command.set_defaults(run=send)
 

@@ -176,6 +176,7 @@ class World:
     user_pool_arn: str | None = None
     function_arn: str | None = None  # API Gateway may invoke it
     unpermitted_function_arn: str | None = None
+    subnet_ids: tuple[str, ...] = ()  # the load balancers' subnets (a V2 link's default)
 
 
 MISSING_ENDPOINT = "vpce-0000000000000000a"
@@ -291,12 +292,13 @@ def provision_cases(draw: Any, world: World) -> Case:
     fields_of(draw, case, names)
     endpoint_type(draw, case, world)
     authorization(draw, case, world)
-    faulty = ["malformed", "missing", "alb", "foreign", "no-link", "neither", "both"]
-    target = choose(
-        draw, case, ["nlb", "link"], faulty + (["untagged"] if world.untagged_nlb_arn else [])
-    )
+    faulty = ["malformed", "missing", "alb", "foreign", "no-link", "neither", "both", *V2_FAULTS]
+    faulty += ["untagged"] if world.untagged_nlb_arn else []
+    target = choose(draw, case, ["nlb", "link", *V2_TARGETS], faulty)
     if target == "nlb":
         case.detail["nlbArn"] = world.nlb_arn
+    elif target in V2_TARGETS or target in V2_FAULTS:
+        v2_target(draw, case, world, target)
     elif target == "link":
         case.detail["vpcLinkId"] = world.link_id
     elif target == "no-link":
@@ -315,8 +317,54 @@ def provision_cases(draw: Any, world: World) -> Case:
             "untagged": world.untagged_nlb_arn,
         }[target]
         case.wrong("nlbArn", arn)
-    unknown_fields(draw, case, {*VALID, *NEW_PROVISION_FIELDS, "nlbArn", "vpcLinkId"})
+    unknown_fields(draw, case, {*VALID, *NEW_PROVISION_FIELDS, "nlbArn", "vpcLinkId", *V2_FIELDS})
     return case
+
+
+# VPC links V2 (issue 13): targets named by targetArn, link versions, a V2 link's network.
+V2_FIELDS = ("targetArn", "vpcLinkVersion", "subnetIds", "securityGroupIds")
+V2_TARGETS = ["target-nlb", "target-alb", "nlb-v2", "alb-v2-subnets"]
+V2_FAULTS = ["alb-v1", "v1-subnets", "nlb-and-target", "bad-version", "bad-subnets"]
+
+
+def v2_target(draw: Any, case: Case, world: World, target: str) -> None:
+    """A target of the V2 contract: right (``V2_TARGETS``) or wrong in one known field."""
+    if target in V2_TARGETS:
+        right = {
+            "target-nlb": {"targetArn": world.nlb_arn},
+            "target-alb": {"targetArn": world.alb_arn}
+            | ({"vpcLinkVersion": "V2"} if draw(st.booleans()) else {}),
+            "nlb-v2": {"nlbArn": world.nlb_arn, "vpcLinkVersion": "V2"},
+            "alb-v2-subnets": {"targetArn": world.alb_arn, "subnetIds": list(world.subnet_ids[:1])},
+        }
+        case.detail.update(right[target])
+    else:
+        v2_fault(draw, case, world, target)
+
+
+BAD_SUBNETS = [[], "subnet-0123456789abcdef0", ["sg-01234567"], ["subnet-0123456789abcdef9"]]
+
+
+def v2_fault(draw: Any, case: Case, world: World, target: str) -> None:
+    """A V2 target wrong in exactly one field, which ``case`` records."""
+    if target == "v1-subnets":
+        case.detail.update(nlbArn=world.nlb_arn, vpcLinkVersion="V1")
+        if draw(st.booleans()):
+            case.wrong("subnetIds", [f"subnet-{'0' * 8}"])
+        else:
+            case.wrong("securityGroupIds", ["sg-0123456789abcdef0"])
+    elif target == "nlb-and-target":
+        case.detail["nlbArn"] = world.nlb_arn
+        case.wrong("targetArn", world.alb_arn)
+    else:
+        case.detail["targetArn"] = world.alb_arn
+        wrong = {
+            "alb-v1": ("vpcLinkVersion", st.just("V1")),
+            "bad-version": ("vpcLinkVersion", st.sampled_from(["V3", "v2", 2, ""])),
+            "bad-subnets": ("subnetIds", st.sampled_from(BAD_SUBNETS)),
+        }
+        name, values = wrong[target]
+        case.wrong(name, draw(values))
 
 
 def _api_target(draw: Any, case: Case, world: World) -> bool:
@@ -363,9 +411,13 @@ def relink_cases(draw: Any, world: World) -> Case:
     elif stage == "malformed":
         case.wrong("stageName", "no spaces")
     untagged = ["untagged"] if world.untagged_nlb_arn else []
-    target = choose(draw, case, ["nlb", "link"], ["missing", "no-link", "neither", *untagged])
+    target = choose(
+        draw, case, ["nlb", "link", "target-alb"], ["missing", "no-link", "neither", *untagged]
+    )
     if target == "nlb":
         case.detail["nlbArn"] = world.nlb_arn
+    elif target == "target-alb":
+        case.detail["targetArn"] = world.alb_arn
     elif target == "untagged":
         case.wrong("nlbArn", world.untagged_nlb_arn)
     elif target == "link":
@@ -376,7 +428,7 @@ def relink_cases(draw: Any, world: World) -> Case:
         case.wrong("vpcLinkId", "nolink123")
     else:
         case.faults.add("detail.nlbArn")
-    known = {"targetRequestId", "restApiId", "stageName", "nlbArn", "vpcLinkId", *VALID}
+    known = {"targetRequestId", "restApiId", "stageName", "nlbArn", "vpcLinkId", *VALID, *V2_FIELDS}
     unknown_fields(draw, case, known)
     return case
 

@@ -1,5 +1,6 @@
 """``python -m emulator demo`` (``make demo``): from nothing to a working private API, then two
-failures handled as the product promises, in well under a minute.
+failures handled as the product promises, then a private API to an ALB, in well under a
+minute.
 
 The demo owns the embedded AWS but otherwise behaves like any requester: every call (the
 network, the request, the follow-up and every check) is boto3 over HTTP to the endpoint.
@@ -14,6 +15,9 @@ network, the request, the follow-up and every check) is boto3 over HTTP to the e
    carries AWS's statusMessage, and the API created in parallel is rolled back.
 4. An NLB whose owner has not tagged it private-api:expose=true: REJECTED with
    ExposureNotAllowed, the field and the tag named, nothing created.
+5. An internal ALB (``targetArn``): a VPC link V2 in its subnets with its security group, the
+   integration naming the ALB (``integrationTarget``), both checked through the API Gateway API
+   and shown in the summary.
 
 Exit status 0 only when every check passes.
 """
@@ -63,20 +67,26 @@ class Requester:
             self._clients[service] = http_client(self.endpoint_url, service)
         return self._clients[service]
 
-    def create_network(self, name: str, *, expose: bool = True) -> SampleNetwork:
-        return create_sample_network(self.client("ec2"), self.client("elbv2"), name, expose=expose)
+    def create_network(self, name: str, *, alb: bool = False, expose: bool = True) -> SampleNetwork:
+        ec2, elbv2 = self.client("ec2"), self.client("elbv2")
+        return create_sample_network(ec2, elbv2, name, alb=alb, expose=expose)
 
     def request(self, **detail: Any) -> str:
         return put_request(self.client("events"), self.bus_name, detail)
 
     def left_behind(self, request_id: str) -> list[str]:
-        """REST APIs and VpcLinks still tagged with ``request_id`` (DELETING links count)."""
+        """REST APIs and VpcLinks (V1 and V2) still tagged with ``request_id`` (DELETING links
+        count)."""
         apigateway = self.client("apigateway")
         apis = apigateway.get_rest_apis()["items"]
         links = apigateway.get_vpc_links()["items"]
+        links_v2 = [
+            {"id": link["VpcLinkId"], "tags": link.get("Tags")}
+            for link in self.client("apigatewayv2").get_vpc_links()["Items"]
+        ]
         return [
             f"{kind} {item['id']}"
-            for kind, items in (("rest api", apis), ("vpc link", links))
+            for kind, items in (("rest api", apis), ("vpc link", links), ("vpc link", links_v2))
             for item in items
             if (item.get("tags") or {}).get(REQUEST_ID_TAG) == request_id
         ]
@@ -291,16 +301,27 @@ def verify_authorization(requester: Requester, verdict: Verdict, body: dict[str,
     )
 
 
-def print_summary(console: Console, body: dict[str, Any], followed: FollowedRequest) -> None:
+def print_summary(
+    console: Console,
+    body: dict[str, Any],
+    followed: FollowedRequest,
+    extra: dict[str, str] | None = None,
+) -> None:
+    """The summary of a provisioning; ``extra`` fields follow the VPC link's."""
+    extra = extra or {}
+    width = max([14, *(len(label) for label in extra)])
     console.line()
     console.line("  Summary")
-    console.field("VPC link", body["vpcLinkId"])
-    console.field("REST API", body["restApiId"])
-    console.field("Stage", body["stageName"])
-    console.field("Invoke URL", body["invokeUrl"])
-    console.field("Authorization", body.get("authorization", "?"))
-    console.field("How to call", body.get("howToCall", "?"))
-    console.field("Ready after", f"{followed.steps()[-1][2]:.1f} s (from the request)")
+    console.field("VPC link", body["vpcLinkId"], width=width)
+    for label, value in extra.items():
+        console.field(label, value, width=width)
+    console.field("REST API", body["restApiId"], width=width)
+    console.field("Stage", body["stageName"], width=width)
+    console.field("Invoke URL", body["invokeUrl"], width=width)
+    console.field("Authorization", body.get("authorization", "?"), width=width)
+    console.field("How to call", body.get("howToCall", "?"), width=width)
+    ready = f"{followed.steps()[-1][2]:.1f} s (from the request)"
+    console.field("Ready after", ready, width=width)
     console.line("  Steps (from each notification's timestamp):")
     console.steps(followed.steps())
 
@@ -387,11 +408,79 @@ def scenario_untagged_nlb(
     print_execution_failure(console, requester, followed.request_id)
 
 
+# --- scenario 5: an ALB, through a VPC link V2 ----------------------------------------------------
+def scenario_alb_private_api(
+    console: Console, requester: Requester, follower: ProgressFollower, verdict: Verdict
+) -> None:
+    console.heading("5. A private API for an internal ALB, through a VPC link V2")
+    network = requester.create_network("payments-service", alb=True)
+    assert network.alb is not None
+    alb = network.alb
+    console.line(f"  internal ALB: {alb.arn}")
+    console.line(
+        f"  in subnets {', '.join(network.subnet_ids)}, security group "
+        f"{', '.join(alb.security_group_ids)}"
+    )
+    followed = send_and_follow(console, requester, follower, apiName="payments", targetArn=alb.arn)
+    if not verdict.final_status(followed, "SUCCEEDED"):
+        return
+    assert followed.final is not None
+    body = followed.final.body
+    link = verify_link_v2(requester, verdict, body["vpcLinkId"], network)
+    verify_stage_and_integration(requester, verdict, body)
+    target = verify_integration_target(requester, verdict, body, alb.arn)
+    print_summary(
+        console,
+        body,
+        followed,
+        extra={
+            "Link version": f"V2, {link.get('VpcLinkStatus')}",
+            "Link subnets": ", ".join(link.get("SubnetIds", [])),
+            "Link groups": ", ".join(link.get("SecurityGroupIds", [])),
+            "Integration target": target,
+        },
+    )
+
+
+def verify_link_v2(
+    requester: Requester, verdict: Verdict, link_id: str, network: SampleNetwork
+) -> dict[str, Any]:
+    link = dict(requester.client("apigatewayv2").get_vpc_link(VpcLinkId=link_id))
+    assert network.alb is not None
+    verdict.check(
+        (link.get("VpcLinkVersion"), link.get("VpcLinkStatus")) == ("V2", "AVAILABLE"),
+        f"VPC link V2 {link_id} is AVAILABLE",
+        (link.get("VpcLinkVersion"), link.get("VpcLinkStatus")),
+    )
+    verdict.check(
+        sorted(link.get("SubnetIds", [])) == sorted(network.subnet_ids)
+        and link.get("SecurityGroupIds") == network.alb.security_group_ids,
+        "the link is in the ALB's subnets, with its security group",
+        (link.get("SubnetIds"), link.get("SecurityGroupIds")),
+    )
+    return link
+
+
+def verify_integration_target(
+    requester: Requester, verdict: Verdict, body: dict[str, Any], alb_arn: str
+) -> str:
+    apigateway = requester.client("apigateway")
+    resources = apigateway.get_resources(restApiId=body["restApiId"])["items"]
+    root = next(r for r in resources if r["path"] == "/")
+    integration = apigateway.get_integration(
+        restApiId=body["restApiId"], resourceId=root["id"], httpMethod="GET"
+    )
+    target = str(integration.get("integrationTarget", ""))
+    verdict.check(target == alb_arn, "GET / integration integrationTarget = the ALB", target)
+    return target
+
+
 SCENARIOS: tuple[Callable[[Console, Requester, ProgressFollower, Verdict], None], ...] = (
     scenario_private_api,
     scenario_missing_nlb,
     scenario_nlb_already_associated,
     scenario_untagged_nlb,
+    scenario_alb_private_api,
 )
 
 

@@ -1,13 +1,16 @@
 """``python -m emulator serve`` (``make local``): the control plane in the foreground.
 
 Starts the embedded AWS on 127.0.0.1 (port 4566 or ``LOCAL_PORT``), deploys ``template.yaml``,
-creates the sample network (a VPC, two subnets, an internal NLB), prints the stack outputs and a
-ready-to-paste ``aws events put-events`` line, then prints every progress notification and
-every failed execution as they happen. SIGINT (Ctrl-C) or SIGTERM stops the Lambda workers
+creates the sample network (a VPC, two subnets, an internal NLB and an internal ALB with its
+security group), prints the stack outputs and ready-to-paste ``aws events put-events`` lines
+(one for the NLB, one for the ALB), then prints every progress notification and every failed
+execution as they happen. SIGINT (Ctrl-C) or SIGTERM stops the Lambda workers
 and the server and exits 0.
 
 The sample NLB's ARN is the same on every run: moto's ID generator is seeded just before the
-network is created, so ``events/provision.json`` in the repository names it and works as is.
+network is created, so ``events/provision.json`` in the repository names it and works as is (the
+ALB is made after the NLB, so the NLB's ARN did not change when it was added; its own ARN is
+named by ``events/provision-alb.json``).
 (A client calling in the middle of that creation, or a moto upgrade, could change the ARN: the
 file is checked, and when it does not name this NLB and bus the printed command carries the
 same entries inline with the right values, so the line printed is always ready to paste.)
@@ -40,34 +43,45 @@ SAMPLE_NETWORK_SEED = 4566
 SAMPLE_NETWORK_NAME = "orders-service"
 PROVISION_EVENTS_FILE = REPO_ROOT / "events" / "provision.json"
 TICKET_DELIVERIES_DIR = REPO_ROOT / ".local" / "tickets"
+PROVISION_ALB_EVENTS_FILE = REPO_ROOT / "events" / "provision-alb.json"
 
 
 def create_seeded_sample_network(endpoint_url: str) -> SampleNetwork:
     """The sample network, over HTTP, with the same IDs (and NLB ARN) on every run."""
     mock_random.seed(SAMPLE_NETWORK_SEED)
     return create_sample_network(
-        http_client(endpoint_url, "ec2"), http_client(endpoint_url, "elbv2"), SAMPLE_NETWORK_NAME
+        http_client(endpoint_url, "ec2"),
+        http_client(endpoint_url, "elbv2"),
+        SAMPLE_NETWORK_NAME,
+        alb=True,
     )
 
 
 # --- the ready-to-paste request ---------------------------------------------------------------
-def put_events_command(endpoint_url: str, bus_name: str, nlb_arn: str) -> str:
-    """``aws events put-events`` for ``events/provision.json`` when it names this bus and NLB,
-    else the same entries inline with the right values substituted."""
-    entries = json.loads(PROVISION_EVENTS_FILE.read_text())
+def put_events_command(
+    endpoint_url: str,
+    bus_name: str,
+    arn: str,
+    *,
+    events_file: Path = PROVISION_EVENTS_FILE,
+    field: str = "nlbArn",
+) -> str:
+    """``aws events put-events`` for ``events_file`` when it names this bus and load balancer
+    (in ``field``), else the same entries inline with the right values substituted."""
+    entries = json.loads(events_file.read_text())
     prefix = f"aws --endpoint-url {endpoint_url} events put-events --entries "
-    if _names(entries, bus_name, nlb_arn):
-        return prefix + f"file://{_shown_path(PROVISION_EVENTS_FILE)}"
+    if _names(entries, bus_name, arn, field):
+        return prefix + f"file://{_shown_path(events_file)}"
     for entry in entries:
         entry["EventBusName"] = bus_name
-        entry["Detail"] = json.dumps({**json.loads(entry["Detail"]), "nlbArn": nlb_arn})
+        entry["Detail"] = json.dumps({**json.loads(entry["Detail"]), field: arn})
     return prefix + shlex.quote(json.dumps(entries))
 
 
-def _names(entries: list[dict[str, Any]], bus_name: str, nlb_arn: str) -> bool:
+def _names(entries: list[dict[str, Any]], bus_name: str, arn: str, field: str) -> bool:
     return bool(entries) and all(
         entry.get("EventBusName") == bus_name
-        and json.loads(entry.get("Detail", "{}")).get("nlbArn") == nlb_arn
+        and json.loads(entry.get("Detail", "{}")).get(field) == arn
         for entry in entries
     )
 
@@ -173,6 +187,10 @@ def print_ready(
     console.field("Subnets", ", ".join(network.subnet_ids))
     console.field("NLB ARN", network.nlb_arn)
     console.field("NLB DNS name", network.nlb_dns_name)
+    if network.alb is not None:
+        console.field("ALB ARN", network.alb.arn)
+        console.field("ALB DNS name", network.alb.dns_name)
+        console.field("ALB groups", ", ".join(network.alb.security_group_ids))
     console.line()
     console.line("Credentials for the AWS CLI (any value works):")
     console.line(
@@ -184,6 +202,19 @@ def print_ready(
     if "file://" not in command:
         console.line(f"  ({_shown_path(PROVISION_EVENTS_FILE)} names another NLB; inline instead:)")
     console.line(f"  {command}")
+    if network.alb is not None:
+        console.line("Request a private API to the ALB (through a VPC link V2):")
+        alb_command = put_events_command(
+            aws.endpoint_url,
+            aws.outputs["RequestBusName"],
+            network.alb.arn,
+            events_file=PROVISION_ALB_EVENTS_FILE,
+            field="targetArn",
+        )
+        if "file://" not in alb_command:
+            shown = _shown_path(PROVISION_ALB_EVENTS_FILE)
+            console.line(f"  ({shown} names another ALB; inline instead:)")
+        console.line(f"  {alb_command}")
     console.line("Or with the CLI (python -m privateapi --help), after:")
     console.line(
         f"  export AWS_ENDPOINT_URL={aws.endpoint_url} "

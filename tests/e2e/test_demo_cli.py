@@ -1,6 +1,7 @@
 """``python -m emulator demo`` (``make demo``) runs from nothing to a private API (AWS_IAM by
-default), shows the failure scenarios (an un-tagged NLB among them), and exits 0 when every
-check holds (run here on the ``auto`` clock: the same scenarios, without the real-time waits)."""
+default), shows the failure scenarios (an un-tagged NLB among them), a private API to an ALB
+through a VPC link V2, and the ticket scenarios, and exits 0 when every check holds (run here on
+the ``auto`` clock: the same scenarios, without the real-time waits)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ def test_the_demo_provisions_a_private_api_and_passes_every_check():
     assert re.search(r"^\s+VPC link\s+\w+$", finished.stdout, re.MULTILINE), output
     invoke_url = r"^\s+Invoke URL\s+https://\w+\.execute-api\.us-east-1\.amazonaws\.com/prod$"
     assert re.search(invoke_url, finished.stdout, re.MULTILINE), output
+    alb_target = (
+        r"^\s+Integration target\s+arn:aws:elasticloadbalancing:us-east-1:\d{12}:"
+        r"loadbalancer/app/payments-service-alb/[0-9a-f]{16}$"
+    )
+    assert re.search(alb_target, finished.stdout, re.MULTILINE), output
+    assert re.search(r"^\s+Link version\s+V2, AVAILABLE$", finished.stdout, re.MULTILINE), output
     assert "[FAIL]" not in finished.stdout
     assert "\x1b[" not in finished.stdout  # not a terminal: plain lines
     for status in ("SUCCEEDED", "REJECTED", "FAILED"):

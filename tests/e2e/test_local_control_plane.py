@@ -174,3 +174,30 @@ def test_serve_refuses_a_busy_port(local_server: LocalServer):
     assert finished.returncode == 2
     assert f"port {local_server.port} is already in use" in finished.stdout
     assert local_server.is_ready()
+
+
+def test_the_printed_put_events_line_for_the_sample_alb_works_as_is(
+    local_server: LocalServer, progress: Progress
+):
+    # Given the line serve printed for its sample ALB, and the example file it names
+    printed = local_server.output()
+    command = re.search(
+        r"aws --endpoint-url (\S+) events put-events --entries (\S+provision-alb\S*)", printed
+    )
+    assert command is not None, printed
+    assert command.group(2) == "file://events/provision-alb.json"
+    entries = json.loads((REPO_ROOT / "events" / "provision-alb.json").read_text())
+
+    # When it is sent
+    answer = local_server.client("events").put_events(Entries=entries)
+    assert answer["FailedEntryCount"] == 0
+    request_id = json.loads(entries[0]["Detail"])["requestId"]
+
+    # Then the sample ALB gets its private API, through a VPC link V2 that names it
+    notifications = progress.until_final(request_id)
+    assert notifications[-1].status == "SUCCEEDED", notifications[-1].body
+    final = notifications[-1].body
+    link = local_server.client("apigatewayv2").get_vpc_link(VpcLinkId=final["vpcLinkId"])
+    assert (link["VpcLinkVersion"], link["VpcLinkStatus"]) == ("V2", "AVAILABLE")
+    target = json.loads(entries[0]["Detail"])["targetArn"]
+    assert root_integration(local_server, final["restApiId"])["integrationTarget"] == target

@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+from privateapi.network import create_sample_alb
 from tests.e2e.conftest import REPO_ROOT, LocalServer
 
 pytestmark = pytest.mark.e2e
@@ -88,3 +89,23 @@ def test_a_rejected_request_exits_non_zero_and_names_the_field(local_server: Loc
     assert rejected.returncode == 1
     assert "REJECTED" in rejected.stdout
     assert "detail.nlbArn" in rejected.stdout
+
+
+def test_an_alb_is_requested_from_the_cli_with_a_v2_link(local_server: LocalServer):
+    # Given an internal ALB
+    network = local_server.create_network(f"cli-alb-{uuid.uuid4().hex[:6]}")
+    alb = create_sample_alb(
+        local_server.client("ec2"), local_server.client("elbv2"), network, "cli-alb"
+    )
+    request_id = f"cli-alb-{uuid.uuid4().hex[:8]}"
+
+    # When a person requests an API for it by --target-arn, asking for a V2 link
+    requested = run_cli(
+        local_server, "request", "--api-name", "alb-from-cli", "--target-arn", alb.arn,
+        "--vpc-link-version", "V2", "--request-id", request_id, "--follow",
+    )  # fmt: skip
+
+    # Then it succeeds through a V2 link
+    assert requested.returncode == 0, requested.stdout + requested.stderr
+    assert "VPC link V2" in requested.stdout
+    assert "SUCCEEDED" in requested.stdout

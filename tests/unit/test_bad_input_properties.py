@@ -75,6 +75,7 @@ def world(
         request_id=provisioned.request.request_id,
         rest_api_id=provisioned.rest_api_id,
         foreign_api_id=foreign["id"],
+        subnet_ids=tuple(network.subnet_ids),
     )
 
 

@@ -140,6 +140,7 @@ def test_validate_returns_the_camel_case_request_and_the_accepted_notification(
         "authorization": "AWS_IAM",  # secure by default
         "cognitoUserPoolArns": [],
         "vpcEndpointIds": [],
+        "vpcLinkVersion": "V1",  # an NLB's default (the stack's DefaultNlbVpcLinkVersion)
     }
     body = progress_of(result, "ACCEPTED", "evt-1")
     assert body["ticketId"] == "OPS-1"

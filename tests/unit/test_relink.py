@@ -146,10 +146,13 @@ def test_a_relink_of_a_stage_that_does_not_exist_is_invalid(
 @pytest.mark.parametrize(
     ("targets", "problem"),
     [
-        ({}, {"field": "detail.nlbArn", "rule": "required unless vpcLinkId is given"}),
+        (
+            {},
+            {"field": "detail.nlbArn", "rule": "required unless targetArn or vpcLinkId is given"},
+        ),
         (
             {"nlbArn": "NLB", "vpcLinkId": "abc123"},
-            {"field": "detail.vpcLinkId", "rule": "give only one of nlbArn, vpcLinkId"},
+            {"field": "detail.vpcLinkId", "rule": "give only one of nlbArn, targetArn, vpcLinkId"},
         ),
     ],
     ids=["neither", "both"],

@@ -98,11 +98,13 @@ def test_given_values_are_kept(network, settings, make_event, execute_api_endpoi
     # When it is validated
     request = validate(make_event(detail, event_id="evt-2"), settings)
 
-    # Then nothing is replaced by a default (the URL loses only its trailing slash)
+    # Then nothing is replaced by a default (the URL loses only its trailing slash); the link
+    # version is filled in: V1, an NLB's default
     assert request.to_wire() == {
         **detail,
         "endpointUrl": "https://orders.internal.example.com:8443/api",
         "cognitoUserPoolArns": [],  # no authorizer with AWS_IAM
+        "vpcLinkVersion": "V1",
     }
 
 

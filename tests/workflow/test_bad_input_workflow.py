@@ -313,6 +313,8 @@ def test_a_generated_corpus_each_gets_one_answer_and_nothing_leaks(provisioner: 
     }
     assert {api["id"] for api in provisioner.rest_apis()} <= reported
     assert {link["id"] for link in provisioner.vpc_links()} <= reported | {world.link_id}
+    links_v2 = provisioner.aws.client("apigatewayv2").get_vpc_links()["Items"]
+    assert {link["VpcLinkId"] for link in links_v2} <= reported
 
 
 def corpus_world(provisioner: Provisioner) -> World:
@@ -334,6 +336,7 @@ def corpus_world(provisioner: Provisioner) -> World:
     # AVAILABLE at the first poll: a valid request may ask for a deadline of one second, and
     # what is checked here is how its input is answered, not how a link's wait ends
     fidelity.script_vpc_links(provisioner.network.nlb_arn, pending_polls=0)
+    fidelity.script_vpc_links_v2(subnets[0], pending_polls=0)  # V2 links, in these subnets
     return World(
         nlb_arn=nlb_arn,
         alb_arn=alb_arn,
@@ -343,4 +346,5 @@ def corpus_world(provisioner: Provisioner) -> World:
         request_id="unused",
         rest_api_id="unused",
         foreign_api_id="unused",
+        subnet_ids=tuple(subnets),
     )

@@ -1,4 +1,9 @@
-"""API Gateway (REST, v1): VpcLinks, REST APIs, deployments and stages."""
+"""API Gateway (REST, v1): VpcLinks V1, REST APIs, integrations, deployments and stages.
+
+VPC links V2 live in another API (``apigatewayv2``, :mod:`.apigatewayv2`) but are described by
+the same :class:`VpcLink`, with ``version`` ``V2``, their subnets and security groups, and no
+target: a V2 link serves every load balancer its subnets reach, and the integration names one
+(``integrationTarget``)."""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from provisioner.aws.clients import aws_errors
 from provisioner.contract import errors
 
 LINK_STATUSES_IN_SERVICE = frozenset({"PENDING", "AVAILABLE"})
+# The integrations a stage's vpcLinkId variable gives their link to (the tutorial's).
+STAGE_LINK_CONNECTION = "${stageVariables.vpcLinkId}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +28,9 @@ class VpcLink:
     status_message: str | None
     target_arns: list[str]
     tags: dict[str, str] = field(default_factory=dict)
+    version: str = "V1"
+    subnet_ids: list[str] = field(default_factory=list)  # V2 only
+    security_group_ids: list[str] = field(default_factory=list)  # V2 only
 
     @classmethod
     def from_aws(cls, item: Any) -> VpcLink:
@@ -166,11 +176,14 @@ def put_private_integration(
     proxy_path_parameter: bool = False,
     authorization: str = "AWS_IAM",
     authorizer_id: str | None = None,
+    integration_target: str | None = None,
 ) -> None:
     """The tutorial's method, authorized as asked (``AWS_IAM`` unless the request said
     otherwise; the tutorial's ``NONE`` only where the stack allows it), HTTP_PROXY over
     ``VPC_LINK``, link id taken from the ``vpcLinkId`` stage variable so the link can be
-    switched without redeploying.
+    switched without redeploying. ``integration_target``: the load balancer's ARN, which a VPC
+    link V2 needs (AWS refuses a V2 link without it: "IntegrationTarget is required for
+    VpcLinkV2 <id>."); none for V1.
 
     PUT is an upsert in API Gateway, so calling this again after a retry changes nothing.
     """
@@ -181,6 +194,19 @@ def put_private_integration(
         else {}
     )
     method: dict[str, Any] = {"authorizerId": authorizer_id} if authorizer_id else {}
+    integration: dict[str, Any] = {
+        "restApiId": rest_api_id,
+        "resourceId": resource_id,
+        "httpMethod": http_method,
+        "type": "HTTP_PROXY",
+        "integrationHttpMethod": http_method,
+        "uri": uri,
+        "connectionType": "VPC_LINK",
+        "connectionId": STAGE_LINK_CONNECTION,
+        "requestParameters": integration_parameters,
+    }
+    if integration_target:
+        integration["integrationTarget"] = integration_target
     client = clients.apigateway()
     with aws_errors():
         client.put_method(
@@ -191,17 +217,85 @@ def put_private_integration(
             requestParameters=request_parameters,
             **method,
         )
-        client.put_integration(
-            restApiId=rest_api_id,
-            resourceId=resource_id,
-            httpMethod=http_method,
-            type="HTTP_PROXY",
-            integrationHttpMethod=http_method,
-            uri=uri,
-            connectionType="VPC_LINK",
-            connectionId="${stageVariables.vpcLinkId}",
-            requestParameters=integration_parameters,
+        client.put_integration(**integration)
+
+
+@dataclass(frozen=True, slots=True)
+class StageLinkIntegration:
+    """An integration that takes its VpcLink from the ``vpcLinkId`` stage variable."""
+
+    resource_id: str
+    http_method: str
+    integration: dict[str, Any]
+    path: str = ""
+
+    @property
+    def target(self) -> str | None:
+        return self.integration.get("integrationTarget") or None
+
+
+def stage_link_integrations(rest_api_id: str) -> list[StageLinkIntegration]:
+    """Every integration of the API whose ``connectionId`` is the ``vpcLinkId`` variable."""
+    found = []
+    client = clients.apigateway()
+    with aws_errors():
+        pages = client.get_paginator("get_resources").paginate(
+            restApiId=rest_api_id, embed=["methods"]
         )
+        for resource in (item for page in pages for item in page.get("items", [])):
+            for method in resource.get("resourceMethods") or {}:
+                integration = client.get_integration(
+                    restApiId=rest_api_id, resourceId=resource["id"], httpMethod=method
+                )
+                if integration.get("connectionId") == STAGE_LINK_CONNECTION:
+                    found.append(
+                        StageLinkIntegration(
+                            resource["id"], method, dict(integration), resource.get("path", "")
+                        )
+                    )
+    return found
+
+
+# What PutIntegration takes back from GetIntegration unchanged when only the target changes.
+_KEPT_INTEGRATION_FIELDS = (
+    "uri",
+    "connectionType",
+    "connectionId",
+    "requestParameters",
+    "requestTemplates",
+    "passthroughBehavior",
+    "cacheNamespace",
+    "cacheKeyParameters",
+    "contentHandling",
+    "timeoutInMillis",
+    "tlsConfig",
+)
+
+
+def set_integration_target(
+    rest_api_id: str, found: StageLinkIntegration, integration_target: str | None
+) -> None:
+    """Put the integration again as it is, with another ``integrationTarget`` (None: none, as a
+    V1 link needs). Only the API's definition changes: a stage serves its deployment until it
+    is given another (:func:`point_stage_at_deployment`)."""
+    integration: dict[str, Any] = {
+        "restApiId": rest_api_id,
+        "resourceId": found.resource_id,
+        "httpMethod": found.http_method,
+        "type": found.integration["type"],
+        "integrationHttpMethod": found.integration.get("httpMethod", found.http_method),
+    }
+    integration.update(
+        {
+            key: found.integration[key]
+            for key in _KEPT_INTEGRATION_FIELDS
+            if key in found.integration
+        }
+    )
+    if integration_target:
+        integration["integrationTarget"] = integration_target
+    with aws_errors():
+        clients.apigateway().put_integration(**integration)
 
 
 def authorizer_ids(rest_api_id: str) -> dict[str, str]:
@@ -248,6 +342,30 @@ def create_deployment(
             description=description,
         )
     return created["id"]
+
+
+def create_stageless_deployment(rest_api_id: str, description: str) -> str:
+    """A deployment of the API's definition as it is now, given to no stage yet."""
+    with aws_errors():
+        return clients.apigateway().create_deployment(
+            restApiId=rest_api_id, description=description
+        )["id"]
+
+
+def point_stage_at_deployment(
+    rest_api_id: str, stage_name: str, deployment_id: str, variables: dict[str, str]
+) -> None:
+    """Give the stage another deployment and change its variables in the same call: between
+    two requests to the stage, both change or neither (one UpdateStage)."""
+    operations: list[Any] = [{"op": "replace", "path": "/deploymentId", "value": deployment_id}]
+    operations += [
+        {"op": "replace", "path": f"/variables/{name}", "value": value}
+        for name, value in variables.items()
+    ]
+    with aws_errors():
+        clients.apigateway().update_stage(
+            restApiId=rest_api_id, stageName=stage_name, patchOperations=operations
+        )
 
 
 def set_stage_variable(rest_api_id: str, stage_name: str, name: str, value: str) -> None:

@@ -15,6 +15,7 @@ from provisioner.contract import errors
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
@@ -39,13 +40,18 @@ def apigateway() -> APIGatewayClient:
 
 
 @cache
-def elbv2() -> ElasticLoadBalancingv2Client:
-    return boto3.client("elbv2", config=_CONFIG)
+def apigatewayv2() -> ApiGatewayV2Client:
+    return boto3.client("apigatewayv2", config=_CONFIG)
 
 
 @cache
 def ec2() -> EC2Client:
     return boto3.client("ec2", config=_CONFIG)
+
+
+@cache
+def elbv2() -> ElasticLoadBalancingv2Client:
+    return boto3.client("elbv2", config=_CONFIG)
 
 
 @cache
@@ -85,8 +91,8 @@ def stepfunctions() -> SFNClient:
 
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or regions)."""
-    made = (apigateway, elbv2, ec2, lambda_, cognito_idp, dynamodb, sns, sqs, events, stepfunctions)
-    for client in made:
+    made = (apigateway, apigatewayv2, elbv2, ec2, lambda_, cognito_idp, dynamodb, sns, sqs)
+    for client in (*made, events, stepfunctions):
         client.cache_clear()
 
 

@@ -1,8 +1,8 @@
-"""Network load balancers, as validation needs to see them."""
+"""Load balancers (network and application), as validation needs to see them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from provisioner.aws import clients
 from provisioner.contract import errors
@@ -14,6 +14,10 @@ class LoadBalancer:
     type: str
     dns_name: str
     state: str
+    vpc_id: str = ""
+    subnet_ids: list[str] = field(default_factory=list)
+    # An ALB always has some; an NLB only when it was created with them.
+    security_group_ids: list[str] = field(default_factory=list)
 
 
 def find_load_balancer(arn: str) -> LoadBalancer | None:
@@ -29,6 +33,11 @@ def find_load_balancer(arn: str) -> LoadBalancer | None:
             type=lb.get("Type", ""),
             dns_name=lb.get("DNSName", ""),
             state=lb.get("State", {}).get("Code", ""),
+            vpc_id=lb.get("VpcId", ""),
+            subnet_ids=[
+                zone["SubnetId"] for zone in lb.get("AvailabilityZones", []) if "SubnetId" in zone
+            ],
+            security_group_ids=list(lb.get("SecurityGroups", [])),
         )
     return None
 
@@ -40,3 +49,14 @@ def load_balancer_tags(arn: str) -> dict[str, str]:
     for description in found.get("TagDescriptions", []):
         return {tag["Key"]: tag.get("Value", "") for tag in description.get("Tags", [])}
     return {}
+
+
+def listens_on_https(arn: str) -> bool:
+    """Whether the load balancer has an HTTPS listener (DescribeListeners)."""
+    with clients.aws_errors():
+        pages = clients.elbv2().get_paginator("describe_listeners").paginate(LoadBalancerArn=arn)
+        return any(
+            listener.get("Protocol") == "HTTPS"
+            for page in pages
+            for listener in page.get("Listeners", [])
+        )

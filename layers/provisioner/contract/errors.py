@@ -126,6 +126,17 @@ class VpcLinkFailed(ProvisionerError):
     )
 
 
+class VpcLinkInactive(ProvisionerError):
+    """A VPC link V2 went INACTIVE (60 days without traffic): it is not gone, but no stage may
+    be pointed at it until requests through it have made it AVAILABLE again."""
+
+    default_remedy = (
+        "API Gateway deleted the link's network interfaces after 60 days without traffic and "
+        "re-creates them, in a few minutes, when requests through it resume: send traffic "
+        "through an API that uses it, or send this request again to get a link in service."
+    )
+
+
 class VpcLinkTimeout(ProvisionerError):
     default_remedy = (
         "VpcLinks typically take 2-4 minutes; request again with a larger timeoutSeconds, "
@@ -189,6 +200,7 @@ ERRORS_BY_NAME: dict[str, type[ProvisionerError]] = {
         InvalidRequest,
         ExposureNotAllowed,
         VpcLinkFailed,
+        VpcLinkInactive,
         VpcLinkTimeout,
         QuotaExceeded,
         AccessDenied,

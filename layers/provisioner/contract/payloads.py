@@ -10,7 +10,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from provisioner.contract.requests import Authorization, EndpointType, HttpMethod, TicketRef
+from provisioner.contract.requests import (
+    Authorization,
+    EndpointType,
+    HttpMethod,
+    TicketRef,
+    VpcLinkVersion,
+)
 from provisioner.contract.wire import WireModel
 
 
@@ -41,7 +47,10 @@ class RequestRef(WireModel):
 
 
 class ProvisionRequest(RequestRef):
-    """A validated request with every default filled in: what every later task works from."""
+    """A validated request with every default filled in: what every later task works from.
+
+    ``nlb_arn`` is the target load balancer, named so since the first contract: a network one,
+    or (with a VPC link V2) an application one too."""
 
     api_name: str
     stage_name: str
@@ -57,6 +66,10 @@ class ProvisionRequest(RequestRef):
     cognito_user_pool_arns: list[str] = Field(default_factory=list)
     authorizer_function_arn: str | None = None
     vpc_endpoint_ids: list[str] = Field(default_factory=list)
+    # VPC links V2 (issue 13): the link's version and, for V2, its network.
+    vpc_link_version: VpcLinkVersion = VpcLinkVersion.V1
+    subnet_ids: list[str] | None = None
+    security_group_ids: list[str] | None = None
 
 
 class LinkRequest(RequestRef):
@@ -68,6 +81,9 @@ class LinkRequest(RequestRef):
     vpc_link_id: str | None = None
     timeout_seconds: int
     tags: dict[str, str] = Field(default_factory=dict)
+    vpc_link_version: VpcLinkVersion = VpcLinkVersion.V1
+    subnet_ids: list[str] | None = None
+    security_group_ids: list[str] | None = None
 
 
 class VpcLinkState(WireModel):
@@ -77,6 +93,9 @@ class VpcLinkState(WireModel):
     created_by_this_request: bool
     deadline: str  # ISO 8601, UTC
     next_poll_seconds: int
+    vpc_link_version: VpcLinkVersion = VpcLinkVersion.V1
+    # What the requester should know about the choice (an INACTIVE link passed over, ...).
+    note: str | None = None
 
 
 class LinkRelease(WireModel):
@@ -209,6 +228,10 @@ class RelinkRequest(RequestRef):
     timeout_seconds: int
     delete_old_link: bool
     tags: dict[str, str] = Field(default_factory=dict)
+    # VPC links V2 (issue 13), as in ProvisionRequest (``nlb_arn``: the new target, ALB or NLB).
+    vpc_link_version: VpcLinkVersion = VpcLinkVersion.V1
+    subnet_ids: list[str] | None = None
+    security_group_ids: list[str] | None = None
 
 
 class RelinkTask(WireModel):

@@ -28,6 +28,15 @@ NLB_ARN_PATTERN = (
     r"^arn:aws[a-z-]*:elasticloadbalancing:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"loadbalancer/(?P<kind>[a-z]+)/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
 )
+# An application or a network load balancer's ARN (``targetArn``): the same shape; the kind
+# (``app`` or ``net``) is checked against DescribeLoadBalancers, not trusted from the ARN.
+LOAD_BALANCER_ARN_PATTERN = NLB_ARN_PATTERN
+SUBNET_ID_PATTERN = r"^subnet-[0-9a-f]{8,17}$"
+SECURITY_GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
+# Our bound on subnetIds / securityGroupIds (AWS documents none for a VPC link V2): a request
+# stays small, and so does the ledger key of the link it may share (storage.ledger.LinkKey).
+MAX_LINK_SUBNETS = 16
+MAX_LINK_SECURITY_GROUPS = 16
 # Tag keys we own. A requester's tags may not use this prefix (nor AWS's).
 TAG_PREFIX = "provisioner:"
 REQUEST_ID_TAG = f"{TAG_PREFIX}request-id"
@@ -112,6 +121,33 @@ USER_POOL_ARN_PATTERN = (
 VpcEndpointId = Annotated[str, StringConstraints(pattern=VPC_ENDPOINT_ID_PATTERN)]
 LambdaFunctionArn = Annotated[str, StringConstraints(pattern=LAMBDA_FUNCTION_ARN_PATTERN)]
 UserPoolArn = Annotated[str, StringConstraints(pattern=USER_POOL_ARN_PATTERN)]
+
+
+class VpcLinkVersion(StrEnum):
+    """V1 (legacy: one NLB, through a VPC endpoint service) or V2 (``apigatewayv2``: network
+    interfaces in the subnets, for any ALB or NLB they reach)."""
+
+    V1 = "V1"
+    V2 = "V2"
+
+
+def _distinct(ids: list[str]) -> list[str]:
+    if len(set(ids)) != len(ids):
+        raise ValueError("must not name the same id twice")
+    return ids
+
+
+LoadBalancerArn = Annotated[str, StringConstraints(pattern=LOAD_BALANCER_ARN_PATTERN)]
+SubnetIds = Annotated[
+    list[Annotated[str, StringConstraints(pattern=SUBNET_ID_PATTERN)]],
+    Field(min_length=1, max_length=MAX_LINK_SUBNETS),
+    AfterValidator(_distinct),
+]
+SecurityGroupIds = Annotated[
+    list[Annotated[str, StringConstraints(pattern=SECURITY_GROUP_ID_PATTERN)]],
+    Field(min_length=1, max_length=MAX_LINK_SECURITY_GROUPS),
+    AfterValidator(_distinct),
+]
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
@@ -230,6 +266,11 @@ class RequestDetail(RequesterFields):
     )
     authorizer_function_arn: LambdaFunctionArn | None = None
     vpc_endpoint_ids: list[VpcEndpointId] | None = Field(default=None, min_length=1, max_length=10)
+    # VPC links V2 (issue 13): any ALB or NLB, a link version, the link's network.
+    target_arn: LoadBalancerArn | None = None
+    vpc_link_version: VpcLinkVersion | None = None
+    subnet_ids: SubnetIds | None = None
+    security_group_ids: SecurityGroupIds | None = None
 
 
 class TeardownDetail(RequesterFields):
@@ -251,3 +292,8 @@ class RelinkDetail(RequesterFields):
     timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
     delete_old_link: bool = Field(default=False, strict=True)
     tags: Tags = Field(default_factory=dict)
+    # VPC links V2 (issue 13), as in RequestDetail.
+    target_arn: LoadBalancerArn | None = None
+    vpc_link_version: VpcLinkVersion | None = None
+    subnet_ids: SubnetIds | None = None
+    security_group_ids: SecurityGroupIds | None = None

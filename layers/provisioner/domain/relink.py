@@ -1,6 +1,11 @@
 """Relink: point an API's stage at another VpcLink, the reason the tutorial uses a stage
 variable. The new link is found or created and awaited like a provisioning's; the stage
 variable changes only once it is AVAILABLE, so no caller ever goes through a link that is not.
+
+From a V1 link to a V1 link only the variable changes, as it always did. When a VPC link V2 is
+on either side, the integrations' ``integrationTarget`` must change too (V2 needs the load
+balancer's ARN, V1 none), and a stage serves the integrations of its deployment: the stage gets
+a new deployment and its new ``vpcLinkId`` in one call (``rest_apis.move_stage_to_link``).
 """
 
 from __future__ import annotations
@@ -13,23 +18,22 @@ from provisioner.contract import errors
 from provisioner.contract.errors import FieldError
 from provisioner.contract.payloads import RelinkRequest, VpcLinkState
 from provisioner.contract.requests import (
-    NLB_ARN_PATTERN,
     REQUEST_ID_PATTERN,
     REQUEST_ID_TAG,
     REST_API_ID_PATTERN,
     STAGE_NAME_PATTERN,
-    VPC_LINK_ID_PATTERN,
     RelinkDetail,
+    VpcLinkVersion,
 )
 from provisioner.domain import vpc_links
-from provisioner.domain.rest_apis import point_stage_at_link
+from provisioner.domain.rest_apis import integration_target, move_stage_to_link, point_stage_at_link
 from provisioner.domain.teardown import find_managed_api
 from provisioner.domain.validation import (
-    check_load_balancer,
-    exposure_problems,
-    link_problems,
-    link_target_exposure,
+    TARGET_FIELDS,
+    find_link,
     parse_detail,
+    resolve_target,
+    target_exposure,
 )
 from provisioner.runtime.settings import Settings
 from provisioner.storage import ledger
@@ -41,7 +45,7 @@ def validate_relink(
     parsed = parse_detail(
         event,
         RelinkDetail,
-        one_of=(("targetRequestId", "restApiId"), ("nlbArn", "vpcLinkId")),
+        one_of=(("targetRequestId", "restApiId"), TARGET_FIELDS),
     )
     api, found = find_managed_api(
         parsed.well_formed("targetRequestId", REQUEST_ID_PATTERN),
@@ -53,16 +57,9 @@ def validate_relink(
     if api is not None and (stage_name or parsed.raw.get("stageName") is None):
         stage, problems = _stage_of(api.id, stage_name)
         found += problems
-    exposure = []
-    if vpc_link_id := parsed.well_formed("vpcLinkId", VPC_LINK_ID_PATTERN):
-        link = apigateway.get_vpc_link(vpc_link_id)
-        found += link_problems(vpc_link_id, link)
-        exposure += link_target_exposure(link, "detail.vpcLinkId", settings)
-    if nlb_arn := parsed.well_formed("nlbArn", NLB_ARN_PATTERN):
-        load_balancer, problems = check_load_balancer(nlb_arn, account=account, region=region)
-        found += problems
-        exposure += [] if problems else exposure_problems(load_balancer, "detail.nlbArn", settings)
-    detail = parsed.answer(found, exposure)
+    target, problems = resolve_target(parsed, account=account, region=region, settings=settings)
+    found += problems
+    detail = parsed.answer(found, target_exposure(parsed, target, found, settings))
     assert api is not None and stage is not None  # else a problem was found
     return RelinkRequest(
         request_id=detail.request_id or parsed.event_id,
@@ -74,11 +71,14 @@ def validate_relink(
         stage_name=stage["stageName"],
         old_vpc_link_id=stage.get("variables", {}).get("vpcLinkId"),
         provisioned_by=api.tags.get(REQUEST_ID_TAG),
-        nlb_arn=detail.nlb_arn,
+        nlb_arn=detail.nlb_arn or detail.target_arn,
         vpc_link_id=detail.vpc_link_id,
         timeout_seconds=detail.timeout_seconds or settings.link_timeout_seconds,
         delete_old_link=detail.delete_old_link,
         tags=detail.tags,
+        vpc_link_version=target.version if target else VpcLinkVersion.V1,
+        subnet_ids=target.subnet_ids if target else None,
+        security_group_ids=target.security_group_ids if target else None,
     )
 
 
@@ -99,7 +99,8 @@ def _stage_of(
 def relink_stage(request: RelinkRequest, link: VpcLinkState, *, settings: Settings) -> str | None:
     """Switch the stage, then (if asked) delete the old link when we made it and it is unused.
 
-    Returns what became of the old link, for the notification. Safe to run again.
+    Returns what else the requester should be told (the integrations redeployed for a change
+    of link version, what became of the old link), or None. Safe to run again.
     """
     if request.provisioned_by:
         # The ledger learns first that the API uses the new link: a rollback from here on
@@ -112,7 +113,37 @@ def relink_stage(request: RelinkRequest, link: VpcLinkState, *, settings: Settin
                 message=f"Relinked to VpcLink {link.vpc_link_id} by request {request.request_id}.",
                 resources={"vpcLinkId": link.vpc_link_id},
             )
-    point_stage_at_link(request.rest_api_id, request.stage_name, link)
+    redeployed = _switch(request, link)
+    news = [redeployed, _release_old_link(request, link, settings)]
+    return "; ".join(filter(None, news)) or None
+
+
+def _switch(request: RelinkRequest, link: VpcLinkState) -> str | None:
+    """Point the stage at the link: by its variable alone from V1 to V1, else by a new
+    deployment whose integrations name the new link's target. Says what was redeployed."""
+    old = find_link(request.old_vpc_link_id) if request.old_vpc_link_id else None
+    old_version = old.version if old is not None else None
+    if link.vpc_link_version is VpcLinkVersion.V1 and old_version == VpcLinkVersion.V1.value:
+        point_stage_at_link(request.rest_api_id, request.stage_name, link)
+        return None
+    target = integration_target(link.vpc_link_version, request.nlb_arn)
+    changed = move_stage_to_link(
+        request.rest_api_id,
+        request.stage_name,
+        link,
+        target,
+        description=f"Relink to VpcLink {link.vpc_link_id} (request {request.request_id})",
+    )
+    before = f"a {old_version} link" if old_version else "a link that is gone"
+    after = f"integrationTarget {target}" if target else "no integrationTarget (V1)"
+    integrations = ", ".join(changed) or "none"
+    return (
+        f"it moved from {before} to a {link.vpc_link_version.value} link: its integrations now "
+        f"name {after} ({integrations}) and the stage was redeployed with them"
+    )
+
+
+def _release_old_link(request: RelinkRequest, link: VpcLinkState, settings: Settings) -> str | None:
     old = request.old_vpc_link_id
     if not request.delete_old_link or not old or old == link.vpc_link_id:
         return None

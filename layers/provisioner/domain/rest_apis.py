@@ -2,6 +2,11 @@
 
 Each step first looks for what an earlier attempt of the same request made (by its tag), so a
 retry after a crash or a timeout creates nothing twice.
+
+With a VPC link V2 the integrations also name the load balancer (``integrationTarget``), which
+a V1 link must not have: a stage moving from a link of one version to the other, or to another
+load balancer, needs the integrations changed and deployed, not only its ``vpcLinkId``
+(:func:`move_stage_to_link`).
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ import json
 from typing import Any
 
 from provisioner.aws import apigateway
-from provisioner.contract.errors import StageNotSafe
+from provisioner.contract.errors import ProvisionerError, StageNotSafe
 from provisioner.contract.payloads import ApiState, DeploymentState, ProvisionRequest, VpcLinkState
 from provisioner.contract.progress import invoke_url
-from provisioner.contract.requests import Authorization, EndpointType
+from provisioner.contract.requests import Authorization, EndpointType, VpcLinkVersion
 from provisioner.domain.ownership import created_by, ownership_tags
+from provisioner.domain.validation import find_link
 from provisioner.runtime.settings import Settings
 
 STAGE_VARIABLE = "vpcLinkId"
@@ -81,6 +87,7 @@ def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
         )
     authorization = request.authorization.value
     authorizer_id = _ensure_authorizer(api.id, request)
+    target = integration_target(request.vpc_link_version, request.nlb_arn)
     apigateway.put_private_integration(
         api.id,
         api.root_resource_id,
@@ -88,6 +95,7 @@ def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
         request.endpoint_url,
         authorization=authorization,
         authorizer_id=authorizer_id,
+        integration_target=target,
     )
     if request.proxy_all_paths:
         proxy_id = _proxy_resource_id(api.id) or apigateway.create_resource(
@@ -101,6 +109,7 @@ def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
             proxy_path_parameter=True,
             authorization=authorization,
             authorizer_id=authorizer_id,
+            integration_target=target,
         )
     return ApiState(
         rest_api_id=api.id, root_resource_id=api.root_resource_id, created_by_this_request=True
@@ -171,7 +180,7 @@ def deploy_api(
     request: ProvisionRequest, link: VpcLinkState, api: ApiState, *, settings: Settings
 ) -> DeploymentState:
     """Deploy to the stage with ``vpcLinkId`` set in the same call, once the link is ready."""
-    _require_available(link.vpc_link_id)
+    _require_available(link)
     stage = apigateway.get_stage(api.rest_api_id, request.stage_name)
     if stage and created_by(stage.get("tags", {}), request.request_id, settings):
         deployment_id = str(stage["deploymentId"])
@@ -193,11 +202,48 @@ def deploy_api(
     )
 
 
+def integration_target(version: VpcLinkVersion, load_balancer_arn: str | None) -> str | None:
+    """What the integrations name as ``integrationTarget``: the load balancer for a V2 link
+    (AWS requires it), nothing for a V1 link (whose one NLB is the link's own target)."""
+    return load_balancer_arn if version is VpcLinkVersion.V2 else None
+
+
 def point_stage_at_link(rest_api_id: str, stage_name: str, link: VpcLinkState) -> None:
     """Set the stage's ``vpcLinkId`` to a link that is AVAILABLE now, and read it back."""
-    _require_available(link.vpc_link_id)
+    _require_available(link)
     apigateway.set_stage_variable(rest_api_id, stage_name, STAGE_VARIABLE, link.vpc_link_id)
     check_stage_points_at(rest_api_id, stage_name, link)
+
+
+def move_stage_to_link(
+    rest_api_id: str, stage_name: str, link: VpcLinkState, target: str | None, description: str
+) -> list[str]:
+    """Move the stage to a link its deployment's integrations cannot use as they are (another
+    version, or another load balancer): the integrations get ``target`` as their
+    ``integrationTarget`` (None: none, for V1), a new deployment is made, and the stage gets
+    that deployment and its new ``vpcLinkId`` in one UpdateStage, so it never serves an
+    integration with a link it cannot use. Returns the integrations that now name ``target``
+    (``METHOD /path``). Safe to run again (a retry finds them changed already).
+
+    Only the API's definition changes before that UpdateStage; if it fails for good, the
+    integrations are put back as they were (other stages serve their own deployments)."""
+    _require_available(link)
+    integrations = apigateway.stage_link_integrations(rest_api_id)
+    changed = [found for found in integrations if found.target != target]
+    for found in changed:
+        apigateway.set_integration_target(rest_api_id, found, target)
+    try:
+        deployment_id = apigateway.create_stageless_deployment(rest_api_id, description)
+        apigateway.point_stage_at_deployment(
+            rest_api_id, stage_name, deployment_id, {STAGE_VARIABLE: link.vpc_link_id}
+        )
+    except ProvisionerError as error:
+        if not error.retryable:  # the workflow will not try again: leave the API as it was
+            for found in changed:
+                apigateway.set_integration_target(rest_api_id, found, found.target)
+        raise
+    check_stage_points_at(rest_api_id, stage_name, link)
+    return [f"{found.http_method} {found.path or found.resource_id}" for found in integrations]
 
 
 def check_stage_points_at(rest_api_id: str, stage_name: str, link: VpcLinkState) -> None:
@@ -209,11 +255,11 @@ def check_stage_points_at(rest_api_id: str, stage_name: str, link: VpcLinkState)
         )
 
 
-def _require_available(vpc_link_id: str) -> None:
-    link = apigateway.get_vpc_link(vpc_link_id)
-    if link is None or link.status != "AVAILABLE":
-        state = "missing" if link is None else link.status
-        raise StageNotSafe(f"VpcLink {vpc_link_id} is {state}; no stage may point at it")
+def _require_available(link: VpcLinkState) -> None:
+    current = find_link(link.vpc_link_id, link.vpc_link_version.value)
+    if current is None or current.status != "AVAILABLE":
+        state = "missing" if current is None else current.status
+        raise StageNotSafe(f"VpcLink {link.vpc_link_id} is {state}; no stage may point at it")
 
 
 def api_created_by(request_id: str, settings: Settings) -> apigateway.RestApi | None:

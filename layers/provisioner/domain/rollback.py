@@ -183,7 +183,7 @@ def _delete_created(request_id: str, report: RollbackReport, settings: Settings)
             apigateway.delete_rest_api(api.id)
             report.deleted.append(f"REST API {api.id}")
             report.known["restApiId"] = api.id
-    for link in list(apigateway.vpc_links()):
+    for link in list(vpc_links.all_links()):  # V1 and V2
         if created_by(link.tags, request_id, settings) and link.status != "DELETING":
             release = vpc_links.release_link(link.id, ignoring=[request_id], settings=settings)
             report.known["vpcLinkId"] = link.id

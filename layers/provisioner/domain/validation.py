@@ -1,8 +1,14 @@
 """validate_request: the edge of the system. Every field error is found and listed at once.
 
-Shape errors come from the Pydantic model; the rest needs AWS: the NLB must exist, be a
-``network`` load balancer and live in this account and region (the tutorial: the NLB and the
-API must be owned by the same account), and a named ``vpcLinkId`` must exist and be usable.
+Shape errors come from the Pydantic model; the rest needs AWS: the load balancer must exist
+and live in this account and region (the tutorial: the load balancer and the API must be owned
+by the same account); ``nlbArn`` names a ``network`` one, ``targetArn`` a network or an
+``application`` one; a named ``vpcLinkId`` must exist and be usable. Then the link: its version
+(V2 for an ALB, which V1 cannot serve; for an NLB the stack's ``DefaultNlbVpcLinkVersion``,
+V1 unless the operator chose V2) and, for V2, its subnets and security groups (the load
+balancer's unless the request names others; they must exist, in the load balancer's VPC).
+Last, once the load balancer is otherwise fine, its owner's consent to its exposure (the tag
+``private-api:expose=true``): when only that is missing, ``ExposureNotAllowed``.
 """
 
 from __future__ import annotations
@@ -13,20 +19,24 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from provisioner.aws import apigateway, elbv2
+from provisioner.aws import apigateway, apigatewayv2, ec2, elbv2
 from provisioner.contract.errors import ExposureNotAllowed, FieldError, InvalidRequest
 from provisioner.contract.payloads import ProvisionRequest, RequestRef
 from provisioner.contract.requests import (
     EXPOSE_TAG,
     EXPOSE_TAG_VALUE,
+    LOAD_BALANCER_ARN_PATTERN,
     NLB_ARN_PATTERN,
     REQUEST_ID_PATTERN,
     TICKET_INTAKE_SOURCE,
     VPC_LINK_ID_PATTERN,
     RequestDetail,
     RequestedBy,
+    SecurityGroupIds,
+    SubnetIds,
     TicketId,
     TicketRef,
+    VpcLinkVersion,
 )
 from provisioner.domain import security
 from provisioner.runtime.settings import Settings
@@ -96,6 +106,20 @@ class ParsedDetail[DetailModel: BaseModel]:
             for problem in self.problems
         )
 
+    def well_formed_as(self, name: str, kind: Any) -> Any:
+        """The field as ``kind`` (an annotated type of the contract) when it is given and
+        right by itself, else None."""
+        value = self.raw.get(name)
+        if value is None or self.flagged(name):
+            return None
+        try:
+            return TypeAdapter(kind).validate_python(value)
+        except ValidationError:
+            return None
+
+    def given(self, name: str) -> bool:
+        return self.raw.get(name) is not None
+
     def answer(
         self, found: list[FieldError], exposure: list[FieldError] | None = None
     ) -> DetailModel:
@@ -154,23 +178,26 @@ def _exactly_one(detail: dict[str, Any], group: tuple[str, ...]) -> list[FieldEr
     return [FieldError(f"detail.{given[1]}", f"give only one of {', '.join(group)}")]
 
 
+# The fields that name what a request's link reaches: exactly one of them.
+TARGET_FIELDS = ("nlbArn", "targetArn", "vpcLinkId")
+TARGET_FIELD_NAMES = frozenset(f"detail.{name}" for name in TARGET_FIELDS)
+
+
 def validate_request(
     event: dict[str, Any], *, account: str, region: str, settings: Settings
 ) -> ProvisionRequest:
     """The normalised request, or ``InvalidRequest`` listing every problem found."""
-    parsed = parse_detail(event, RequestDetail, one_of=(("nlbArn", "vpcLinkId"),))
-    nlb_arn = parsed.well_formed("nlbArn", NLB_ARN_PATTERN)
-    vpc_link_id = parsed.well_formed("vpcLinkId", VPC_LINK_ID_PATTERN)
-    load_balancer, found = _target_problems(nlb_arn, vpc_link_id, account, region)
+    parsed = parse_detail(event, RequestDetail, one_of=(TARGET_FIELDS,))
+    target, found = resolve_target(
+        parsed, account=account, region=region, settings=settings, url_needed=True
+    )
     found += security.problems(
         parsed.raw, parsed.flagged, account=account, region=region, settings=settings
     )
-    target_field = "detail.nlbArn" if nlb_arn else "detail.vpcLinkId"
-    fine = not any(problem.field in ("detail.nlbArn", "detail.vpcLinkId") for problem in found)
-    exposure = exposure_problems(load_balancer, target_field, settings) if fine else []
-    detail = parsed.answer(found, exposure)
-    if load_balancer is None:  # a named link without a target: AWS has no such link
+    detail = parsed.answer(found, target_exposure(parsed, target, found, settings))
+    if target is None:  # a named link without a target: AWS has no such link
         raise InvalidRequest.of([FieldError("detail.vpcLinkId", "the VpcLink has no target")])
+    load_balancer = target.load_balancer
     return ProvisionRequest(
         request_id=detail.request_id or parsed.event_id,
         ticket_id=detail.ticket_id,
@@ -181,7 +208,9 @@ def validate_request(
         endpoint_type=detail.endpoint_type,
         nlb_arn=load_balancer.arn,
         vpc_link_id=detail.vpc_link_id,
-        endpoint_url=str(detail.endpoint_url or f"http://{load_balancer.dns_name}").rstrip("/"),
+        endpoint_url=str(
+            detail.endpoint_url or f"{target.scheme}://{load_balancer.dns_name}"
+        ).rstrip("/"),
         http_method=detail.http_method,
         proxy_all_paths=detail.proxy_all_paths,
         timeout_seconds=detail.timeout_seconds or settings.link_timeout_seconds,
@@ -190,32 +219,207 @@ def validate_request(
         cognito_user_pool_arns=detail.cognito_user_pool_arns or [],
         authorizer_function_arn=detail.authorizer_function_arn,
         vpc_endpoint_ids=detail.vpc_endpoint_ids or [],
+        vpc_link_version=target.version,
+        subnet_ids=target.subnet_ids,
+        security_group_ids=target.security_group_ids,
     )
 
 
-def _target_problems(
-    nlb_arn: str | None, vpc_link_id: str | None, account: str, region: str
-) -> tuple[elbv2.LoadBalancer | None, list[FieldError]]:
-    """The NLB the request targets (directly or through a named link), and what is wrong."""
+@dataclass(frozen=True)
+class LinkTarget:
+    """The load balancer a request reaches, and the link that reaches it."""
+
+    load_balancer: elbv2.LoadBalancer
+    version: VpcLinkVersion
+    subnet_ids: list[str] | None = None  # V2: the link's network
+    security_group_ids: list[str] | None = None
+    scheme: str = "http"  # of the default endpointUrl: https for an ALB with an HTTPS listener
+
+
+def resolve_target(
+    parsed: ParsedDetail[Any],
+    *,
+    account: str,
+    region: str,
+    settings: Settings,
+    url_needed: bool = False,
+) -> tuple[LinkTarget | None, list[FieldError]]:
+    """The load balancer and link a provisioning or relink names (``nlbArn``, ``targetArn`` or
+    ``vpcLinkId``, with ``vpcLinkVersion``, ``subnetIds``, ``securityGroupIds``), and every
+    problem with them; the checks that need AWS run on the fields that are right by
+    themselves. ``url_needed``: the default endpointUrl's scheme is wanted (DescribeListeners)."""
+    field_name = "targetArn" if parsed.given("targetArn") else "nlbArn"
+    arn = parsed.well_formed(field_name, LOAD_BALANCER_ARN_PATTERN)
+    requested = parsed.well_formed_as("vpcLinkVersion", VpcLinkVersion)
     problems: list[FieldError] = []
-    if vpc_link_id:
-        link = apigateway.get_vpc_link(vpc_link_id)
+    if vpc_link_id := parsed.well_formed("vpcLinkId", VPC_LINK_ID_PATTERN):
+        link = find_link(vpc_link_id)
         problems += link_problems(vpc_link_id, link)
-        if link is not None and link.target_arns:
-            nlb_arn = link.target_arns[0]
-    if nlb_arn is None:
+        problems += _named_link_problems(parsed, link, requested)
+        if link is not None and link.target_arns:  # a V1 link: its NLB and its version
+            arn, field_name = link.target_arns[0], "nlbArn"
+            requested = VpcLinkVersion.V1
+    if arn is None:
+        return None, problems + _network_problems_without_target(parsed, requested)
+    load_balancer, found = _load_balancer(
+        arn,
+        field_name,
+        account=account,
+        region=region,
+        application_allowed=field_name == "targetArn",
+    )
+    problems += found
+    if load_balancer is None or found:
         return None, problems
-    load_balancer, found = check_load_balancer(nlb_arn, account=account, region=region)
-    return load_balancer, problems + found
+    version = requested or _default_version(load_balancer, settings)
+    if load_balancer.type == "application" and version is VpcLinkVersion.V1:
+        problems.append(
+            FieldError(
+                "detail.vpcLinkVersion",
+                "V1 links reach network load balancers only (AWS fails one given an ALB: "
+                "'NLB ARN is malformed'); an application load balancer needs V2, its default",
+            )
+        )
+    scheme = (
+        "https"
+        if url_needed
+        and not parsed.given("endpointUrl")
+        and load_balancer.type == "application"
+        and elbv2.listens_on_https(load_balancer.arn)
+        else "http"
+    )
+    if version is VpcLinkVersion.V1:
+        if not parsed.given("vpcLinkId"):  # else said already: the named link has its network
+            problems += _v2_only(parsed)
+        return LinkTarget(load_balancer, version, scheme=scheme), problems
+    subnets, groups, found = _link_network(parsed, load_balancer)
+    return LinkTarget(load_balancer, version, subnets, groups, scheme), problems + found
+
+
+def _default_version(load_balancer: elbv2.LoadBalancer, settings: Settings) -> VpcLinkVersion:
+    """V2 for an ALB (V1 cannot serve one); for an NLB, the stack's choice (V1 by default)."""
+    if load_balancer.type == "application":
+        return VpcLinkVersion.V2
+    return VpcLinkVersion(settings.default_nlb_vpc_link_version)
+
+
+def _v2_only(parsed: ParsedDetail[Any]) -> list[FieldError]:
+    rule = (
+        "only for a VPC link V2 (vpcLinkVersion V2): a V1 link reaches its NLB through a VPC "
+        "endpoint service, not through subnets and security groups of its own"
+    )
+    return [
+        FieldError(f"detail.{name}", rule)
+        for name in ("subnetIds", "securityGroupIds")
+        if parsed.given(name)
+    ]
+
+
+def _named_link_problems(
+    parsed: ParsedDetail[Any], link: apigateway.VpcLink | None, requested: VpcLinkVersion | None
+) -> list[FieldError]:
+    """A named link brings its own version and network; a V2 one has no target to lend."""
+    if link is None:
+        return []
+    problems = [
+        FieldError(f"detail.{name}", "not with vpcLinkId: the named link has its own network")
+        for name in ("subnetIds", "securityGroupIds")
+        if parsed.given(name)
+    ]
+    if requested is not None and requested.value != link.version:
+        problems.append(
+            FieldError("detail.vpcLinkVersion", f"VpcLink {link.id} is a {link.version} link")
+        )
+    if link.version == VpcLinkVersion.V2.value:
+        problems.append(
+            FieldError(
+                "detail.vpcLinkId",
+                f"VpcLink {link.id} is a VPC link V2, which serves any load balancer its "
+                "subnets reach: name the load balancer with targetArn instead (a V2 link with "
+                "the same subnets and security groups is reused)",
+            )
+        )
+    return problems
+
+
+def _network_problems_without_target(
+    parsed: ParsedDetail[Any], requested: VpcLinkVersion | None
+) -> list[FieldError]:
+    """With no load balancer to check against, what can still be said."""
+    return _v2_only(parsed) if requested is VpcLinkVersion.V1 else []
+
+
+def _link_network(
+    parsed: ParsedDetail[Any], load_balancer: elbv2.LoadBalancer
+) -> tuple[list[str], list[str], list[FieldError]]:
+    """A V2 link's subnets and security groups: the request's, else the load balancer's; each
+    must exist and lie in the load balancer's VPC."""
+    problems: list[FieldError] = []
+    named_subnets = parsed.well_formed_as("subnetIds", SubnetIds)
+    named_groups = parsed.well_formed_as("securityGroupIds", SecurityGroupIds)
+    subnets = list(named_subnets or load_balancer.subnet_ids)
+    groups = list(named_groups or load_balancer.security_group_ids)
+    if named_subnets:
+        problems += _in_vpc("subnetIds", "subnet", ec2.subnet_vpcs(subnets), subnets, load_balancer)
+    if named_groups:
+        found = ec2.security_group_vpcs(groups)
+        problems += _in_vpc("securityGroupIds", "security group", found, groups, load_balancer)
+    if not subnets:
+        problems.append(
+            FieldError("detail.subnetIds", "required: the load balancer names no subnets")
+        )
+    return subnets, groups, problems
+
+
+def _in_vpc(
+    name: str, kind: str, vpcs: dict[str, str], ids: list[str], load_balancer: elbv2.LoadBalancer
+) -> list[FieldError]:
+    problems = []
+    for resource_id in ids:
+        if resource_id not in vpcs:
+            problems.append(FieldError(f"detail.{name}", f"no {kind} {resource_id} exists"))
+        elif load_balancer.vpc_id and vpcs[resource_id] != load_balancer.vpc_id:
+            problems.append(
+                FieldError(
+                    f"detail.{name}",
+                    f"{kind} {resource_id} is in {vpcs[resource_id]}, not in the load "
+                    f"balancer's VPC {load_balancer.vpc_id}",
+                )
+            )
+    return problems
 
 
 def check_load_balancer(
     nlb_arn: str, *, account: str, region: str
 ) -> tuple[elbv2.LoadBalancer | None, list[FieldError]]:
     """The NLB, and what is wrong with it for a private integration from this stack."""
-    load_balancer = elbv2.find_load_balancer(nlb_arn)
-    problems = _ownership_problems(nlb_arn, account=account, region=region)
-    return load_balancer, problems + _load_balancer_problems(nlb_arn, load_balancer)
+    return _load_balancer(nlb_arn, "nlbArn", account=account, region=region)
+
+
+def _load_balancer(
+    arn: str,
+    field_name: str,
+    *,
+    account: str,
+    region: str,
+    application_allowed: bool = False,
+) -> tuple[elbv2.LoadBalancer | None, list[FieldError]]:
+    """The load balancer, and what is wrong with it for a private integration from this stack
+    (reported on ``field_name``)."""
+    load_balancer = elbv2.find_load_balancer(arn)
+    problems = _ownership_problems(arn, field_name, account=account, region=region)
+    return load_balancer, problems + _load_balancer_problems(
+        arn, field_name, load_balancer, application_allowed=application_allowed
+    )
+
+
+def find_link(vpc_link_id: str, version: str | None = None) -> apigateway.VpcLink | None:
+    """The V1 or V2 link with this id (``version``: the API to ask, when it is known)."""
+    if version != VpcLinkVersion.V2.value:
+        link = apigateway.get_vpc_link(vpc_link_id)
+        if link is not None or version == VpcLinkVersion.V1.value:
+            return link
+    return apigatewayv2.get_vpc_link(vpc_link_id)
 
 
 def _field_errors(error: ValidationError, *, prefix: str) -> list[FieldError]:
@@ -231,40 +435,53 @@ def _field_errors(error: ValidationError, *, prefix: str) -> list[FieldError]:
     return found
 
 
-def _ownership_problems(nlb_arn: str, *, account: str, region: str) -> list[FieldError]:
-    match = re.fullmatch(NLB_ARN_PATTERN, nlb_arn)
-    if match is None:  # a vpcLinkId's target; the model already checked a requested nlbArn
-        return [FieldError("detail.nlbArn", f"must match {NLB_ARN_PATTERN}")]
+def _ownership_problems(
+    arn: str, field_name: str, *, account: str, region: str
+) -> list[FieldError]:
+    field = f"detail.{field_name}"
+    match = re.fullmatch(NLB_ARN_PATTERN, arn)
+    if match is None:  # a vpcLinkId's target; the model already checked a requested ARN
+        return [FieldError(field, f"must match {NLB_ARN_PATTERN}")]
     problems = []
     if match["account"] != account:
-        problems.append(
-            FieldError("detail.nlbArn", f"must be in this account ({account}), like the API")
-        )
+        problems.append(FieldError(field, f"must be in this account ({account}), like the API"))
     if match["region"] != region:
-        problems.append(FieldError("detail.nlbArn", f"must be in this region ({region})"))
+        problems.append(FieldError(field, f"must be in this region ({region})"))
     return problems
 
 
 def _load_balancer_problems(
-    nlb_arn: str, load_balancer: elbv2.LoadBalancer | None
+    arn: str,
+    field_name: str,
+    load_balancer: elbv2.LoadBalancer | None,
+    *,
+    application_allowed: bool,
 ) -> list[FieldError]:
+    field = f"detail.{field_name}"
     if load_balancer is None:
-        return [FieldError("detail.nlbArn", f"no load balancer {nlb_arn} exists")]
-    if load_balancer.type != "network":
-        return [
-            FieldError(
-                "detail.nlbArn",
-                f"must be a network load balancer; this one is of type {load_balancer.type!r}",
-            )
-        ]
+        return [FieldError(field, f"no load balancer {arn} exists")]
+    allowed = ("network", "application") if application_allowed else ("network",)
+    if load_balancer.type not in allowed:
+        rule = (
+            f"must be an application or a network load balancer; this one is of type "
+            f"{load_balancer.type!r}"
+            if application_allowed
+            else f"must be a network load balancer; this one is of type {load_balancer.type!r}"
+            + (" (name an ALB with targetArn)" if load_balancer.type == "application" else "")
+        )
+        return [FieldError(field, rule)]
     if load_balancer.state and load_balancer.state not in _USABLE_NLB_STATES:
-        return [FieldError("detail.nlbArn", f"load balancer is {load_balancer.state}")]
+        return [FieldError(field, f"load balancer is {load_balancer.state}")]
     return []
 
 
 def link_problems(vpc_link_id: str, link: apigateway.VpcLink | None) -> list[FieldError]:
     if link is None:
         return [FieldError("detail.vpcLinkId", f"no VpcLink {vpc_link_id} exists")]
+    if link.status == "INACTIVE":
+        return [
+            FieldError("detail.vpcLinkId", f"VpcLink {vpc_link_id} is INACTIVE: {INACTIVE_HELP}")
+        ]
     if link.status not in apigateway.LINK_STATUSES_IN_SERVICE:
         return [FieldError("detail.vpcLinkId", f"VpcLink {vpc_link_id} is {link.status}")]
     return []
@@ -275,11 +492,9 @@ def exposure_problems(
 ) -> list[FieldError]:
     """The load balancer's owner consents to its exposure through API Gateway by tagging it
     ``private-api:expose=true``; without that tag the request is refused (unless the stack's
-    parameter RequireExposureTag is false). Only asked of a network load balancer that is
-    otherwise fine: what else is wrong with it is said already."""
+    parameter RequireExposureTag is false). Asked of a network or an application load balancer
+    that is otherwise fine: what else is wrong with it is said already."""
     if not settings.require_exposure_tag or load_balancer is None:
-        return []
-    if load_balancer.type != "network":
         return []
     if elbv2.load_balancer_tags(load_balancer.arn).get(EXPOSE_TAG) == EXPOSE_TAG_VALUE:
         return []
@@ -290,10 +505,30 @@ def exposure_problems(
     return [FieldError(field, rule)]
 
 
-def link_target_exposure(
-    link: apigateway.VpcLink | None, field: str, settings: Settings
+def target_exposure(
+    parsed: ParsedDetail[Any],
+    target: LinkTarget | None,
+    found: list[FieldError],
+    settings: Settings,
 ) -> list[FieldError]:
-    """The exposure consent of the NLB an existing link targets."""
-    if link is None or not link.target_arns or not settings.require_exposure_tag:
+    """The consent of the owner of the load balancer the request reaches (named, or the
+    target of a named V1 link), reported on the field that named it."""
+    if target is None:
         return []
-    return exposure_problems(elbv2.find_load_balancer(link.target_arns[0]), field, settings)
+    field = next(
+        (f"detail.{name}" for name in ("vpcLinkId", "targetArn") if parsed.given(name)),
+        "detail.nlbArn",
+    )
+    if any(problem.field in TARGET_FIELD_NAMES for problem in found):
+        return []
+    return exposure_problems(target.load_balancer, field, settings)
+
+
+# What an INACTIVE VPC link V2 means, and what to do (API Gateway Developer Guide, "Set up VPC
+# links V2 in API Gateway").
+INACTIVE_HELP = (
+    "no traffic crossed it for 60 days, so API Gateway deleted its network interfaces; it "
+    "re-creates them, in a few minutes, when requests through it resume. Send traffic through "
+    "an API that uses it (its status becomes PENDING, then AVAILABLE), or name the load "
+    "balancer with targetArn to get a link in service"
+)

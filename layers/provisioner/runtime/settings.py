@@ -7,6 +7,7 @@ each function its own environment.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +59,11 @@ class Settings(BaseModel):
     )
     ticket_writeback_max_receives: int = Field(
         alias="PROVISIONER_TICKET_WRITEBACK_MAX_RECEIVES", ge=1, le=1000, default=10
+    )
+    # The link version a request for an NLB gets when it names none (template parameter
+    # DefaultNlbVpcLinkVersion): V1, as before VPC links V2, unless the operator says V2.
+    default_nlb_vpc_link_version: Literal["V1", "V2"] = Field(
+        alias="PROVISIONER_DEFAULT_NLB_VPC_LINK_VERSION", default="V1"
     )
 
     # Where the function runs (from its ARN): the stack's account and region, where the load

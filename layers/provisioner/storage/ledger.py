@@ -1,11 +1,15 @@
-"""The request ledger (DynamoDB): one item per request, and one claim per NLB.
+"""The request ledger (DynamoDB): one item per request, and one claim per link key.
 
 * ``REQUEST#<requestId>``: kind, status, timestamps, the resources the request created or
   reused, its outcome and its history. ``claim_request`` makes a request run exactly once:
   EventBridge delivers at least once and tickets get resubmitted.
-* ``NLB#<arn>``: which request is creating the VpcLink for an NLB. Links are a scarce quota;
-  ``claim_nlb`` lets exactly one of N simultaneous requests create the link, the others
-  wait for it and reuse it.
+* A link key (:class:`LinkKey`): which request is creating the VpcLink that any request with
+  the same key would reuse. Links are a scarce quota; ``claim_link`` lets exactly one of N
+  simultaneous requests create the link, the others wait for it and reuse it. A V1 link's key
+  is its NLB, ``NLB#<arn>`` (as it always was: existing ledgers keep working); a V2 link's is
+  its network, ``VPCLINKV2#<subnets>#<security groups>`` (the VPC is the subnets').
+* ``DELIVERY#<system>#<id>``: a ticket delivery already turned into a request (replays and
+  redeliveries are answered as duplicates); expires after a day (TTL ``expiration``).
 * ``TICKET#<requestId>``: which of a ticket's request's notifications the ticket write-back
   has settled (written back, or given up on) and which it has commented already; each
   notification is named by its ``<timestamp>|<status>``, as the request's history names it.
@@ -28,7 +32,7 @@ from provisioner.contract import errors
 
 # A request that ended like this may be sent again with the same requestId (after a fix).
 RERUNNABLE_STATUSES = ("FAILED", "REJECTED")
-# How long an NLB claim without a link protects a request that may have crashed: more than
+# How long a link claim without a link protects a request that may have crashed: more than
 # the EnsureVpcLink function's timeout, less than the ASL retries LinkCreationInProgress.
 NLB_CLAIM_LEASE = timedelta(seconds=60)
 
@@ -38,7 +42,35 @@ def request_key(request_id: str) -> dict[str, str]:
 
 
 def nlb_key(nlb_arn: str) -> dict[str, str]:
-    return {"pk": f"NLB#{nlb_arn}"}
+    return LinkKey.of_nlb(nlb_arn).item_key
+
+
+@dataclass(frozen=True)
+class LinkKey:
+    """What makes two requests want the same VpcLink, as the ledger item that claims it."""
+
+    pk: str
+    # What the claim item records besides the claim itself, for people reading the ledger.
+    described: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of_nlb(cls, nlb_arn: str) -> LinkKey:
+        """A V1 link serves exactly one NLB."""
+        return cls(f"NLB#{nlb_arn}", (("nlbArn", nlb_arn),))
+
+    @classmethod
+    def of_v2(cls, subnet_ids: list[str], security_group_ids: list[str]) -> LinkKey:
+        """A V2 link serves whatever its subnets and security groups reach: two requests with
+        the same ones (in any order) share it. The VPC is the subnets' own."""
+        subnets, groups = sorted(set(subnet_ids)), sorted(set(security_group_ids))
+        return cls(
+            f"VPCLINKV2#{','.join(subnets)}#{','.join(groups)}",
+            (("subnetIds", subnets), ("securityGroupIds", groups)),
+        )
+
+    @property
+    def item_key(self) -> dict[str, str]:
+        return {"pk": self.pk}
 
 
 def body_hash(detail: Any) -> str:
@@ -305,7 +337,7 @@ def link_users(table: str, vpc_link_id: str) -> list[str]:
                 TableName=table,
                 IndexName="ByVpcLink",
                 KeyConditionExpression="vpcLinkId = :link",
-                FilterExpression="begins_with(pk, :request)",  # not the NLB claims
+                FilterExpression="begins_with(pk, :request)",  # not the link claims
                 ExpressionAttributeValues=_marshal({":link": vpc_link_id, ":request": "REQUEST#"}),
             )
         )
@@ -390,22 +422,25 @@ def record_write_back(table: str, request_id: str, milestone: str, *, step: Writ
         )
 
 
-# --- NLB claims --------------------------------------------------------------------------------
+# --- link claims -------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class NlbClaim:
+class LinkClaim:
     won: bool
     holder: str
     vpc_link_id: str | None
 
 
-def claim_nlb(
-    table: str, nlb_arn: str, request_id: str, *, replacing_link: str | None = None
-) -> NlbClaim:
-    """Try to become the one request that creates the link for ``nlb_arn``.
+NlbClaim = LinkClaim  # the name it had when every link served one NLB
+
+
+def claim_link(
+    table: str, key: LinkKey, request_id: str, *, replacing_link: str | None = None
+) -> LinkClaim:
+    """Try to become the one request that creates the link for ``key``.
 
     The claim can be taken when nobody holds it, when this request already holds it, when its
     holder never recorded a link within the lease, or (``replacing_link``) when the link it
-    recorded is gone or FAILED.
+    recorded is gone, FAILED or INACTIVE.
     """
     now = datetime.now(UTC)
     condition = (
@@ -425,8 +460,8 @@ def claim_nlb(
                 TableName=table,
                 Item=_marshal(
                     {
-                        **nlb_key(nlb_arn),
-                        "nlbArn": nlb_arn,
+                        **key.item_key,
+                        **dict(key.described),
                         "holder": request_id,
                         "claimedAt": now.isoformat(),
                     }
@@ -434,38 +469,57 @@ def claim_nlb(
                 ConditionExpression=condition,
                 ExpressionAttributeValues=_marshal(values),
             )
-        return NlbClaim(won=True, holder=request_id, vpc_link_id=None)
+        return LinkClaim(won=True, holder=request_id, vpc_link_id=None)
     except errors.ConditionFailed:
-        current = _get(table, nlb_key(nlb_arn)) or {}
-        return NlbClaim(
+        current = _get(table, key.item_key) or {}
+        return LinkClaim(
             won=False, holder=str(current.get("holder")), vpc_link_id=current.get("vpcLinkId")
         )
 
 
-def record_nlb_link(table: str, nlb_arn: str, request_id: str, vpc_link_id: str) -> None:
+def record_claimed_link(table: str, key: LinkKey, request_id: str, vpc_link_id: str) -> None:
     with clients.aws_errors():
         clients.dynamodb().update_item(
             TableName=table,
-            Key=_marshal(nlb_key(nlb_arn)),
+            Key=_marshal(key.item_key),
             UpdateExpression="SET vpcLinkId = :link",
             ConditionExpression="holder = :me",
             ExpressionAttributeValues=_marshal({":link": vpc_link_id, ":me": request_id}),
         )
 
 
-def release_nlb(table: str, nlb_arn: str, vpc_link_id: str) -> None:
-    """Forget the NLB's claim once its link is deleted (only if it still names that link)."""
-    _delete_if(table, nlb_key(nlb_arn), "vpcLinkId = :link", {":link": vpc_link_id})
+def release_link_claim(table: str, key: LinkKey, vpc_link_id: str) -> None:
+    """Forget the key's claim once its link is deleted (only if it still names that link)."""
+    _delete_if(table, key.item_key, "vpcLinkId = :link", {":link": vpc_link_id})
 
 
-def release_unused_claim(table: str, nlb_arn: str, request_id: str) -> None:
+def release_unused_link_claim(table: str, key: LinkKey, request_id: str) -> None:
     """Give up a claim that never got a link (its CreateVpcLink failed)."""
     _delete_if(
         table,
-        nlb_key(nlb_arn),
+        key.item_key,
         "holder = :me AND attribute_not_exists(vpcLinkId)",
         {":me": request_id},
     )
+
+
+# The V1 names, each the claim on the NLB's key.
+def claim_nlb(
+    table: str, nlb_arn: str, request_id: str, *, replacing_link: str | None = None
+) -> LinkClaim:
+    return claim_link(table, LinkKey.of_nlb(nlb_arn), request_id, replacing_link=replacing_link)
+
+
+def record_nlb_link(table: str, nlb_arn: str, request_id: str, vpc_link_id: str) -> None:
+    record_claimed_link(table, LinkKey.of_nlb(nlb_arn), request_id, vpc_link_id)
+
+
+def release_nlb(table: str, nlb_arn: str, vpc_link_id: str) -> None:
+    release_link_claim(table, LinkKey.of_nlb(nlb_arn), vpc_link_id)
+
+
+def release_unused_claim(table: str, nlb_arn: str, request_id: str) -> None:
+    release_unused_link_claim(table, LinkKey.of_nlb(nlb_arn), request_id)
 
 
 def _delete_if(table: str, key: dict[str, str], condition: str, values: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from provisioner.contract.payloads import EnsureVpcLinkTask, GetVpcLinkStatusTask
 from provisioner.contract.progress import Status, progress
+from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import vpc_links
 from provisioner.runtime.observability import bind_request, logger
 from provisioner.runtime.settings import Settings
@@ -16,15 +17,25 @@ def ensure_link(task: EnsureVpcLinkTask, settings: Settings) -> dict[str, Any]:
     bind_request(task.request)
     link = vpc_links.ensure_vpc_link(task.request, started_at=task.started_at, settings=settings)
     origin = "Created" if link.created_by_this_request else "Reusing"
+    name = f"VpcLink {link.vpc_link_id}"
+    if link.vpc_link_version is VpcLinkVersion.V2:
+        name = f"VPC link V2 {link.vpc_link_id}"
     if link.status == "AVAILABLE":
         status = Status.VPC_LINK_AVAILABLE
-        message = f"{origin} VpcLink {link.vpc_link_id}: AVAILABLE."
+        message = f"{origin} {name}: AVAILABLE."
     else:
         status = Status.VPC_LINK_PENDING
-        message = (
-            f"{origin} VpcLink {link.vpc_link_id}: {link.status}; waiting until "
-            f"{link.deadline} for it to become AVAILABLE (typically 2-4 minutes)."
+        typically = (
+            "a few minutes, up to about 10"
+            if link.vpc_link_version is VpcLinkVersion.V2
+            else "typically 2-4 minutes"
         )
+        message = (
+            f"{origin} {name}: {link.status}; waiting until "
+            f"{link.deadline} for it to become AVAILABLE ({typically})."
+        )
+    if link.note:
+        message += f" {link.note}."
     logger.info("VpcLink chosen", extra={"vpc_link": link.to_wire()})
     common.announce(
         settings,

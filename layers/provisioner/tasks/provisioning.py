@@ -14,6 +14,7 @@ from provisioner.contract.payloads import (
     WorkflowKind,
 )
 from provisioner.contract.progress import Status, progress
+from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import rest_apis
 from provisioner.domain.validation import validate_request
 from provisioner.runtime.observability import bind_request, metrics
@@ -32,6 +33,8 @@ def validate(task: ValidateTask, settings: Settings) -> dict[str, Any]:
             ),
         )
         target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
+        if request.vpc_link_version is VpcLinkVersion.V2:
+            target = f"{target} through a VPC link V2"
         message = (
             f"Request accepted: {request.endpoint_type.value} API '{request.api_name}', "
             f"stage '{request.stage_name}', private integration to {target}, "
@@ -47,8 +50,11 @@ def create_api(task: CreateApiTask, settings: Settings) -> dict[str, Any]:
     paths = "/ and /{proxy+}" if request.proxy_all_paths else "/"
     message = (
         f"REST API {api.rest_api_id} created: {paths} proxied to {request.endpoint_url} "
-        "through the stage's VpcLink."
+        "through the stage's VpcLink"
     )
+    if request.vpc_link_version is VpcLinkVersion.V2:
+        message += f" V2, integrationTarget {request.nlb_arn}"
+    message += "."
     note = progress(request.ref, Status.API_CREATED, message, restApiId=api.rest_api_id)
     common.announce(settings, note, restApiId=api.rest_api_id)
     return {"api": api.to_wire(), "progress": note}

@@ -6,6 +6,7 @@ from typing import Any
 
 from provisioner.contract.payloads import RelinkTask, ValidateTask, WorkflowKind
 from provisioner.contract.progress import Status, progress
+from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import relink
 from provisioner.runtime.observability import bind_request
 from provisioner.runtime.settings import Settings
@@ -23,6 +24,8 @@ def validate_relink(task: ValidateTask, settings: Settings) -> dict[str, Any]:
             ),
         )
         target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
+        if not request.vpc_link_id and request.vpc_link_version is VpcLinkVersion.V2:
+            target = f"a VPC link V2 to {target}"
         message = (
             f"Relink accepted: stage '{request.stage_name}' of API {request.rest_api_id} will move "
             f"from VpcLink {request.old_vpc_link_id} to {target} once it is AVAILABLE."
@@ -33,10 +36,10 @@ def validate_relink(task: ValidateTask, settings: Settings) -> dict[str, Any]:
 def relink_stage(task: RelinkTask, settings: Settings) -> dict[str, Any]:
     request = task.request
     bind_request(request)
-    old_link = relink.relink_stage(request, task.link, settings=settings)
+    news = relink.relink_stage(request, task.link, settings=settings)
     message = (
         f"Stage '{request.stage_name}' of API {request.rest_api_id} now uses VpcLink "
-        f"{task.link.vpc_link_id}" + (f"; {old_link}." if old_link else ".")
+        f"{task.link.vpc_link_id}" + (f"; {news}." if news else ".")
     )
     note = progress(
         request.ref,

@@ -1,0 +1,73 @@
+"""API Gateway V2 (``apigatewayv2``): VPC links V2, which REST APIs use since November 2025.
+
+A V2 link is network interfaces in its subnets, with its security groups: it is not tied to a
+load balancer and serves every ALB or NLB they reach (the integration names one, with
+``integrationTarget``). Its status goes ``PENDING`` → ``AVAILABLE`` | ``FAILED``; ``DELETING``
+after a delete; ``INACTIVE`` after 60 days without traffic (its network interfaces deleted,
+re-created when requests resume). Source: API Gateway Developer Guide, "Set up VPC links V2 in
+API Gateway" (apigateway-vpc-links-v2.html). The links are described as :mod:`.apigateway`'s
+:class:`VpcLink`, with ``version`` ``V2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from provisioner.aws import clients
+from provisioner.aws.apigateway import VpcLink
+from provisioner.aws.clients import aws_errors
+from provisioner.contract import errors
+
+VERSION = "V2"
+
+
+def _link(item: Any) -> VpcLink:
+    return VpcLink(
+        id=item["VpcLinkId"],
+        name=item.get("Name", ""),
+        status=item.get("VpcLinkStatus", "PENDING"),
+        status_message=item.get("VpcLinkStatusMessage"),
+        target_arns=[],
+        tags=dict(item.get("Tags") or {}),
+        version=VERSION,
+        subnet_ids=list(item.get("SubnetIds") or []),
+        security_group_ids=list(item.get("SecurityGroupIds") or []),
+    )
+
+
+def vpc_links() -> Iterator[VpcLink]:
+    """Every V2 link of the account and region (GetVpcLinks has no boto3 paginator)."""
+    token: str | None = None
+    while True:
+        with aws_errors():
+            page = clients.apigatewayv2().get_vpc_links(**({"NextToken": token} if token else {}))
+        for item in page.get("Items", []):
+            yield _link(item)
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
+def get_vpc_link(vpc_link_id: str) -> VpcLink | None:
+    try:
+        with aws_errors():
+            return _link(clients.apigatewayv2().get_vpc_link(VpcLinkId=vpc_link_id))
+    except errors.ResourceNotFound:
+        return None
+
+
+def create_vpc_link(
+    name: str, subnet_ids: list[str], security_group_ids: list[str], tags: dict[str, str]
+) -> VpcLink:
+    arguments: dict[str, Any] = {"Name": name, "SubnetIds": subnet_ids, "Tags": tags}
+    if security_group_ids:  # optional: without any, the interfaces get the VPC's default group
+        arguments["SecurityGroupIds"] = security_group_ids
+    with aws_errors():
+        return _link(clients.apigatewayv2().create_vpc_link(**arguments))
+
+
+def delete_vpc_link(vpc_link_id: str) -> None:
+    """Delete a link; AWS refuses (``AwsRequestRejected``) while a REST API uses it."""
+    with aws_errors():
+        clients.apigatewayv2().delete_vpc_link(VpcLinkId=vpc_link_id)
