@@ -15,8 +15,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from emulator.apps.console import Console, clock
 from emulator.engine.clock import TimeScale
 from emulator.engine.runtime import EmbeddedAws, free_port
+from emulator.ticket_desk import DeskEvent, TicketDesk
+from emulator.ticket_desk.wiring import TicketWiring, connect
 
 DEFAULT_PORT = 4566
 REGION = "us-east-1"
@@ -96,3 +99,15 @@ def http_client(endpoint_url: str, service: str) -> Any:
     session = boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS)
     config = Config(retries={"total_max_attempts": 3, "mode": "standard"})
     return session.client(service, endpoint_url=endpoint_url, config=config)
+
+
+def start_ticket_desk(aws: EmbeddedAws, console: Console) -> TicketWiring:
+    """The embedded ticket desk, started, the stack's write-back pointed at it (and sample
+    tickets seeded), and each write-back printed as the desk receives it."""
+
+    def show(event: DeskEvent) -> None:
+        console.line(f"{clock()}  ticket desk: {event.describe()}")
+
+    desk = TicketDesk(on_change=show).start()
+    secretsmanager = http_client(aws.endpoint_url, "secretsmanager")
+    return connect(secretsmanager, aws.stack_name, aws.outputs["TicketIntakeUrl"], desk)

@@ -30,12 +30,17 @@ from typing import Any
 from moto.moto_api._internal import mock_random
 
 from emulator.apps.console import Console, clock
-from emulator.apps.local import LocalSettings, claim_port, http_client, start_embedded_aws
+from emulator.apps.local import (
+    LocalSettings,
+    claim_port,
+    http_client,
+    start_embedded_aws,
+    start_ticket_desk,
+)
 from emulator.engine.clock import CLOCK, describe_time_scale
 from emulator.engine.runtime import EmbeddedAws
 from emulator.engine.stack import REPO_ROOT
-from emulator.ticket_desk import DeskEvent, TicketDesk
-from emulator.ticket_desk.wiring import SYSTEMS, TicketWiring, connect, sample_delivery
+from emulator.ticket_desk.wiring import SYSTEMS, TicketWiring, sample_delivery
 from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import ProgressFollower
 
@@ -133,22 +138,6 @@ class ActivityPrinter:
 
 
 # --- tickets ----------------------------------------------------------------------------------
-def start_ticket_desk(aws: EmbeddedAws, console: Console) -> TicketWiring:
-    """The embedded ticket desk, the stack's write-back pointed at it, and each write-back
-    printed as it arrives."""
-
-    def show(event: DeskEvent) -> None:
-        console.line(f"{clock()}  ticket desk: {event.describe()}")
-
-    desk = TicketDesk(on_change=show).start()
-    return connect(
-        http_client(aws.endpoint_url, "secretsmanager"),
-        aws.stack_name,
-        aws.outputs["TicketIntakeUrl"],
-        desk,
-    )
-
-
 def ticket_curls(tickets: TicketWiring, nlb_arn: str) -> dict[str, str]:
     """Per system, a ``curl`` posting its sample delivery (fresh: the intake refuses old
     ones), signed with the stack's webhook secret, saved under ``.local/tickets/``."""

@@ -52,3 +52,8 @@ def test_the_demo_provisions_a_private_api_and_passes_every_check():
     assert re.search(r"^\s+Authorization\s+AWS_IAM$", finished.stdout, re.MULTILINE), output
     assert "GET / is authorized with AWS_IAM" in finished.stdout
     assert "error code ExposureNotAllowed" in finished.stdout
+    # requests from tickets: the Jira ticket hears every step and is moved; GitHub's is told
+    assert "ticket desk: jira OPS-42 transition" in finished.stdout, output
+    assert "OPS-42 was moved to Done" in finished.stdout
+    assert "a redelivery is answered 200 as a duplicate, not run twice" in finished.stdout
+    assert "the issue is told which of its own fields is wrong" in finished.stdout

@@ -155,7 +155,11 @@ def network(aws: None) -> Network:
         Tags=[EXPOSE_TAG],  # its owner consents to its exposure through API Gateway
     )["LoadBalancers"][0]
     alb = elbv2.create_load_balancer(
-        Name="orders-alb", Subnets=subnet_ids, Scheme="internal", Type="application"
+        Name="orders-alb",
+        Subnets=subnet_ids,
+        Scheme="internal",
+        Type="application",
+        Tags=[EXPOSE_TAG],
     )["LoadBalancers"][0]
     return Network(
         vpc_id=vpc_id,

@@ -18,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 
 from emulator import fidelity
 from emulator.fidelity import events
-from privateapi.network import create_sample_network
+from privateapi.network import EXPOSE_TAG, create_sample_network
 from privateapi.waiting import wait_until
 from provisioner.contract.errors import MAX_LISTED_FIELDS
 from tests.requests_corpus import MAX_DETAIL, SEED, Case, World, named, provision_cases
@@ -324,7 +324,11 @@ def corpus_world(provisioner: Provisioner) -> World:
     nlb_arn = provisioner.network.nlb_arn
     subnets = provisioner.network.subnet_ids
     alb_arn = elbv2.create_load_balancer(
-        Name="corpus-alb", Subnets=subnets, Scheme="internal", Type="application"
+        Name="corpus-alb",
+        Subnets=subnets,
+        Scheme="internal",
+        Type="application",
+        Tags=[EXPOSE_TAG],
     )["LoadBalancers"][0]["LoadBalancerArn"]
     linked = create_sample_network(
         provisioner.aws.client("ec2"), provisioner.aws.client("elbv2"), name="corpus-linked"

@@ -1,0 +1,150 @@
+"""``make demo``'s ticket scenarios: requests that come from a ticket system, not the bus.
+
+The embedded ticket desk plays Jira and GitHub; the stack's write-back credentials point at it
+(:func:`emulator.ticket_desk.wiring.connect`). Each delivery is POSTed over HTTP to the
+intake's Function URL, signed with the stack's webhook secret as the system signs it, and
+every comment and move the write-back makes on the ticket is printed as the desk receives it.
+
+5. An approved Jira ticket: the intake answers 202 with the request id, the provisioning runs,
+   the ticket gets one comment per milestone and the invoke URL, and is moved to Done. The
+   same delivery again (Jira's retry) is answered 200 as a duplicate.
+6. A GitHub issue whose NLB ARN names no load balancer: REJECTED, and the issue is told which
+   of its own fields is wrong ("NLB ARN: ..."), then closed as not planned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.apps.console import Console
+from emulator.apps.requester import (
+    MISSING_NLB_ARN,
+    FollowedRequest,
+    Requester,
+    Verdict,
+    follow,
+)
+from emulator.engine.clock import CLOCK
+from emulator.ticket_desk import TicketDesk
+from emulator.ticket_desk.wiring import sample_delivery
+from privateapi.progress import ProgressFollower
+from privateapi.waiting import wait_until
+
+# Real seconds: the write-back runs from an SQS queue whose visibility timeouts are real time.
+WRITE_BACK_TIMEOUT_SECONDS = 60
+JIRA_TICKET = "OPS-42"
+GITHUB_TICKET = "acme/platform-requests#17"
+
+
+def ticket_when(
+    desk: TicketDesk, system: str, key: str, done: Any, what: str
+) -> dict[str, Any] | None:
+    """The ticket once ``done(ticket)`` holds (bounded); None if it never did."""
+    try:
+        return wait_until(
+            lambda: found if done(found := desk.ticket(system, key)) else None,  # type: ignore[arg-type]
+            timeout=WRITE_BACK_TIMEOUT_SECONDS,
+            what=what,
+        )
+    except TimeoutError:
+        return None
+
+
+def comments(ticket: dict[str, Any], *, public_only: bool = False) -> list[str]:
+    return [
+        event["text"]
+        for event in ticket["received"]
+        if event["kind"] == "comment" and (event.get("public") is not False or not public_only)
+    ]
+
+
+# --- scenario 5: an approved Jira ticket ------------------------------------------------------
+def scenario_jira_ticket(
+    console: Console, requester: Requester, follower: ProgressFollower, verdict: Verdict
+) -> None:
+    console.heading(f"5. A Jira ticket, {JIRA_TICKET}, approved: it becomes a private API")
+    tickets = requester.tickets
+    assert tickets is not None, "the demo starts the ticket desk before its scenarios"
+    network = requester.create_network("billing-service")
+    console.line(f"  the ticket asks for API 'orders' on {network.nlb_arn}")
+    body = sample_delivery("jira", now=CLOCK.now(), nlb_arn=network.nlb_arn)
+    sent_at = CLOCK.now()
+    status, answer = tickets.deliver("jira", body, delivery_id="demo-jira-1")
+    console.line(f"  Jira's signed delivery to {tickets.url('jira')}: {status} {answer}")
+    if not verdict.check(status == 202, "the intake accepted the delivery (202)", answer):
+        return
+    followed = follow(console, requester, follower, FollowedRequest(answer["requestId"], sent_at))
+    if not verdict.final_status(followed, "SUCCEEDED"):
+        return
+    again = tickets.deliver("jira", body, delivery_id="demo-jira-1")
+    console.line(f"  the same delivery again (Jira retries): {again[0]} {again[1]}")
+    verdict.check(
+        again[0] == 200 and again[1].get("duplicate") is True,
+        "a redelivery is answered 200 as a duplicate, not run twice",
+        again,
+    )
+    ticket = ticket_when(
+        tickets.desk,
+        "jira",
+        JIRA_TICKET,
+        lambda found: found["status"] == "Done",
+        "the Jira ticket moved to Done",
+    )
+    if not verdict.check(ticket is not None, f"{JIRA_TICKET} was moved to Done"):
+        return
+    assert ticket is not None and followed.final is not None
+    posted = comments(ticket)
+    verdict.check(
+        len(posted) == len(followed.timeline),
+        "the ticket got one comment per notification",
+        f"{len(posted)} comments, {len(followed.timeline)} notifications",
+    )
+    verdict.check(
+        str(followed.final.body.get("invokeUrl")) in posted[-1],
+        "the last comment gives the invoke URL",
+        posted[-1],
+    )
+
+
+# --- scenario 6: a GitHub issue with a wrong field --------------------------------------------
+def scenario_github_ticket_with_a_wrong_field(
+    console: Console, requester: Requester, follower: ProgressFollower, verdict: Verdict
+) -> None:
+    console.heading(f"6. A GitHub issue, {GITHUB_TICKET}, whose NLB ARN names no load balancer")
+    tickets = requester.tickets
+    assert tickets is not None, "the demo starts the ticket desk before its scenarios"
+    body = sample_delivery("github", now=CLOCK.now(), nlb_arn=MISSING_NLB_ARN)
+    sent_at = CLOCK.now()
+    status, answer = tickets.deliver("github", body)
+    console.line(f"  GitHub's signed delivery to {tickets.url('github')}: {status} {answer}")
+    if not verdict.check(status == 202, "the intake accepted the delivery (202)", answer):
+        return
+    followed = follow(console, requester, follower, FollowedRequest(answer["requestId"], sent_at))
+    if not verdict.final_status(followed, "REJECTED"):
+        return
+    ticket = ticket_when(
+        tickets.desk,
+        "github",
+        GITHUB_TICKET,
+        lambda found: found["state"] == "closed",
+        "the GitHub issue closed",
+    )
+    if not verdict.check(ticket is not None, f"{GITHUB_TICKET} was closed"):
+        return
+    assert ticket is not None
+    told = "\n".join(comments(ticket))
+    verdict.check(
+        "NLB ARN: " in told and "detail.nlbArn" not in told,
+        "the issue is told which of its own fields is wrong (its label, 'NLB ARN')",
+        told,
+    )
+    verdict.check(
+        ticket.get("state_reason") == "not_planned" and "needs-changes" in ticket["labels"],
+        "closed as not planned, labelled needs-changes",
+        {key: ticket.get(key) for key in ("state_reason", "labels")},
+    )
+    left = requester.left_behind(followed.request_id)
+    verdict.check(not left, "nothing was created", left)
+
+
+SCENARIOS = (scenario_jira_ticket, scenario_github_ticket_with_a_wrong_field)
