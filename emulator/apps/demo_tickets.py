@@ -5,10 +5,10 @@ The embedded ticket desk plays Jira and GitHub; the stack's write-back credentia
 intake's Function URL, signed with the stack's webhook secret as the system signs it, and
 every comment and move the write-back makes on the ticket is printed as the desk receives it.
 
-5. An approved Jira ticket: the intake answers 202 with the request id, the provisioning runs,
+6. An approved Jira ticket: the intake answers 202 with the request id, the provisioning runs,
    the ticket gets one comment per milestone and the invoke URL, and is moved to Done. The
    same delivery again (Jira's retry) is answered 200 as a duplicate.
-6. A GitHub issue whose NLB ARN names no load balancer: REJECTED, and the issue is told which
+7. A GitHub issue whose NLB ARN names no load balancer: REJECTED, and the issue is told which
    of its own fields is wrong ("NLB ARN: ..."), then closed as not planned.
 """
 
@@ -58,24 +58,40 @@ def comments(ticket: dict[str, Any], *, public_only: bool = False) -> list[str]:
     ]
 
 
-# --- scenario 5: an approved Jira ticket ------------------------------------------------------
+def deliver_and_follow(
+    console: Console,
+    requester: Requester,
+    follower: ProgressFollower,
+    verdict: Verdict,
+    delivery: tuple[str, dict[str, Any], str | None],
+) -> FollowedRequest | None:
+    """POST ``(system, body, delivery id)`` signed to the intake, check the 202, and follow
+    the request it became (None when the intake did not accept it)."""
+    system, body, delivery_id = delivery
+    tickets = requester.tickets
+    assert tickets is not None, "the demo starts the ticket desk before its scenarios"
+    sent_at = CLOCK.now()
+    status, answer = tickets.deliver(system, body, delivery_id=delivery_id)
+    console.line(f"  {system}'s signed delivery to {tickets.url(system)}: {status} {answer}")
+    if not verdict.check(status == 202, "the intake accepted the delivery (202)", answer):
+        return None
+    return follow(console, requester, follower, FollowedRequest(answer["requestId"], sent_at))
+
+
+# --- scenario 6: an approved Jira ticket ------------------------------------------------------
 def scenario_jira_ticket(
     console: Console, requester: Requester, follower: ProgressFollower, verdict: Verdict
 ) -> None:
-    console.heading(f"5. A Jira ticket, {JIRA_TICKET}, approved: it becomes a private API")
-    tickets = requester.tickets
-    assert tickets is not None, "the demo starts the ticket desk before its scenarios"
+    console.heading(f"6. A Jira ticket, {JIRA_TICKET}, approved: it becomes a private API")
     network = requester.create_network("billing-service")
     console.line(f"  the ticket asks for API 'orders' on {network.nlb_arn}")
     body = sample_delivery("jira", now=CLOCK.now(), nlb_arn=network.nlb_arn)
-    sent_at = CLOCK.now()
-    status, answer = tickets.deliver("jira", body, delivery_id="demo-jira-1")
-    console.line(f"  Jira's signed delivery to {tickets.url('jira')}: {status} {answer}")
-    if not verdict.check(status == 202, "the intake accepted the delivery (202)", answer):
+    delivery = ("jira", body, "demo-jira-1")
+    followed = deliver_and_follow(console, requester, follower, verdict, delivery)
+    if followed is None or not verdict.final_status(followed, "SUCCEEDED"):
         return
-    followed = follow(console, requester, follower, FollowedRequest(answer["requestId"], sent_at))
-    if not verdict.final_status(followed, "SUCCEEDED"):
-        return
+    tickets = requester.tickets
+    assert tickets is not None
     again = tickets.deliver("jira", body, delivery_id="demo-jira-1")
     console.line(f"  the same delivery again (Jira retries): {again[0]} {again[1]}")
     verdict.check(
@@ -106,22 +122,17 @@ def scenario_jira_ticket(
     )
 
 
-# --- scenario 6: a GitHub issue with a wrong field --------------------------------------------
+# --- scenario 7: a GitHub issue with a wrong field --------------------------------------------
 def scenario_github_ticket_with_a_wrong_field(
     console: Console, requester: Requester, follower: ProgressFollower, verdict: Verdict
 ) -> None:
-    console.heading(f"6. A GitHub issue, {GITHUB_TICKET}, whose NLB ARN names no load balancer")
-    tickets = requester.tickets
-    assert tickets is not None, "the demo starts the ticket desk before its scenarios"
+    console.heading(f"7. A GitHub issue, {GITHUB_TICKET}, whose NLB ARN names no load balancer")
     body = sample_delivery("github", now=CLOCK.now(), nlb_arn=MISSING_NLB_ARN)
-    sent_at = CLOCK.now()
-    status, answer = tickets.deliver("github", body)
-    console.line(f"  GitHub's signed delivery to {tickets.url('github')}: {status} {answer}")
-    if not verdict.check(status == 202, "the intake accepted the delivery (202)", answer):
+    followed = deliver_and_follow(console, requester, follower, verdict, ("github", body, None))
+    if followed is None or not verdict.final_status(followed, "REJECTED"):
         return
-    followed = follow(console, requester, follower, FollowedRequest(answer["requestId"], sent_at))
-    if not verdict.final_status(followed, "REJECTED"):
-        return
+    tickets = requester.tickets
+    assert tickets is not None
     ticket = ticket_when(
         tickets.desk,
         "github",

@@ -8,7 +8,6 @@ from typing import Any
 
 from emulator.fidelity.patching import wrap
 
-
 # Item operations, as moto's response handler answers them.
 _ITEM_ACTIONS = (
     "get_item",
