@@ -18,9 +18,12 @@ conditions"), and this module reproduces:
   poll waits on the queue itself (woken by each message sent), so a message is delivered as
   soon as it is sent or becomes visible again.
 * Received messages stay in the queue, hidden for the **queue's visibility timeout** (moto
-  enforces it, in real time). A batch the function processes successfully is **deleted**. If
-  the function returns an error (or times out), **all** messages of the batch become visible
-  again when their visibility timeout ends (Lambda does not make them visible sooner).
+  enforces it; here on the embedded AWS's clock, like every other AWS time: a poller with
+  nothing visible sleeps on the clock until the next hidden message comes back, so a test on
+  the ``auto`` clock skips that wait when nothing else runs). A batch the function processes
+  successfully is **deleted**. If the function returns an error (or times out), **all**
+  messages of the batch become visible again when their visibility timeout ends (Lambda does
+  not make them visible sooner).
 * The event: ``{"Records": [{"messageId", "receiptHandle", "body", "attributes":
   {"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"}
   (FIFO: also ``SequenceNumber``, ``MessageGroupId``, ``MessageDeduplicationId``),
@@ -92,6 +95,7 @@ def install() -> None:
         from moto.awslambda.models import LambdaBackend
         from moto.sqs.models import sqs_backends
 
+        _sqs_on_the_clock()
         original = LambdaBackend.create_event_source_mapping
 
         def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
@@ -104,6 +108,21 @@ def install() -> None:
 
         LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
         _installed = True
+
+
+def _sqs_on_the_clock() -> None:
+    """moto's SQS messages read the time with ``unix_time_millis`` (when a message becomes
+    visible again, when a delay ends, its sent and first-receive timestamps): the embedded
+    AWS's clock instead. Long polls (``unix_time``) stay in real time: a ReceiveMessage that
+    waits is a client waiting, not AWS time passing."""
+    from moto.sqs import models
+
+    original = models.unix_time_millis
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return CLOCK.time() * 1000.0 if dt is None else original(dt)
+
+    models.unix_time_millis = unix_time_millis  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -270,7 +289,13 @@ class SqsEventSources:
     def _receive(self, mapping: _Mapping, queue: Any, stop: threading.Event) -> list[Any]:
         messages = self._receive_once(mapping, queue, min(MAX_RECEIVE, mapping.batch_size))
         if not messages:
-            self._wait_for_messages(queue, stop, self.max_wait)
+            hidden = _until_next_visible(queue)
+            if hidden != float("inf") and not queue.messages:
+                # A message comes back when its visibility timeout ends, a moment of the
+                # clock: sleep on it (woken early by a message sent meanwhile, or the stop).
+                CLOCK.sleep(hidden, cancelled=lambda: stop.is_set() or bool(queue.messages))
+            else:
+                self._wait_for_messages(queue, stop, self.max_wait)
             return []
         if mapping.batching_window <= 0:
             return messages
@@ -515,10 +540,8 @@ def _queue(queue_arn: str) -> Any:
 
 
 def _until_next_visible(queue: Any) -> float:
-    """Seconds until the first hidden or delayed message becomes visible (moto's clock)."""
-    from moto.core.utils import unix_time_millis
-
-    now = unix_time_millis()
+    """Seconds until the first hidden or delayed message becomes visible (on the clock)."""
+    now = CLOCK.time() * 1000
     upcoming = [
         max(message.visible_at, message.delayed_until)
         for message in list(queue._messages)

@@ -3,7 +3,8 @@ ReportBatchItemFailures, visibility timeout 1 s, maxReceiveCount 2 into a dead-l
 
 The worker records every delivery in the table as ``<id>#<receive count>``; tests wait on
 those records and on the poller's own record of each batch (``aws.event_sources.deliveries``),
-never on time. moto's visibility timeouts are real time, hence the 1 s queue."""
+never on time. Visibility timeouts run on the embedded AWS's clock, which stands still here:
+a test steps it past the timeout a delivery left its message with (``_step_past``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from privateapi.waiting import wait_until
 
 pytestmark = pytest.mark.unit
 
-WAIT = 20  # seconds: a cold start, and a redelivery or two after the 1 s visibility timeout
+WAIT = 20  # real seconds: a cold start, and a redelivery or two once the clock is stepped
+VISIBILITY_SECONDS = 1.1  # past the work queue's visibility timeout (1 s)
 
 
 def _send(aws: EmbeddedAws, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -45,6 +47,17 @@ def _wait_received(aws: EmbeddedAws, *keys: str) -> dict[str, dict[str, Any]]:
         timeout=WAIT,
         what=f"the worker to receive {keys}",
     )
+
+
+def _step_past(aws: EmbeddedAws, message_id: str, deliveries: int, seconds: float) -> None:
+    """Once the message's ``deliveries``-th batch is settled (the function has answered, so
+    its visibility is what the delivery left), step the clock ``seconds`` on."""
+    wait_until(
+        lambda: len(_settled(aws, message_id)) >= deliveries,
+        timeout=WAIT,
+        what=f"delivery {deliveries} of {message_id} to be settled",
+    )
+    aws.clock.advance(seconds)
 
 
 def _settled(aws: EmbeddedAws, message_id: str) -> list[Delivery]:
@@ -160,6 +173,7 @@ def test_batches_are_bounded_by_the_batch_size(aws: EmbeddedAws) -> None:
 def test_batch_item_failures_are_redelivered_and_the_rest_deleted(aws: EmbeddedAws) -> None:
     fine = _send(aws, {"id": "fine"})["MessageId"]
     flaky = _send(aws, {"id": "flaky", "action": "fail", "failTimes": 1})["MessageId"]
+    _step_past(aws, flaky, 1, VISIBILITY_SECONDS)
 
     received = _wait_received(aws, "fine#1", "flaky#1", "flaky#2")
     wait_until(
@@ -180,6 +194,7 @@ def test_batch_item_failures_are_redelivered_and_the_rest_deleted(aws: EmbeddedA
 
 def test_a_function_error_leaves_the_whole_batch_for_redelivery(aws: EmbeddedAws) -> None:
     boom = _send(aws, {"id": "boom", "action": "raise"})["MessageId"]
+    _step_past(aws, boom, 1, VISIBILITY_SECONDS)
 
     _wait_received(aws, "boom#1", "boom#2")
 
@@ -190,6 +205,8 @@ def test_a_function_error_leaves_the_whole_batch_for_redelivery(aws: EmbeddedAws
 
 def test_a_message_that_keeps_failing_ends_in_the_dead_letter_queue(aws: EmbeddedAws) -> None:
     poison = _send(aws, {"id": "poison", "action": "fail"})["MessageId"]
+    _step_past(aws, poison, 1, VISIBILITY_SECONDS)
+    _step_past(aws, poison, 2, VISIBILITY_SECONDS)
 
     wait_until(
         lambda: _queue_counts(aws, "WorkDeadLettersUrl") == (1, 0),
@@ -211,12 +228,15 @@ def test_a_handler_can_delay_its_own_retry_with_change_message_visibility(
     aws: EmbeddedAws,
 ) -> None:
     # the handler sets its message's visibility to 3 s (the queue's is 1 s) and reports it
-    _send(aws, {"id": "later", "action": "delay", "seconds": 3})
+    later = _send(aws, {"id": "later", "action": "delay", "seconds": 3})["MessageId"]
 
-    received = _wait_received(aws, "later#1", "later#2")
-
-    first, second = (float(received[f"later#{n}"]["realTime"]["S"]) for n in (1, 2))
-    assert second - first >= 3.0
+    # past the queue's 1 s, the message is still hidden
+    _step_past(aws, later, 1, 2.5)
+    assert _queue_counts(aws, "WorkQueueUrl") == (0, 1)
+    assert "later#2" not in _received(aws)
+    # past its own 3 s, it is delivered again
+    aws.clock.advance(1)
+    _wait_received(aws, "later#1", "later#2")
 
 
 def test_a_mapping_created_through_the_api_is_polled_and_reset_removes_it(

@@ -4,8 +4,8 @@ the embedded ticket desk (comments, then the ticket moved), for each of the thre
 
 The write-back reaches the desk through the stack's real path: SNS (filtered on
 ``ticketSystem``) → SQS → the write-back function (an event source mapping with partial batch
-responses). SQS visibility timeouts are real time in the embedded AWS, so the tests that make
-the desk answer 429 keep its ``Retry-After`` at one second.
+responses). Its retries and ordering waits are SQS visibility timeouts, on the embedded AWS's
+clock like the workflow's own waits (the auto clock skips them when nothing else runs).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from emulator.engine.clock import CLOCK
 from emulator.ticket_desk import TicketDesk
 from emulator.ticket_desk.wiring import TicketWiring, connect, sample_delivery
-from privateapi.waiting import wait_until
+from privateapi.waiting import WaitedTooLong, wait_until
 from tests.workflow.conftest import Provisioner
 
 pytestmark = pytest.mark.workflow
@@ -76,7 +76,14 @@ def written_back(
             return found
         return None
 
-    return wait_until(done, timeout=60, what=f"{comments} comments on {system} {ticket}")
+    try:
+        return wait_until(done, timeout=60, what=f"{comments} comments on {system} {ticket}")
+    except WaitedTooLong as missing:
+        found = desk.ticket(system, ticket)  # type: ignore[arg-type]
+        raise AssertionError(
+            f"{missing}; the ticket received {found['received']}; the desk answered "
+            f"{[(r['method'], r['path'], r['status']) for r in desk.requests()]}"
+        ) from None
 
 
 def comments(ticket: dict[str, Any], *, public: bool | None = None) -> list[str]:
