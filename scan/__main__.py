@@ -58,7 +58,7 @@ def run_checkov(template: Path) -> dict[str, Any]:
     )
     if not completed.stdout.strip():
         raise SystemExit(f"checkov said nothing (exit {completed.returncode}): {completed.stderr}")
-    report = json.loads(completed.stdout)
+    report: dict[str, Any] | list[dict[str, Any]] = json.loads(completed.stdout)
     return report[0] if isinstance(report, list) else report
 
 

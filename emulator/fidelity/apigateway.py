@@ -513,9 +513,9 @@ def _patch_tags() -> None:
         model.tags = {k: v for k, v in (model.tags or {}).items() if k not in keys}
         return 204, {"status": 204}, ""
 
-    response_cls.get_tags = get_tags
-    response_cls.tag_resource = tag_resource
-    response_cls.untag_resource = untag_resource
+    response_cls.get_tags = get_tags  # type: ignore[method-assign]
+    response_cls.tag_resource = tag_resource  # type: ignore[method-assign]
+    response_cls.untag_resource = untag_resource  # type: ignore[method-assign]
 
 
 def _patch_throttling() -> None:
