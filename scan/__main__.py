@@ -24,7 +24,8 @@ CHECKOV = REPO_ROOT / ".venv-scan" / "bin" / "checkov"
 
 
 def read_skips(path: Path = SKIPS_FILE) -> dict[str, str]:
-    """``{check id: reason}``: one ``CKV_... reason`` a line; ``#`` starts a comment."""
+    """``{check id: reason}``: one ``CKV_... reason`` a line; a line starting with ``#`` is a
+    comment."""
     skips: dict[str, str] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         text = "" if line.lstrip().startswith("#") else line.strip()
