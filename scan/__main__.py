@@ -24,7 +24,8 @@ CHECKOV = REPO_ROOT / ".venv-scan" / "bin" / "checkov"
 
 
 def read_skips(path: Path = SKIPS_FILE) -> dict[str, str]:
-    """``{check id: reason}``: one ``CKV_... reason`` a line; ``#`` starts a comment."""
+    """``{check id: reason}``: one ``CKV_... reason`` a line; a line starting with ``#`` is a
+    comment."""
     skips: dict[str, str] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         text = "" if line.lstrip().startswith("#") else line.strip()
@@ -58,7 +59,7 @@ def run_checkov(template: Path) -> dict[str, Any]:
     )
     if not completed.stdout.strip():
         raise SystemExit(f"checkov said nothing (exit {completed.returncode}): {completed.stderr}")
-    report = json.loads(completed.stdout)
+    report: dict[str, Any] | list[dict[str, Any]] = json.loads(completed.stdout)
     return report[0] if isinstance(report, list) else report
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import boto3
 from botocore.config import Config
@@ -24,7 +25,16 @@ from emulator.ticket_desk.wiring import TicketWiring, connect
 DEFAULT_PORT = 4566
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
-LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class Credentials(TypedDict):
+    """Keyword arguments of ``boto3.Session``: an access key (moto accepts any)."""
+
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+LOCAL_CREDENTIALS = Credentials(aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 class PortBusy(RuntimeError):
@@ -98,7 +108,9 @@ def http_client(endpoint_url: str, service: str) -> Any:
     """A boto3 client for ``service`` at ``endpoint_url`` (dummy credentials, standard retries)."""
     session = boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS)
     config = Config(retries={"total_max_attempts": 3, "mode": "standard"})
-    return session.client(service, endpoint_url=endpoint_url, config=config)
+    # any service by its name (boto3's stubs type a client per literal service name)
+    make_client: Callable[..., Any] = session.client
+    return make_client(service, endpoint_url=endpoint_url, config=config)
 
 
 def start_ticket_desk(aws: EmbeddedAws, console: Console) -> TicketWiring:

@@ -71,10 +71,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from emulator.engine.clock import CLOCK
 from emulator.engine.lambda_runtime import InvocationResult, LambdaRuntime
+
+if TYPE_CHECKING:
+    from moto.events.utils import EventMessageType
 
 LOG = logging.getLogger(__name__)
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
@@ -115,14 +118,16 @@ def _sqs_on_the_clock() -> None:
     visible again, when a delay ends, its sent and first-receive timestamps): the embedded
     AWS's clock instead. Long polls (``unix_time``) stay in real time: a ReceiveMessage that
     waits is a client waiting, not AWS time passing."""
-    from moto.sqs import models
+    from moto.sqs import models as sqs_models
 
+    # moto.sqs.models' own name for moto.core.utils.unix_time_millis (imported, not exported)
+    models: Any = sqs_models
     original = models.unix_time_millis
 
     def unix_time_millis(dt: Any = None) -> float:
-        return CLOCK.time() * 1000.0 if dt is None else original(dt)
+        return CLOCK.time() * 1000.0 if dt is None else float(original(dt))
 
-    models.unix_time_millis = unix_time_millis  # type: ignore[assignment]
+    models.unix_time_millis = unix_time_millis
 
 
 @dataclass(frozen=True)
@@ -436,7 +441,8 @@ def matches_filters(record: dict[str, Any], filters: tuple[str, ...]) -> bool:
         body: Any = json.loads(record["body"])
     except ValueError:
         body = record["body"]
-    data = {"body": body}
+    # moto's EventBridge matcher types what it matches as an event; any JSON object will do
+    data = cast("EventMessageType", {"body": body})
     return any(EventPattern.load(pattern).matches_event(data) for pattern in filters)
 
 
@@ -481,7 +487,7 @@ def _error_type(result: InvocationResult) -> str | None:
 # --- moto's state ------------------------------------------------------------------------------
 def _lambda_backends() -> Any:
     """The BackendDict moto's Lambda API uses (its "simple" backend when Docker is off)."""
-    from moto.core.models import default_user_config
+    from moto.core.config import default_user_config
 
     if default_user_config.get("lambda", {}).get("use_docker", True) is False:
         from moto.awslambda_simple.models import lambda_simple_backends

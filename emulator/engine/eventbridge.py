@@ -20,12 +20,15 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from moto.events import models as events_models
 from moto.events.utils import EventTemplateParser
 from moto.utilities.arns import parse_arn
+
+if TYPE_CHECKING:
+    from moto.events.utils import EventMessageType
 
 LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -43,7 +46,7 @@ ENVELOPE_KEYS = (
 )
 
 
-def envelope(event: dict[str, Any]) -> dict[str, Any]:
+def envelope(event: Mapping[str, Any]) -> dict[str, Any]:
     """The event as EventBridge delivers it: its documented keys, ``time`` in ISO 8601."""
     body = {key: event[key] for key in ENVELOPE_KEYS if key in event}
     when = body.get("time")
@@ -60,7 +63,7 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
     if target.get("Input") is not None:
         return str(target["Input"])
     if target.get("InputPath"):
-        from jsonpath_ng.ext import parse
+        from jsonpath_ng.ext.parser import parse
 
         matches = parse(target["InputPath"]).find(event)
         return json.dumps(matches[0].value if matches else None)
@@ -69,7 +72,7 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
         transformed = EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
             input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event,
+            event=cast("EventMessageType", event),  # the envelope, as moto types an event
         )
         return transformed if isinstance(transformed, str) else json.dumps(transformed)
     return json.dumps(event)
@@ -119,7 +122,7 @@ def install() -> None:
         original: Callable[..., None] = events_models.Rule.send_to_targets
 
         def send_to_targets(
-            self: Any, original_event: dict[str, Any], transform_input: bool = True
+            self: Any, original_event: EventMessageType, transform_input: bool = True
         ) -> None:
             # moto raises NotImplementedError on target types it does not know: hand it the
             # others only, on a shallow copy so the rule itself is never mutated.

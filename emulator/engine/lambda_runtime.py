@@ -30,16 +30,19 @@ import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit
 
 import boto3
 from botocore.awsrequest import AWSResponse
 
 from emulator.engine.clock import CLOCK
+
+if TYPE_CHECKING:
+    from botocore.compat import HTTPHeaders
 
 LOG = logging.getLogger(__name__)
 ZYGOTE_SCRIPT = Path(__file__).with_name("lambda_zygote.py")
@@ -659,9 +662,9 @@ def _before_send_invoke(request: Any, **_: Any) -> AWSResponse | None:
         body = body.read()
     headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
     result, tail = runtime.dispatch(function_ref, body, headers)
-    return AWSResponse(
-        request.url, result.status_code, result.headers(tail), _RawBody(result.payload)
-    )
+    # botocore makes a HeadersDict of whatever mapping it is given; its stubs say HTTPHeaders.
+    response_headers = cast("HTTPHeaders", result.headers(tail))
+    return AWSResponse(request.url, result.status_code, response_headers, _RawBody(result.payload))
 
 
 def install_boto_hook(session: boto3.Session | None = None) -> None:
@@ -676,8 +679,11 @@ def install_boto_hook(session: boto3.Session | None = None) -> None:
     assert session is not None
     if session in _hooked_sessions:
         return
+    # A before-send handler may return the response (the request is then not sent); the stubs
+    # type every handler as returning None.
+    handler = cast("Callable[..., None]", _before_send_invoke)
     session.events.register_first(
-        "before-send.lambda.Invoke", _before_send_invoke, unique_id="emulator-lambda-invoke"
+        "before-send.lambda.Invoke", handler, unique_id="emulator-lambda-invoke"
     )
     _hooked_sessions.add(session)
 

@@ -1,6 +1,6 @@
 """One warm Lambda execution environment: imports the handler once, then serves invocations.
 
-Forked by :mod:`emulator.lambda_zygote` (which ran :func:`prepare`, the function's init, in
+Forked by :mod:`emulator.engine.lambda_zygote` (which ran :func:`prepare`, the function's init, in
 exactly the function's environment), or run as a script.
 Protocol: one JSON object per line on stdin (``{"requestId", "event", "deadlineMs"}``) and one
 per line on a private duplicate of the original stdout. The handler's own stdout (Powertools
@@ -58,7 +58,7 @@ def use_function_clock() -> None:
         return
     real = datetime.datetime
 
-    class ClockedDatetime(real):
+    class ClockedDatetime(datetime.datetime):
         @classmethod
         def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:  # type: ignore[override]
             return real.fromtimestamp(CLOCK.time(), tz)

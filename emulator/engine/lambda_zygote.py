@@ -33,9 +33,12 @@ import os
 import signal
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lambda_worker  # the zygote's neighbour; prepare() takes this folder off sys.path
+if TYPE_CHECKING:  # the same file, as mypy knows it
+    from emulator.engine import lambda_worker
+else:  # run as a script: the zygote's neighbour; prepare() takes this folder off sys.path
+    import lambda_worker
 
 _MAX_MESSAGE = 1 << 20
 

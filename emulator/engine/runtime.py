@@ -27,9 +27,12 @@ from typing import Any, Self
 import boto3
 from botocore.config import Config
 from moto.core.config import default_user_config
-from moto.moto_api import _internal as moto_api
-from moto.moto_server.threaded_moto_server import MotoRequestHandler
-from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from emulator import fidelity
@@ -217,7 +220,7 @@ class EmbeddedAws:
 
     def _wipe_and_deploy(self) -> None:
         stepfunctions.stop_running_executions()
-        moto_api.moto_api_backend.reset()
+        moto_api_backend.reset()
         if not self.deploy_stack:
             return
         self.stack = deploy(
@@ -397,8 +400,10 @@ class EmbeddedAws:
 
     def _new_client(self, service: str, **kwargs: Any) -> Any:
         kwargs.setdefault("config", Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+        # any service by its name (boto3's stubs type a client per literal service name)
+        make_client: Callable[..., Any] = self._session.client
         with self._clients_lock:  # a boto3 session is not thread-safe while it makes clients
-            return self._session.client(service, endpoint_url=self.endpoint_url, **kwargs)
+            return make_client(service, endpoint_url=self.endpoint_url, **kwargs)
 
     def control(self, hook: str, **body: Any) -> dict[str, Any]:
         """POST a test control over HTTP, as an out-of-process test would."""

@@ -78,7 +78,8 @@ class TemplateError(Exception):
 def load_template(template_path: Path) -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse
 
-    return yaml_parse(template_path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    template: dict[str, Any] = yaml_parse(template_path.read_text(encoding="utf-8"))
+    return template
 
 
 def transform(

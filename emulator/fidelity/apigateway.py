@@ -1,4 +1,4 @@
-"""Close the gaps between moto's API Gateway / ELBv2 and the real services.
+"""Close the gaps between moto's API Gateway and the real service.
 
 moto 5.2 is looser than AWS exactly where this product must be strict (see DESIGN.md,
 "Running it without AWS"). ``install()`` patches moto's backend and response classes once
@@ -19,7 +19,8 @@ moto 5.2 is looser than AWS exactly where this product must be strict (see DESIG
 * a VpcLink referenced by an integration (literally, or through the ``vpcLinkId`` stage
   variable) cannot be deleted; otherwise it is ``DELETING`` for ``vpc_link_deleting_seconds``
   (or for a scripted number of polls);
-* network load balancers get ``loadbalancer/net/`` ARNs;
+* (network load balancers' ``loadbalancer/net/`` ARNs, which the link checks read, are
+  :mod:`.elbv2`'s patch);
 * tags work on rest apis and vpc links through ``/tags/{arn}``;
 * tests can inject ``TooManyRequestsException`` (HTTP 429) on a named operation; every call
   (v1 and v2) also passes AWS's control-plane rate limits and the seeded faults of
@@ -513,9 +514,9 @@ def _patch_tags() -> None:
         model.tags = {k: v for k, v in (model.tags or {}).items() if k not in keys}
         return 204, {"status": 204}, ""
 
-    response_cls.get_tags = get_tags
-    response_cls.tag_resource = tag_resource
-    response_cls.untag_resource = untag_resource
+    response_cls.get_tags = get_tags  # type: ignore[method-assign]
+    response_cls.tag_resource = tag_resource  # type: ignore[method-assign]
+    response_cls.untag_resource = untag_resource  # type: ignore[method-assign]
 
 
 def _patch_throttling() -> None:

@@ -22,14 +22,16 @@ _ARN_KIND = {"network": "net", "gateway": "gwy"}
 
 
 def install() -> None:
-    make_arn = elbv2_models.make_arn_for_load_balancer
+    # moto.elbv2.models' own name for moto.elbv2.utils' function (imported, so not exported)
+    models: Any = elbv2_models
+    make_arn = models.make_arn_for_load_balancer
 
     def make_arn_for_load_balancer(**kwargs: Any) -> str:
         arn: str = make_arn(**kwargs)
         kind = _ARN_KIND.get(_lb_type.get() or "")
         return arn.replace("loadbalancer/app/", f"loadbalancer/{kind}/", 1) if kind else arn
 
-    elbv2_models.make_arn_for_load_balancer = make_arn_for_load_balancer  # type: ignore[assignment]
+    models.make_arn_for_load_balancer = make_arn_for_load_balancer
 
     @wrap(elbv2_models.ELBv2Backend, "create_load_balancer")
     def _create(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:

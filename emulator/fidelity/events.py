@@ -52,9 +52,11 @@ def install() -> None:
         return [dict(MALFORMED_DETAIL) if bad else next(accepted) for bad in malformed]
 
     events_models.EventsBackend.put_events = put_events  # type: ignore[method-assign]
-    original_time = events_models.unix_time
+    # moto.events.models' own name for moto.core.utils.unix_time (imported, so not exported)
+    models: Any = events_models
+    original_time = models.unix_time
 
     def unix_time(dt: Any = None) -> float:  # the event's "time": the embedded AWS's clock
         return CLOCK.time() if dt is None else float(original_time(dt))
 
-    events_models.unix_time = unix_time  # type: ignore[assignment]
+    models.unix_time = unix_time

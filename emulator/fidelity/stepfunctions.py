@@ -101,7 +101,9 @@ def _patch_time_sources() -> None:
         importlib.import_module(name).datetime = clocked  # type: ignore[attr-defined]
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-    retrier_decl.time = _ClockedTime()  # type: ignore[assignment]
+    # the retrier sleeps between attempts with its `import time`, a name it does not export
+    retrier: Any = retrier_decl
+    retrier.time = _ClockedTime()
 
 
 def _patch_wait_state() -> None:
@@ -155,7 +157,7 @@ class _LendingThread(threading.Thread):
 def _patch_task_threads() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 
-    execute_state.Thread = _LendingThread  # type: ignore[attr-defined,misc]
+    execute_state.Thread = _LendingThread  # type: ignore[attr-defined]
 
 
 # Real seconds a timed-out program gets to notice it stopped (a Lambda task in flight ends first).
@@ -300,7 +302,7 @@ def _patch_parallel_branches() -> None:
         branches_decl,
     )
 
-    original_start = branch_worker.BranchWorker.start
+    original_start: Callable[[Any], None] = branch_worker.BranchWorker.start
     original_routine = branch_worker.BranchWorker._thread_routine
 
     def start(self: Any) -> None:
@@ -317,7 +319,7 @@ def _patch_parallel_branches() -> None:
     pool_cls = branches_decl.BranchWorkerPool
     original_init = pool_cls.__init__
     original_terminated = pool_cls.on_terminated
-    original_wait = pool_cls.wait
+    original_wait: Callable[[Any], None] = pool_cls.wait
 
     def init(self: Any, workers_num: int) -> None:
         original_init(self, workers_num)
