@@ -118,7 +118,10 @@ def start_ticket_desk(aws: EmbeddedAws, console: Console) -> TicketWiring:
     tickets seeded), and each write-back printed as the desk receives it."""
 
     def show(event: DeskEvent) -> None:
-        console.line(f"{clock()}  ticket desk: {event.describe()}")
+        lines = event.describe().splitlines() or [""]
+        console.line(f"{clock()}  ticket desk: {lines[0]}")
+        for line in lines[1:]:  # a comment's further lines, under its first
+            console.line(f"{'':10}{'':13}  {line}")
 
     desk = TicketDesk(on_change=show).start()
     secretsmanager = http_client(aws.endpoint_url, "secretsmanager")
