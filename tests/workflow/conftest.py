@@ -24,6 +24,7 @@ from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import Notification, ProgressFollower
 from privateapi.submit import put_request
 from privateapi.waiting import wait_until
+from provisioner.storage import ledger
 
 # Real seconds a test may wait for its executions to end: a bound, not an expectation.
 EXECUTION_TIMEOUT_SECONDS = 120
@@ -101,9 +102,8 @@ class Provisioner:
 
     def ledger(self, request_id: str) -> dict[str, Any] | None:
         table = self.aws.outputs["LedgerTableName"]
-        item = self.aws.client("dynamodb").get_item(
-            TableName=table, Key={"pk": {"S": f"REQUEST#{request_id}"}}
-        )
+        key = {name: {"S": value} for name, value in ledger.request_key(request_id).items()}
+        item = self.aws.client("dynamodb").get_item(TableName=table, Key=key)
         if "Item" not in item:
             return None
         deserializer = TypeDeserializer()
