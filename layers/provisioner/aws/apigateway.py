@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner.aws import clients
 from provisioner.aws.clients import aws_errors
 from provisioner.contract import errors
 
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
+
 LINK_STATUSES_IN_SERVICE = frozenset({"PENDING", "AVAILABLE"})
+# API Gateway's largest page (default 25): every call counts against the account's 10 per second.
+_LARGEST_PAGES: Any = {"PaginationConfig": {"PageSize": 500}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,11 @@ class RestApi:
     tags: dict[str, str]
 
 
+def _client(in_turn: bool) -> APIGatewayClient:
+    """``in_turn``: a call this stack paced (domain.pacing), made once; else retried by botocore."""
+    return clients.apigateway_in_turn() if in_turn else clients.apigateway()
+
+
 def region() -> str:
     return clients.apigateway().meta.region_name
 
@@ -55,7 +65,8 @@ def resource_arn(path: str) -> str:
 # --- VpcLinks ----------------------------------------------------------------------------------
 def vpc_links() -> Iterator[VpcLink]:
     with aws_errors():
-        for page in clients.apigateway().get_paginator("get_vpc_links").paginate():
+        pages = clients.apigateway().get_paginator("get_vpc_links").paginate(**_LARGEST_PAGES)
+        for page in pages:
             for item in page.get("items", []):
                 yield VpcLink.from_aws(item)
 
@@ -85,7 +96,8 @@ def delete_vpc_link(vpc_link_id: str) -> None:
 # --- REST APIs ---------------------------------------------------------------------------------
 def rest_apis() -> Iterator[RestApi]:
     with aws_errors():
-        for page in clients.apigateway().get_paginator("get_rest_apis").paginate():
+        pages = clients.apigateway().get_paginator("get_rest_apis").paginate(**_LARGEST_PAGES)
+        for page in pages:
             for item in page.get("items", []):
                 yield _rest_api(item)
 
@@ -108,7 +120,13 @@ def _rest_api(item: Any) -> RestApi:
 
 
 def create_rest_api(
-    name: str, endpoint_type: str, description: str, tags: dict[str, str], policy: str | None
+    name: str,
+    endpoint_type: str,
+    description: str,
+    tags: dict[str, str],
+    policy: str | None,
+    *,
+    in_turn: bool = False,
 ) -> RestApi:
     arguments: dict[str, Any] = {
         "name": name,
@@ -119,7 +137,7 @@ def create_rest_api(
     if policy:
         arguments["policy"] = policy
     with aws_errors():
-        created = clients.apigateway().create_rest_api(**arguments)
+        created = _client(in_turn).create_rest_api(**arguments)
     return RestApi(
         id=created["id"],
         name=created["name"],
@@ -206,12 +224,17 @@ def stages(rest_api_id: str) -> list[dict[str, Any]]:
 
 
 def create_deployment(
-    rest_api_id: str, stage_name: str, variables: dict[str, str], description: str
+    rest_api_id: str,
+    stage_name: str,
+    variables: dict[str, str],
+    description: str,
+    *,
+    in_turn: bool = False,
 ) -> str:
     """Deploy to ``stage_name``, creating the stage with its variables in the same call: the
     stage never exists, not even for a moment, without its ``vpcLinkId``."""
     with aws_errors():
-        created = clients.apigateway().create_deployment(
+        created = _client(in_turn).create_deployment(
             restApiId=rest_api_id,
             stageName=stage_name,
             variables=variables,
@@ -234,6 +257,6 @@ def tag(path: str, tags: dict[str, str]) -> None:
         clients.apigateway().tag_resource(resourceArn=resource_arn(path), tags=tags)
 
 
-def delete_rest_api(rest_api_id: str) -> None:
+def delete_rest_api(rest_api_id: str, *, in_turn: bool = False) -> None:
     with aws_errors():
-        clients.apigateway().delete_rest_api(restApiId=rest_api_id)
+        _client(in_turn).delete_rest_api(restApiId=rest_api_id)

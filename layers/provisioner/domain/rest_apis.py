@@ -10,9 +10,16 @@ import json
 
 from provisioner.aws import apigateway
 from provisioner.contract.errors import StageNotSafe
-from provisioner.contract.payloads import ApiState, DeploymentState, ProvisionRequest, VpcLinkState
+from provisioner.contract.payloads import (
+    ApiGatewayTurn,
+    ApiState,
+    DeploymentState,
+    ProvisionRequest,
+    VpcLinkState,
+)
 from provisioner.contract.progress import invoke_url
 from provisioner.contract.requests import EndpointType
+from provisioner.domain import pacing
 from provisioner.domain.ownership import created_by, ownership_tags
 from provisioner.runtime.settings import Settings
 
@@ -36,17 +43,39 @@ _PRIVATE_API_POLICY = json.dumps(
 )
 
 
-def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
-    """The REST API with the tutorial's private integration on ``/`` (and ``/{proxy+}``)."""
+def create_api(
+    request: ProvisionRequest,
+    *,
+    settings: Settings,
+    turn: ApiGatewayTurn | None = None,
+    retried: bool = False,
+) -> ApiState | ApiGatewayTurn:
+    """The REST API with the tutorial's private integration on ``/`` (and ``/{proxy+}``); or,
+    when CreateRestApi's turn is not now, the turn to wait for (see ``pacing.in_turn``)."""
     api = api_created_by(request.request_id, settings)
     if api is None:
-        api = apigateway.create_rest_api(
-            name=request.api_name,
-            endpoint_type=request.endpoint_type.value,
-            description=f"Private integration to {request.nlb_arn} (request {request.request_id})",
-            tags=ownership_tags(request.request_id, request.tags, settings),
-            policy=_PRIVATE_API_POLICY if request.endpoint_type is EndpointType.PRIVATE else None,
+        made = pacing.in_turn(
+            pacing.create_rest_api_queue(request.endpoint_type.value),
+            turn,
+            retried=retried,
+            settings=settings,
+            caller=request.request_id,
+            call=lambda in_turn: apigateway.create_rest_api(
+                name=request.api_name,
+                endpoint_type=request.endpoint_type.value,
+                description=(
+                    f"Private integration to {request.nlb_arn} (request {request.request_id})"
+                ),
+                tags=ownership_tags(request.request_id, request.tags, settings),
+                policy=(
+                    _PRIVATE_API_POLICY if request.endpoint_type is EndpointType.PRIVATE else None
+                ),
+                in_turn=in_turn,
+            ),
         )
+        if isinstance(made, ApiGatewayTurn):
+            return made
+        api = made
     apigateway.put_private_integration(
         api.id, api.root_resource_id, request.http_method, request.endpoint_url
     )
@@ -67,20 +96,38 @@ def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
 
 
 def deploy_api(
-    request: ProvisionRequest, link: VpcLinkState, api: ApiState, *, settings: Settings
-) -> DeploymentState:
-    """Deploy to the stage with ``vpcLinkId`` set in the same call, once the link is ready."""
+    request: ProvisionRequest,
+    link: VpcLinkState,
+    api: ApiState,
+    *,
+    settings: Settings,
+    turn: ApiGatewayTurn | None = None,
+    retried: bool = False,
+) -> DeploymentState | ApiGatewayTurn:
+    """Deploy to the stage with ``vpcLinkId`` set in the same call, once the link is ready;
+    or, when CreateDeployment's turn is not now, the turn to wait for."""
     _require_available(link.vpc_link_id)
     stage = apigateway.get_stage(api.rest_api_id, request.stage_name)
     if stage and created_by(stage.get("tags", {}), request.request_id, settings):
         deployment_id = str(stage["deploymentId"])
     else:
-        deployment_id = apigateway.create_deployment(
-            api.rest_api_id,
-            request.stage_name,
-            variables={STAGE_VARIABLE: link.vpc_link_id},
-            description=f"Request {request.request_id}",
+        made = pacing.in_turn(
+            pacing.Paced.CREATE_DEPLOYMENT,
+            turn,
+            retried=retried,
+            settings=settings,
+            caller=request.request_id,
+            call=lambda in_turn: apigateway.create_deployment(
+                api.rest_api_id,
+                request.stage_name,
+                variables={STAGE_VARIABLE: link.vpc_link_id},
+                description=f"Request {request.request_id}",
+                in_turn=in_turn,
+            ),
         )
+        if isinstance(made, ApiGatewayTurn):
+            return made
+        deployment_id = made
         apigateway.tag(
             f"/restapis/{api.rest_api_id}/stages/{request.stage_name}",
             ownership_tags(request.request_id, request.tags, settings),

@@ -7,8 +7,19 @@ each function its own environment.
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+_SWITCH = {"enabled": True, "disabled": False, "true": True, "false": False}
+
+
+def _switch(value: object) -> object:
+    """``Enabled`` / ``Disabled`` (a template parameter's words), or a boolean."""
+    return _SWITCH.get(value.strip().lower(), value) if isinstance(value, str) else value
+
+
+Switch = Annotated[bool, BeforeValidator(_switch)]
 
 
 class Settings(BaseModel):
@@ -23,6 +34,8 @@ class Settings(BaseModel):
     progress_topic_arn: str | None = Field(alias="PROVISIONER_PROGRESS_TOPIC_ARN", default=None)
     request_bus_name: str | None = Field(alias="PROVISIONER_REQUEST_BUS_NAME", default=None)
     outcome_event_source: str | None = Field(alias="PROVISIONER_OUTCOME_EVENT_SOURCE", default=None)
+    # API Gateway's fixed-rate calls taken in turn by every execution (domain.pacing)
+    api_gateway_pacing: Switch = Field(alias="PROVISIONER_API_GATEWAY_PACING", default=True)
 
     # Ticket self-service (README, "Requests from tickets"): the mapping's SSM parameter, each
     # system's webhook secret and write-back credentials (Secrets Manager ids), and how old a
