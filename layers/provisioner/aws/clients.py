@@ -38,7 +38,7 @@ def apigateway() -> APIGatewayClient:
 # A call made in a turn this stack reserved for it (domain.pacing) is made once: botocore
 # would retry a refused one a moment later, inside the turn of the request queued behind it.
 _ONE_ATTEMPT = Config(
-    retries={"mode": "standard", "max_attempts": 1},
+    retries={"mode": "standard", "total_max_attempts": 1},
     user_agent_extra="private-api-provisioner",
 )
 

@@ -423,7 +423,11 @@ class PaceRecord:
 
     @classmethod
     def of(cls, item: dict[str, Any] | None) -> PaceRecord:
-        found = _unmarshal(item or {})
+        """From DynamoDB's JSON (a ConditionalCheckFailed's ``Item``)."""
+        return cls.read(_unmarshal(item or {}))
+
+    @classmethod
+    def read(cls, found: dict[str, Any]) -> PaceRecord:
         return cls(float(found.get("nextFreeAt", 0)), float(found.get("lastCallAt", 0)))
 
 
@@ -519,7 +523,7 @@ def record_call(table: str, operation: str, *, now: float, caller: str) -> None:
 
 
 def pace_record(table: str, operation: str) -> PaceRecord:
-    return PaceRecord.of(_marshal(_get(table, pace_key(operation)) or {}))
+    return PaceRecord.read(_get(table, pace_key(operation)) or {})
 
 
 def _update_pace(
