@@ -29,9 +29,11 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -70,8 +72,10 @@ class BurstSide:
     single: PerRequest
     statuses: Counter[str]
     errors: Counter[str]  # the error names of the executions that did not succeed
+    failures: Counter[str]  # their first failure: "<state>: <error>"
     first_event: float  # emulated epoch seconds
     put_seconds: float  # emulated seconds from the first PutEvents to the answer of the last
+    start_spread: float  # emulated seconds from the first execution's start to the last's
     last_succeeded: float | None
     last_ended: float
     api_calls: list[ApiCall]
@@ -79,9 +83,10 @@ class BurstSide:
     invocations: int
     invocations_by_function: Counter[str]
     waiting_notices: int
-    real_seconds: float
-    startup_seconds: float
-    notes: list[str] = field(default_factory=list)
+    slowest_ms: float  # the longest Lambda invocation, real milliseconds
+    slowest_function: str
+    real_seconds: float = 0.0
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the start and the end
 
     # --- the figures -------------------------------------------------------------------------
     @property
@@ -132,10 +137,12 @@ class BurstSide:
 
     # --- the targets --------------------------------------------------------------------------
     def verdicts(self) -> dict[str, bool]:
+        """The targets; the makespan's only counts when every request SUCCEEDED."""
         ratio = self.ratio
+        succeeded = self.succeeded == self.requests
         return {
-            "succeeded": self.succeeded == self.requests,
-            "ratio": ratio is not None and ratio <= TARGET_RATIO,
+            "succeeded": succeeded,
+            "ratio": succeeded and ratio is not None and ratio <= TARGET_RATIO,
             "throttled": self.throttled_share < TARGET_THROTTLED_SHARE,
             "per_request": max(self.transitions_ratio, self.invocations_ratio)
             <= TARGET_PER_REQUEST,
@@ -166,7 +173,7 @@ def measure(
 
 
 def _side(pacing: bool, requests: int, link_seconds: float, poll_interval: int) -> BurstSide:
-    began = time.monotonic()
+    began, load = time.monotonic(), os.getloadavg()[0]
     with EmbeddedAws(
         parameters={
             "ApiGatewayPacing": "Enabled" if pacing else "Disabled",
@@ -178,12 +185,11 @@ def _side(pacing: bool, requests: int, link_seconds: float, poll_interval: int) 
         ami_catalogue=False,
         rate_limits=True,
     ) as aws:
-        startup = time.monotonic() - began
         single = _single(aws)
         aws.reset()  # full buckets, an empty call record, nothing but the stack
         side = _burst(aws, pacing, requests, link_seconds, poll_interval, single)
-        side.startup_seconds = startup
     side.real_seconds = time.monotonic() - began
+    side.load = (load, os.getloadavg()[0])
     return side
 
 
@@ -198,7 +204,7 @@ def _single(aws: EmbeddedAws) -> PerRequest:
     (execution,) = executions
     if execution["status"] != "SUCCEEDED":
         raise RuntimeError(f"the single request ended {execution['status']}: {execution}")
-    transitions = _transitions(aws, execution["executionArn"])
+    transitions = _transitions(_history(aws, execution["executionArn"]))
     return PerRequest(transitions, len(runtime.invocations) - before)
 
 
@@ -219,6 +225,7 @@ def _burst(
     _put_requests(aws, nlbs, prefix="burst")
     put_seconds = aws.clock.time() - first_event
     executions = _all_ended(aws, requests, BURST_TIMEOUT_SECONDS)
+    histories = {e["executionArn"]: _history(aws, e["executionArn"]) for e in executions}
     invocations = runtime.invocations[before:]
     assert aws.stack is not None
     names = {spec.name: logical_id for logical_id, spec in aws.stack.functions.items()}
@@ -227,6 +234,8 @@ def _burst(
         str(e.get("error") or e["status"]) for e in executions if e["status"] != "SUCCEEDED"
     )
     succeeded = [e["stopDate"].timestamp() for e in executions if e["status"] == "SUCCEEDED"]
+    starts = [e["startDate"].timestamp() for e in executions]
+    slowest = max(invocations, key=lambda i: i.duration_ms)
     return BurstSide(
         pacing=pacing,
         requests=requests,
@@ -235,20 +244,26 @@ def _burst(
         single=single,
         statuses=statuses,
         errors=errors,
+        failures=Counter(
+            _first_failure(histories[e["executionArn"]])
+            for e in executions
+            if e["status"] != "SUCCEEDED"
+        ),
         first_event=first_event,
         put_seconds=put_seconds,
+        start_spread=max(starts) - min(starts),
         last_succeeded=max(succeeded) if succeeded else None,
         last_ended=max(e["stopDate"].timestamp() for e in executions),
         api_calls=[c for c in fidelity.rate_limits.calls() if c.time >= first_event],
-        transitions=sum(_transitions(aws, e["executionArn"]) for e in executions),
+        transitions=sum(_transitions(history) for history in histories.values()),
         invocations=len(invocations),
         invocations_by_function=Counter(
             names.get(i.function_name, i.function_name).removesuffix("Function")
             for i in invocations
         ),
         waiting_notices=_waiting_notices(aws),
-        real_seconds=0.0,
-        startup_seconds=0.0,
+        slowest_ms=slowest.duration_ms,
+        slowest_function=names.get(slowest.function_name, slowest.function_name),
     )
 
 
@@ -265,10 +280,14 @@ def _put_requests(aws: EmbeddedAws, nlbs: list[str], prefix: str) -> None:
         for n, nlb in enumerate(nlbs)
     ]
     events = aws.client("events")
-    for batch in itertools.batched(entries, PUT_EVENTS_BATCH, strict=False):
-        answer = events.put_events(Entries=list(batch))
-        if answer["FailedEntryCount"]:
-            raise RuntimeError(f"EventBridge refused requests: {answer['Entries']}")
+    batches = [list(batch) for batch in itertools.batched(entries, PUT_EVENTS_BATCH, strict=False)]
+    # All at once, each PutEvents in a thread of its own: one after the other, the later ones
+    # would wait for the emulator to start the executions of the earlier ones.
+    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+        answers = list(pool.map(lambda batch: events.put_events(Entries=batch), batches))
+    refused = [entry for answer in answers for entry in answer["Entries"] if "ErrorCode" in entry]
+    if refused:
+        raise RuntimeError(f"EventBridge refused requests: {refused}")
 
 
 def _all_ended(aws: EmbeddedAws, count: int, timeout: float) -> list[dict[str, Any]]:
@@ -288,10 +307,30 @@ def _all_ended(aws: EmbeddedAws, count: int, timeout: float) -> list[dict[str, A
     return [dict(sfn.describe_execution(executionArn=e["executionArn"])) for e in executions]
 
 
-def _transitions(aws: EmbeddedAws, execution_arn: str) -> int:
+def _history(aws: EmbeddedAws, execution_arn: str) -> list[dict[str, Any]]:
     sfn = aws.client("stepfunctions")
     pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
-    return sum(1 for page in pages for e in page["events"] if e["type"].endswith("StateEntered"))
+    return [event for page in pages for event in page["events"]]
+
+
+def _transitions(history: list[dict[str, Any]]) -> int:
+    return sum(1 for event in history if event["type"].endswith("StateEntered"))
+
+
+def _first_failure(history: list[dict[str, Any]]) -> str:
+    """``<state>: <error>`` of the first failure in an execution's history (retried or not)."""
+    state = "?"
+    for event in history:
+        entered = event.get("stateEnteredEventDetails")
+        if entered:
+            state = entered["name"]
+        details = next((v for k, v in event.items() if k.endswith("FailedEventDetails")), None)
+        details = details or next(
+            (v for k, v in event.items() if k.endswith("TimedOutEventDetails")), None
+        )
+        if details:
+            return f"{state}: {details.get('error')}"
+    return "no failure in the history"
 
 
 def _waiting_notices(aws: EmbeddedAws) -> int:
@@ -318,36 +357,36 @@ def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} s"
 
 
-def _row(label: str, paced: str, unpaced: str | None, target: str) -> str:
-    columns = f"    {label:<44} {paced:<30}"
+def _row(label: str, paced: str, unpaced: str | None, target: str = "") -> str:
+    columns = f"    {label:<42} {paced:<26}"
     if unpaced is not None:
-        columns += f" {unpaced:<30}"
+        columns += f" {unpaced:<26}"
     return f"{columns} {target}".rstrip()
+
+
+def _counted(counter: Counter[str]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in counter.most_common()) or "none"
 
 
 def _figures(side: BurstSide) -> dict[str, str]:
     ratio = side.ratio
     made = {op: len(side.successful(op)) for op in ("CreateDeployment", "CreateRestApi")}
     gaps = {op: side.successful_gaps(op) for op in made}
-    refused = Counter(c.operation for c in side.throttled)
-    ends = ", ".join(f"{n} {name}" for name, n in side.errors.most_common()) or "none"
     return {
+        "put": f"{side.put_seconds:.2f} s",
+        "started": f"{side.start_spread:.2f} s",
         "succeeded": f"{side.succeeded}/{side.requests}",
-        "ends": ends,
         "makespan": _seconds(side.makespan),
         "last_ended": _seconds(side.last_ended - side.first_event),
         "bound": f"{side.bound:.1f} s",
         "ratio": "n/a" if ratio is None else f"{ratio:.3f}",
-        "throttled": (
-            f"{len(side.throttled)} of {len(side.api_calls)} calls ({side.throttled_share:.1%})"
-        ),
-        "refused": ", ".join(f"{op} {n}" for op, n in refused.most_common()) or "none",
+        "throttled": f"{len(side.throttled)}/{len(side.api_calls)} = {side.throttled_share:.1%}",
         "invocations": (
-            f"{side.per_request.invocations:.2f} vs {side.single.invocations:g} "
+            f"{side.per_request.invocations:.2f}/{side.single.invocations:g} "
             f"= {side.invocations_ratio:.2f}x"
         ),
         "transitions": (
-            f"{side.per_request.transitions:.2f} vs {side.single.transitions:g} "
+            f"{side.per_request.transitions:.2f}/{side.single.transitions:g} "
             f"= {side.transitions_ratio:.2f}x"
         ),
         **{
@@ -355,8 +394,9 @@ def _figures(side: BurstSide) -> dict[str, str]:
             for op in made
         },
         "waiting": str(side.waiting_notices),
-        "put": f"{side.put_seconds:.2f} s",
-        "real": f"{side.real_seconds:.0f} s (embedded AWS up in {side.startup_seconds:.0f} s)",
+        "slowest": f"{side.slowest_ms / 1000:.1f} s ({side.slowest_function})",
+        "real": f"{side.real_seconds:.0f} s",
+        "load": f"{side.load[0]:.1f} -> {side.load[1]:.1f}",
     }
 
 
@@ -369,47 +409,57 @@ def report(result: BurstResult) -> list[str]:
         return _row(label, left[key], right[key] if right else None, target)
 
     verdicts = paced.verdicts()
+    per_request = f"<= {TARGET_PER_REQUEST}x: "
     lines = [
         f"(d) Burst: {paced.requests} provisioning requests for {paced.requests} NLBs put on "
-        f"the bus at once; API Gateway's rate limits on; link PENDING {paced.link_seconds:g} s, "
-        f"PollIntervalSeconds {paced.poll_interval}; clock auto (emulated seconds)",
+        f"the bus at once, API Gateway's rate limits on, link PENDING {paced.link_seconds:g} s, "
+        f"PollIntervalSeconds {paced.poll_interval}, clock auto (times in emulated seconds)",
         "",
         _row("", "pacing on (Enabled)", "pacing off (Disabled)" if unpaced else None, "target"),
-        row("requests put on the bus within", "put"),
+        row("PutEvents calls, first to last answer", "put"),
+        row("executions started within", "started"),
         row("SUCCEEDED", "succeeded", f"all: {_verdict(verdicts['succeeded'])}"),
-        row("other ends", "ends"),
         row("makespan: first event -> last SUCCEEDED", "makespan"),
         row("first event -> last execution ended", "last_ended"),
         row(f"quota bound: {paced.requests} x 5 s + link PENDING", "bound"),
-        row("ratio makespan / bound", "ratio", f"<= {TARGET_RATIO}: {_verdict(verdicts['ratio'])}"),
+        row(
+            "ratio makespan / bound",
+            "ratio",
+            f"<= {TARGET_RATIO}, all SUCCEEDED: {_verdict(verdicts['ratio'])}",
+        ),
         row(
             "429 answers / API Gateway calls",
             "throttled",
             f"< {TARGET_THROTTLED_SHARE:.0%}: {_verdict(verdicts['throttled'])}",
         ),
-        row("429 answers by operation", "refused"),
         row(
-            "Lambda invocations per request vs alone",
+            "Lambda invocations per request / alone",
             "invocations",
-            f"<= {TARGET_PER_REQUEST}x: {_verdict(paced.invocations_ratio <= TARGET_PER_REQUEST)}",
+            per_request + _verdict(paced.invocations_ratio <= TARGET_PER_REQUEST),
         ),
         row(
-            "state transitions per request vs alone",
+            "state transitions per request / alone",
             "transitions",
-            f"<= {TARGET_PER_REQUEST}x: {_verdict(paced.transitions_ratio <= TARGET_PER_REQUEST)}",
+            per_request + _verdict(paced.transitions_ratio <= TARGET_PER_REQUEST),
         ),
         row("successful CreateDeployment calls", "CreateDeployment"),
         row("successful CreateRestApi calls", "CreateRestApi"),
         row("WAITING_FOR_API_GATEWAY notifications", "waiting"),
+        row("slowest Lambda invocation (real time)", "slowest"),
         row("real time of this side", "real"),
+        row("1-min load average, start -> end", "load"),
     ]
     for side in filter(None, (paced, unpaced)):
         by_function = ", ".join(
             f"{name} {n / side.requests:.2f}" for name, n in side.invocations_by_function.items()
         )
-        lines.append(
-            f"    invocations per request, pacing {'on' if side.pacing else 'off'}: {by_function}"
-        )
+        refused = Counter(f"{c.operation} ({c.limit})" for c in side.throttled)
+        lines += [
+            f"  pacing {'on' if side.pacing else 'off'}:",
+            f"    not SUCCEEDED: {_counted(side.errors)}; first failure: {_counted(side.failures)}",
+            f"    429 answers by operation (empty bucket): {_counted(refused)}",
+            f"    invocations per request by function: {by_function}",
+        ]
     return lines
 
 

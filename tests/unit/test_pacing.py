@@ -256,6 +256,38 @@ def test_a_call_made_in_turn_is_made_once_without_botocore_retries(paced, clock)
     assert (answer, made) == ("dep-1", [True])
 
 
+def test_a_call_sent_after_a_slow_gate_is_recorded_as_sent_and_the_next_keeps_its_distance(
+    paced, clock, monkeypatch
+):
+    # Given the gate's write takes 0.8 s to come back (a busy DynamoDB, a busy machine)
+    taken = ledger.take_free_turn
+
+    def slow_write(*args: Any, **kwargs: Any) -> Any:
+        answer = taken(*args, **kwargs)
+        clock.at += 0.8
+        return answer
+
+    monkeypatch.setattr(ledger, "take_free_turn", slow_write)
+
+    # When a request makes its call in the free turn
+    answer = pacing.in_turn(
+        DEPLOY, None, retried=False, settings=paced, caller="r-1", call=lambda _: "dep-1"
+    )
+
+    # Then the call is recorded as sent when it was, not when the gate let it through
+    assert answer == "dep-1"
+    assert record().last_call_at == pytest.approx(T0 + 0.8)
+
+    # ... so a request asking a spacing after the gate is not let through: its turn is a
+    # spacing after the call as API Gateway saw it
+    monkeypatch.setattr(ledger, "take_free_turn", taken)
+    clock.at = T0 + SPACING + 0.1
+    turn = take(paced, "r-2")
+    assert turn is None
+    assert clock.paused == [pytest.approx(0.7)]
+    assert record().last_call_at == pytest.approx(T0 + 0.8 + SPACING)
+
+
 def test_a_call_api_gateway_refuses_takes_a_new_turn_and_gives_up_after_max_turns(paced, clock):
     def refused(in_turn: bool) -> str:
         raise errors.TooManyRequests("AWS throttled the control plane: Too Many Requests")

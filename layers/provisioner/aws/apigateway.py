@@ -52,6 +52,12 @@ def _client(in_turn: bool) -> APIGatewayClient:
     return clients.apigateway_in_turn() if in_turn else clients.apigateway()
 
 
+def prepare_paced_calls() -> None:
+    """Make the client of the paced calls now, before a turn's gate (see ``_client``): built
+    between the gate and its call, it would send the call late."""
+    clients.apigateway_in_turn()
+
+
 def region() -> str:
     return clients.apigateway().meta.region_name
 

@@ -22,6 +22,12 @@ ran out; instead, every call of a paced operation is made in a turn:
   A caller whose predecessor was late by less than :data:`MAX_PAUSE_SECONDS` pauses for the
   rest in the task; past that, it takes a new turn. Two calls of this stack are never closer
   than ``spacing``, however late anyone is.
+* **The call is sent right after its gate, and recorded as sent.** The one-attempt client is
+  made before the gate (a fresh execution environment takes a fraction of a second to build
+  one, longer on a busy machine: between the gate and the call, that would send the call late,
+  closer than the rate to the next one). After the call, the moment it was sent (just after
+  the gate's write returned, which can be slow too) replaces the gate's moment as the last
+  call, so the next gate counts from when API Gateway saw it, not from when it was allowed.
 * **A turn is used once, by the attempt it was given to.** If that attempt fails (a Lambda
   fault; a 429 or 5xx from another call of the task; the task is retried by the ASL), the
   retry takes a new turn: the old one is wasted, never shared. A paced call that AWS refuses
@@ -46,6 +52,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from provisioner.aws import apigateway
 from provisioner.contract import errors
 from provisioner.contract.payloads import ApiGatewayTurn
 from provisioner.contract.progress import timestamp
@@ -128,21 +135,26 @@ def in_turn[Result](
     if not settings.api_gateway_pacing:
         return call(False)
     turns = turn.turns if turn else 0
+    apigateway.prepare_paced_calls()  # nothing slow between the gate and the call
     waiting = take_turn(
         queue, None if retried else turn, settings=settings, caller=caller, turns=turns
     )
     if waiting is not None:
         return waiting
+    sent_at = _now()
     try:
         return call(True)
-    except (errors.TooManyRequests, errors.TransientAwsError) as refused:
-        if turns + 1 >= MAX_TURNS:
-            raise
-        logger.warning(
-            "API Gateway refused a paced call: it takes a new turn",
-            extra={"operation": queue.rate.operation, "error": refused.message},
-        )
-        return _reserve(queue, settings=settings, turns=turns + 1)
+    except (errors.TooManyRequests, errors.TransientAwsError) as error:
+        refused = error
+    finally:
+        _record_sent(queue, settings=settings, caller=caller, at=sent_at)
+    if turns + 1 >= MAX_TURNS:
+        raise refused
+    logger.warning(
+        "API Gateway refused a paced call: it takes a new turn",
+        extra={"operation": queue.rate.operation, "error": refused.message},
+    )
+    return _reserve(queue, settings=settings, turns=turns + 1)
 
 
 def take_turn(
@@ -192,6 +204,19 @@ def record_call(queue: Paced, *, settings: Settings, caller: str, at: float) -> 
     calls made in turns keep their distance from it."""
     if settings.api_gateway_pacing:
         ledger.record_call(settings.ledger_table, queue, now=at, caller=caller)
+
+
+def _record_sent(queue: Paced, *, settings: Settings, caller: str, at: float) -> None:
+    """The call made in a turn was sent at ``at``, a little after its gate's moment: the last
+    call is this one (later calls keep their distance from it). Best effort: the gate's moment
+    is already recorded, and the call is made; an error here must not fail the task."""
+    try:
+        ledger.record_call(settings.ledger_table, queue, now=at, caller=caller)
+    except errors.ProvisionerError as error:
+        logger.warning(
+            "Could not record when a paced call was sent",
+            extra={"operation": queue.rate.operation, "error": error.message},
+        )
 
 
 def now() -> float:
