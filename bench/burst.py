@@ -318,19 +318,31 @@ def _transitions(history: list[dict[str, Any]]) -> int:
 
 
 def _first_failure(history: list[dict[str, Any]]) -> str:
-    """``<state>: <error>`` of the first failure in an execution's history (retried or not)."""
-    state = "?"
+    """``<state>: <error>`` of the first failure in an execution's history (retried or not);
+    the state is found through ``previousEventId`` (a Parallel's branches interleave)."""
+    by_id = {event["id"]: event for event in history}
     for event in history:
-        entered = event.get("stateEnteredEventDetails")
-        if entered:
-            state = entered["name"]
-        details = next((v for k, v in event.items() if k.endswith("FailedEventDetails")), None)
-        details = details or next(
-            (v for k, v in event.items() if k.endswith("TimedOutEventDetails")), None
+        details = next(
+            (
+                value
+                for key, value in event.items()
+                if key.endswith(("FailedEventDetails", "TimedOutEventDetails"))
+            ),
+            None,
         )
         if details:
-            return f"{state}: {details.get('error')}"
+            return f"{_state_of(event, by_id)}: {details.get('error')}"
     return "no failure in the history"
+
+
+def _state_of(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> str:
+    seen = 0
+    while event and seen < len(by_id):
+        entered = event.get("stateEnteredEventDetails")
+        if entered:
+            return str(entered["name"])
+        event, seen = by_id.get(event.get("previousEventId", 0), {}), seen + 1
+    return "?"
 
 
 def _waiting_notices(aws: EmbeddedAws) -> int:

@@ -574,7 +574,9 @@ def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
       NLB ARNs), ``fail`` (``{nlbArn: statusMessage}``), ``script`` (``{nlbArn: {"pendingPolls":
       3, "then": "AVAILABLE" | "FAILED", "statusMessage": ..., "deletingPolls": 2}}``, see
       :class:`LinkScript`);
-    * ``throttle``: ``operation``, ``count`` (default 1);
+    * ``throttle``: ``operation``, ``count`` (default 1): the next calls answer 429; or, the
+      probabilistic mode, ``operations`` (a list, or ``"*"``), ``throttleShare``,
+      ``errorShare``, ``seed``: the same as ``faults`` (:func:`rate_limits.inject_faults`);
     * ``reset-hooks``: no body;
     * ``stage-links``: no body; answers ``{"changes": [...]}`` (:func:`stage_link_changes`);
     * ``rate-limits``, ``faults``, ``api-calls``: :func:`rate_limits.apply_control`.
@@ -590,6 +592,8 @@ def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
         for arn, script in (body.get("script") or {}).items():
             with _lock:
                 settings.scripts[arn] = LinkScript.from_json(script)
+    elif path == "throttle" and "operation" not in body and "operations" in body:
+        return rate_limits.apply_control("faults", body)
     elif path == "throttle":
         throttle(body["operation"], int(body.get("count", 1)))
     elif path == "reset-hooks":
