@@ -24,7 +24,7 @@ help:
 	@echo "make demo   - start the embedded AWS, deploy template.yaml, provision a private API, step by step"
 	@echo "make test   - every test: lint, types, template, security scan, unit, workflow and end-to-end"
 	@echo "make local  - run the embedded AWS in the foreground for the AWS CLI"
-	@echo "make bench  - cold start, end-to-end overhead and cost per provisioning"
+	@echo "make bench  - cold start, end-to-end overhead, cost per provisioning, a burst of 50 under the rate limits"
 
 # uv installs the locked toolchain in seconds (pip took about a minute and a half). It is
 # bootstrapped into .uv/ with the interpreter's own pip, pinned, so nothing outside the clone changes.

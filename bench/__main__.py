@@ -1,4 +1,5 @@
-"""``python -m bench``: (a) cold-start imports, (b) end-to-end overhead, (c) cost, one run."""
+"""``python -m bench``: (a) cold-start imports, (b) end-to-end overhead, (c) cost, (d) a burst of
+requests under API Gateway's rate limits, paced and not; one run."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import coldstart, provisioning
+from bench import burst, coldstart, provisioning
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -23,8 +24,24 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="(a) with POWERTOOLS_TRACE_DISABLED=true, as the emulator runs handlers",
     )
+    parser.add_argument(
+        "--burst", type=int, default=50, metavar="N", help="requests put at once for (d)"
+    )
+    parser.add_argument(
+        "--burst-pending-seconds",
+        type=float,
+        default=180.0,
+        help="VpcLink PENDING for (d), on the emulated clock (AWS: typically 2-4 minutes)",
+    )
+    parser.add_argument(
+        "--burst-poll-interval", type=int, default=15, help="PollIntervalSeconds for (d)"
+    )
+    parser.add_argument(
+        "--burst-paced-only", action="store_true", help="(d) without the pacing-off comparison"
+    )
     parser.add_argument("--skip-coldstart", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--skip-burst", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -93,6 +110,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print()
             summary.extend(_summary_e2e(e2e))
             failed |= not e2e.passed
+    if not args.skip_burst:
+        try:
+            result = burst.measure(
+                args.burst,
+                link_seconds=args.burst_pending_seconds,
+                poll_interval=args.burst_poll_interval,
+                compare=not args.burst_paced_only,
+            )
+        except Exception as exc:  # the stack under test is broken: say so, keep the summary
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
+            print(f"(d) not measured: the burst could not run: {reason}\n")
+            summary.append(f"(d) not measured: {reason[:160]}")
+            failed = True
+        else:
+            print("\n".join(burst.report(result)))
+            print()
+            summary.append(burst.summary(result))
+            failed |= not result.paced.passed
     print("=" * 100)
     print("SUMMARY")
     print("\n".join(summary))

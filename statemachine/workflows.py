@@ -178,6 +178,57 @@ def link_wait(*, next_state: str | None, on_failure: State) -> States:
     }
 
 
+def paced(
+    name: str,
+    operation: str,
+    payload: dict[str, Any],
+    *,
+    result: dict[str, str],
+    result_path: str,
+    next_state: str,
+    catch: list[State],
+    comment: str,
+) -> States:
+    """A task whose API Gateway call is paced (``provisioner.domain.pacing``): its result has a
+    ``turn``, null when the call was made. A task that found its turn free goes on at once (a
+    Choice more, no Wait, no Lambda); otherwise the workflow waits for the turn in a Wait
+    state, where no Lambda runs, and calls the task again with it (``<name>InTurn``). The
+    retry count tells the task whether its turn was spent by a failed attempt."""
+    choice, wait, again = f"Is{operation}TurnLater", f"WaitFor{operation}Turn", f"{name}InTurn"
+    attempt = {"retryCount.$": "$$.State.RetryCount"}
+    selected = {**result, "turn.$": "turn"}
+    return {
+        name: task(
+            name,
+            {**payload, **attempt},
+            result=selected,
+            result_path=result_path,
+            next_state=choice,
+            comment=comment,
+            catch=catch,
+        ),
+        choice: {
+            "Type": "Choice",
+            "Choices": [{"Variable": f"{result_path}.turn", "IsNull": False, "Next": wait}],
+            "Default": next_state,
+        },
+        wait: {
+            "Type": "Wait",
+            "Comment": f"This stack's turn for {operation} (API Gateway's fixed rate).",
+            "TimestampPath": f"{result_path}.turn.waitUntil",
+            "Next": again,
+        },
+        again: task(
+            name,
+            {**payload, **attempt, "turn.$": f"{result_path}.turn"},
+            result=selected,
+            result_path=result_path,
+            next_state=choice,
+            catch=catch,
+        ),
+    }
+
+
 def failure_tail(workflow: str) -> States:
     """Roll back what the request created (found by its tags), tell the requester why, and end
     with the error's name; a rollback that keeps failing ends ``RollbackIncomplete`` (the
@@ -251,15 +302,17 @@ def provision() -> State:
     api_branch = {
         "StartAt": "CreateApi",
         "States": {
-            "CreateApi": task(
+            **paced(
                 "CreateApi",
+                "CreateRestApi",
                 {"request.$": "$.request"},
                 result={"api.$": "api"},
                 result_path="$.apiState",
-                next_state=None,
+                next_state="ApiReady",
                 comment="The tutorial: the API may be created while the link is still PENDING.",
                 catch=[branch_failed],
             ),
+            "ApiReady": {"Type": "Succeed"},
             **branch_end,
         },
     }
@@ -292,8 +345,9 @@ def provision() -> State:
             ],
             "Default": "DeployApi",
         },
-        "DeployApi": task(
+        **paced(
             "DeployApi",
+            "CreateDeployment",
             {
                 "request.$": "$.request",
                 "link.$": "$.branches[0].linkState.link",
@@ -330,18 +384,19 @@ def teardown() -> State:
             "touched.",
             "DeleteApi",
         ),
-        "DeleteApi": task(
+        **paced(
             "DeleteApi",
+            "DeleteRestApi",
             {"request.$": "$.request"},
-            result=None,
-            result_path=None,
+            result={"deletedAt.$": "deletedAt"},
+            result_path="$.deletion",
             next_state="ReleaseVpcLinks",
-            comment="DeleteRestApi is limited to 1 call every 30 s per account: retried.",
+            comment="DeleteRestApi: 1 call every 30 s per account, taken in turn.",
             catch=[to_rollback],
         ),
         "ReleaseVpcLinks": task(
             "ReleaseVpcLinks",
-            {"request.$": "$.request", "startedAt.$": "$$.Execution.StartTime"},
+            {"request.$": "$.request", "startedAt.$": "$.deletion.deletedAt"},
             result={
                 "pending.$": "pending",
                 "nextPollSeconds.$": "nextPollSeconds",
@@ -349,7 +404,10 @@ def teardown() -> State:
             },
             result_path="$.release",
             next_state="AreLinksGone",
-            comment="Deletes our unused links; called again while any is DELETING.",
+            comment=(
+                "Deletes our unused links; called again while any is DELETING (the deadline "
+                "counts from the API's deletion, not from a wait for its turn)."
+            ),
             catch=[to_rollback],
         ),
         "AreLinksGone": {

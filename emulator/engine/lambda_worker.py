@@ -9,8 +9,8 @@ logs, EMF metrics) is redirected to stderr, which the parent collects as the fun
 The function runs on the embedded AWS's clock (:mod:`emulator.engine.clock`), as a Lambda function
 runs on AWS's: ``datetime.now()``, ``datetime.utcnow()``, ``time.time()`` and
 ``time.time_ns()`` read the clock reading that comes with each invocation (the clock does not
-jump while an invocation runs). The invocation's deadline stays in real time, as the parent
-enforces the timeout in real time.
+jump while an invocation runs), and ``time.sleep()`` sleeps emulated seconds. The
+invocation's deadline stays in real time, as the parent enforces the timeout in real time.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsIndex
 
 _REAL_TIME = time.time
 
@@ -76,6 +76,15 @@ def use_function_clock() -> None:
     datetime.datetime = ClockedDatetime  # type: ignore[misc]
     time.time = CLOCK.time
     time.time_ns = lambda: int(CLOCK.time() * 1_000_000_000)
+    real_sleep = time.sleep
+
+    def sleep(seconds: float | SupportsIndex) -> None:
+        """Emulated seconds (a tenth of the real time at ten times real time); at scale 0 the
+        clock does not move while a function runs, so there the sleep is real."""
+        wanted = float(seconds)
+        real_sleep(wanted / CLOCK.scale if CLOCK.scale > 0 else wanted)
+
+    time.sleep = sleep
 
 
 class LambdaContext:

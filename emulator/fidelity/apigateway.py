@@ -575,22 +575,17 @@ def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
       NLB ARNs), ``fail`` (``{nlbArn: statusMessage}``), ``script`` (``{nlbArn: {"pendingPolls":
       3, "then": "AVAILABLE" | "FAILED", "statusMessage": ..., "deletingPolls": 2}}``, see
       :class:`LinkScript`);
-    * ``throttle``: ``operation``, ``count`` (default 1);
+    * ``throttle``: ``operation``, ``count`` (default 1): the next calls answer 429; or, the
+      probabilistic mode, ``operations`` (a list, or ``"*"``), ``throttleShare``,
+      ``errorShare``, ``seed``: the same as ``faults`` (:func:`rate_limits.inject_faults`);
     * ``reset-hooks``: no body;
     * ``stage-links``: no body; answers ``{"changes": [...]}`` (:func:`stage_link_changes`);
     * ``rate-limits``, ``faults``, ``api-calls``: :func:`rate_limits.apply_control`.
     """
+    if path == "throttle" and "operation" not in body and "operations" in body:
+        path = "faults"  # the probabilistic mode
     if path == "vpclinks":
-        set_vpc_link_timing(body.get("pendingSeconds"), body.get("deletingSeconds"))
-        for arn in _strings(body.get("hold")):
-            hold_vpc_links(arn)
-        for arn in _strings(body.get("release")):
-            hold_vpc_links(arn, hold=False)
-        for arn, message in (body.get("fail") or {}).items():
-            fail_vpc_links(arn, message)
-        for arn, script in (body.get("script") or {}).items():
-            with _lock:
-                settings.scripts[arn] = LinkScript.from_json(script)
+        _apply_vpc_link_control(body)
     elif path == "throttle":
         throttle(body["operation"], int(body.get("count", 1)))
     elif path == "reset-hooks":
@@ -609,6 +604,19 @@ def apply_control(path: str, body: dict[str, Any]) -> dict[str, Any]:
         "throttled": dict(settings.throttled),
         "scripted": {arn: vars(script) for arn, script in settings.scripts.items()},
     }
+
+
+def _apply_vpc_link_control(body: dict[str, Any]) -> None:
+    set_vpc_link_timing(body.get("pendingSeconds"), body.get("deletingSeconds"))
+    for arn in _strings(body.get("hold")):
+        hold_vpc_links(arn)
+    for arn in _strings(body.get("release")):
+        hold_vpc_links(arn, hold=False)
+    for arn, message in (body.get("fail") or {}).items():
+        fail_vpc_links(arn, message)
+    for arn, script in (body.get("script") or {}).items():
+        with _lock:
+            settings.scripts[arn] = LinkScript.from_json(script)
 
 
 def _strings(value: Any) -> Iterable[str]:

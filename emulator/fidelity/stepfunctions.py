@@ -117,6 +117,31 @@ def _patch_wait_state() -> None:
         CLOCK.sleep(wait_seconds, cancelled=lambda: not env.is_running())
 
     WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+    _patch_timestamp_wait()
+
+
+def _patch_timestamp_wait() -> None:
+    """A Wait state with ``Timestamp`` / ``TimestampPath`` ends at that moment (Step Functions
+    keeps its whole seconds: "considers the time value up to seconds and truncates
+    milliseconds", Wait state reference). moto's subtracts a naive ``datetime.now()`` (the
+    machine's local time, not UTC) and truncates the difference to whole seconds, so it ends
+    up to a second early; here, the exact difference on the clock, in UTC."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import (
+        Timestamp,
+    )
+
+    def _get_wait_seconds(self: Any, env: Any) -> float:
+        self.string.eval(env=env)
+        text = env.stack.pop()
+        moment = self._from_timestamp_string(timestamp=text)
+        if moment is None:
+            raise FailureEventException(self._create_failure_event(env, text))
+        return max(0.0, float(moment.replace(tzinfo=_datetime.UTC).timestamp()) - CLOCK.time())
+
+    Timestamp._get_wait_seconds = _get_wait_seconds  # type: ignore[method-assign,assignment]
 
 
 def _run_as(activity: Activity, work: Callable[[], None]) -> Callable[[], None]:

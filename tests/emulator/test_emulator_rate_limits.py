@@ -220,6 +220,21 @@ def test_fault_answers_are_throttling_and_service_unavailable(aws: EmbeddedAws) 
     assert [c.cause for c in rate_limits.calls()] == ["fault", "fault"]
 
 
+def test_the_throttle_control_has_the_same_probabilistic_mode(aws: EmbeddedAws) -> None:
+    # Given the faults asked of /_emulator/throttle, with shares instead of a count
+    apigw = aws.client("apigateway")
+    asked = {"operations": ["GetRestApis"], "throttleShare": 1.0, "errorShare": 0.0, "seed": 3}
+
+    # Then they are the faults in force, answered as /_emulator/faults answers them
+    assert aws.control("throttle", **asked) == asked
+    assert aws.control("faults") == asked
+    assert _status(apigw.get_rest_apis) == 429
+    assert [c.cause for c in rate_limits.calls()] == ["fault"]
+    # ... and no operations turns them off
+    assert aws.control("throttle", operations=[]) == {"operations": []}
+    assert _status(apigw.get_rest_apis) == 200
+
+
 def test_a_bad_fault_request_is_refused(aws: EmbeddedAws) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         aws.control("faults", operations=["GetRestApis"], throttleShare=0.8, errorShare=0.3)

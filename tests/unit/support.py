@@ -22,6 +22,9 @@ FUNCTION_ENVIRONMENT = {
     "PROVISIONER_LINK_TIMEOUT_SECONDS": "900",
     "PROVISIONER_DEFAULT_STAGE_NAME": "prod",
     "PROVISIONER_LEDGER_TABLE": LEDGER_TABLE,
+    # Like API Gateway's rate limits (off in the ``aws`` fixture): the tests about pacing
+    # turn it on (test_pacing.py); the workflow tests run the template's default, Enabled.
+    "PROVISIONER_API_GATEWAY_PACING": "Disabled",
     "POWERTOOLS_SERVICE_NAME": "private-api-provisioner",
     "POWERTOOLS_METRICS_NAMESPACE": "PrivateApiProvisionerTests",
     "POWERTOOLS_TRACE_DISABLED": "true",

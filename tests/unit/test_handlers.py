@@ -234,7 +234,8 @@ def test_the_tasks_chain_into_a_deployed_api_on_its_link(
     assert history[-2:] == ["API_DEPLOYED", "SUCCEEDED"]
 
     # Then the last notification is SUCCEEDED with the invoke URL and everything known
-    assert set(done) == {"deployment", "progress"}
+    assert set(done) == {"deployment", "turn", "progress"}
+    assert done["turn"] is None  # deployed in this call: no turn to wait for
     body = progress_of(done, "SUCCEEDED", "r-42")
     assert body["invokeUrl"] == invoke_url
     assert (body["vpcLinkId"], body["restApiId"], body["stageName"]) == (

@@ -157,8 +157,10 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(network, provi
         TeardownTask.model_validate({"request": request}), running_settings()
     )
 
-    # Then the API is gone and API_DELETED is announced and recorded
-    assert set(deleted) == {"progress"}
+    # Then the API is gone and API_DELETED is announced and recorded; the links' deletion
+    # deadline will count from that moment (no turn was waited for: pacing is off here)
+    assert set(deleted) == {"deletedAt", "turn", "progress"}
+    assert deleted["turn"] is None
     told = progress_of(deleted, "API_DELETED", "DEL-1")
     assert told["restApiId"] == api.rest_api_id
     assert inventory().rest_api_ids == []
@@ -166,8 +168,8 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(network, provi
     # recorded with the notification's own timestamp (the ticket write-back orders by it)
     assert ledger_item("DEL-1")["history"][-1]["timestamp"] == told["timestamp"]
 
-    # When ReleaseVpcLinks runs ({"request.$", "startedAt.$": "$$.Execution.StartTime"})
-    release = TeardownTask.model_validate({"request": request, "startedAt": start_time()})
+    # When ReleaseVpcLinks runs ({"request.$", "startedAt.$": "$.deletion.deletedAt"})
+    release = TeardownTask.model_validate({"request": request, "startedAt": deleted["deletedAt"]})
     first = teardown_tasks.release_links(release, running_settings())
 
     # Then, while the link is DELETING, it asks to be called again and announces nothing

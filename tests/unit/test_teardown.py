@@ -187,14 +187,14 @@ def test_stage_links_lists_each_link_the_stages_use_once(network, provision, api
 
 
 def test_delete_api_deletes_once_and_then_reports_it_gone(
-    network, provision, inventory, missing_api_deletion_not_found
+    network, provision, inventory, missing_api_deletion_not_found, settings
 ):
     api = provision()
     request = teardown_of(api)
 
-    assert teardown.delete_api(request) is True
+    assert teardown.delete_api(request, settings=settings) is True
     assert inventory().rest_api_ids == []
-    assert teardown.delete_api(request) is False
+    assert teardown.delete_api(request, settings=settings) is False
 
 
 # --- release_links -------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def test_our_unreferenced_link_is_deleted_and_the_nlb_claim_forgotten(
     # Given a torn-down API whose link we created
     api = provision()
     request = teardown_of(api)
-    teardown.delete_api(request)
+    teardown.delete_api(request, settings=settings)
 
     # When its links are released
     first = teardown.release_links(request, started_at=now_iso(), settings=settings)
@@ -233,7 +233,7 @@ def test_a_link_another_api_uses_is_kept_with_aws_reason(
 
     # When the first is torn down
     request = teardown_of(first)
-    teardown.delete_api(request)
+    teardown.delete_api(request, settings=settings)
     [release] = teardown.release_links(request, started_at=now_iso(), settings=settings)
 
     # Then the link is kept with AWS's refusal, and the NLB's claim still names it
@@ -254,7 +254,7 @@ def test_a_link_we_did_not_create_is_kept(network, provision, apigw, inventory, 
 
     # When the API is torn down
     request = teardown_of(api)
-    teardown.delete_api(request)
+    teardown.delete_api(request, settings=settings)
     releases = teardown.release_links(request, started_at=now_iso(), settings=settings)
 
     # Then the link stays
@@ -269,7 +269,7 @@ def test_a_link_we_did_not_create_is_kept(network, provision, apigw, inventory, 
 def test_keep_vpc_link_keeps_our_link(network, provision, inventory, settings):
     api = provision()
     request = teardown_of(api, keep_vpc_link=True)
-    teardown.delete_api(request)
+    teardown.delete_api(request, settings=settings)
 
     releases = teardown.release_links(request, started_at=now_iso(), settings=settings)
 
@@ -283,7 +283,7 @@ def test_keep_vpc_link_keeps_our_link(network, provision, inventory, settings):
 def test_a_link_still_deleting_before_the_deadline_is_waited_for(network, provision, settings):
     api = provision()
     request = teardown_of(api)
-    teardown.delete_api(request)
+    teardown.delete_api(request, settings=settings)
     hold_link_deleting(api.vpc_link_id)
 
     releases = teardown.release_links(request, started_at=now_iso(), settings=settings)
@@ -295,7 +295,7 @@ def test_a_link_still_deleting_past_the_deadline_times_out(network, provision, s
     # Given a teardown that started longer ago than the deletion deadline
     api = provision()
     request = teardown_of(api)
-    teardown.delete_api(request)
+    teardown.delete_api(request, settings=settings)
     hold_link_deleting(api.vpc_link_id)
     started = datetime.now(UTC) - teardown.LINK_DELETION_DEADLINE - timedelta(minutes=1)
 
@@ -310,7 +310,7 @@ def test_a_link_still_deleting_past_the_deadline_times_out(network, provision, s
 def test_a_finished_release_past_the_deadline_is_not_a_timeout(network, provision, settings):
     api = provision()
     request = teardown_of(api, keep_vpc_link=True)
-    teardown.delete_api(request)
+    teardown.delete_api(request, settings=settings)
     started = datetime.now(UTC) - teardown.LINK_DELETION_DEADLINE * 2
 
     releases = teardown.release_links(request, started_at=started.isoformat(), settings=settings)

@@ -7,6 +7,7 @@ real state machine and handlers turn it into a VpcLink, a deployed REST API and 
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -187,15 +188,42 @@ def test_a_link_that_never_becomes_available_times_out(provisioner: Provisioner)
     assert (timed_out - started).total_seconds() >= 60
 
 
-def test_throttled_create_deployment_is_retried_and_succeeds(provisioner: Provisioner):
-    # Given API Gateway throttles CreateDeployment more often than botocore retries in one call
+def test_throttled_create_deployment_takes_new_turns_and_succeeds(provisioner: Provisioner):
+    # Given API Gateway throttles CreateDeployment four times (another tool of the account
+    # took its rate)
     fidelity.throttle("CreateDeployment", times=4)
 
     # When
     request_id = provisioner.request(apiName="busy")
     notifications = provisioner.notifications(request_id)
 
-    # Then the state machine retried the named error and the request succeeded
+    # Then each refused call took a new turn, waited for in a Wait state, and was made once
+    # there (no botocore retry inside the next turn), and the request succeeded
+    assert notifications[-1].status == "SUCCEEDED"
+    execution = provisioner.execution()
+    states = provisioner.entered_states(execution["executionArn"])
+    assert states.count("WaitForCreateDeploymentTurn") == 4
+    assert states.count("DeployApiInTurn") == 4
+    calls = [c.time for c in fidelity.rate_limits.calls("CreateDeployment")]
+    assert len(calls) == 5
+    assert all(later - earlier >= 5 for earlier, later in itertools.pairwise(calls))
+    (api,) = provisioner.rest_apis()
+    deployments = provisioner.apigateway.get_deployments(restApiId=api["id"])["items"]
+    assert len(deployments) == 1
+
+
+def test_a_throttled_call_botocore_gives_up_on_is_retried_by_the_state_machine(
+    provisioner: Provisioner,
+):
+    # Given API Gateway throttles GetStage more often than botocore retries in one call
+    fidelity.throttle("GetStage", times=4)
+
+    # When
+    request_id = provisioner.request(apiName="busy")
+    notifications = provisioner.notifications(request_id)
+
+    # Then the state machine retried the named error (with backoff and jitter) and the request
+    # succeeded, with one deployment
     assert notifications[-1].status == "SUCCEEDED"
     execution = provisioner.execution()
     history = provisioner.history(execution["executionArn"])

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner.aws import clients
 from provisioner.aws.clients import aws_errors
 from provisioner.contract import errors
 
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
+
 LINK_STATUSES_IN_SERVICE = frozenset({"PENDING", "AVAILABLE"})
 # The integrations a stage's vpcLinkId variable gives their link to (the tutorial's).
 STAGE_LINK_CONNECTION = "${stageVariables.vpcLinkId}"
+
+# API Gateway's largest page (default 25): every call counts against the account's 10 per second.
+_LARGEST_PAGES: Any = {"PaginationConfig": {"PageSize": 500}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,17 @@ class RestApi:
     tags: dict[str, str]
 
 
+def _client(in_turn: bool) -> APIGatewayClient:
+    """``in_turn``: a call this stack paced (domain.pacing), made once; else retried by botocore."""
+    return clients.apigateway_in_turn() if in_turn else clients.apigateway()
+
+
+def prepare_paced_calls() -> None:
+    """Make the client of the paced calls now, before a turn's gate (see ``_client``): built
+    between the gate and its call, it would send the call late."""
+    clients.apigateway_in_turn()
+
+
 def region() -> str:
     return clients.apigateway().meta.region_name
 
@@ -65,7 +82,8 @@ def resource_arn(path: str) -> str:
 # --- VpcLinks ----------------------------------------------------------------------------------
 def vpc_links() -> Iterator[VpcLink]:
     with aws_errors():
-        for page in clients.apigateway().get_paginator("get_vpc_links").paginate():
+        pages = clients.apigateway().get_paginator("get_vpc_links").paginate(**_LARGEST_PAGES)
+        for page in pages:
             for item in page.get("items", []):
                 yield VpcLink.from_aws(item)
 
@@ -95,7 +113,8 @@ def delete_vpc_link(vpc_link_id: str) -> None:
 # --- REST APIs ---------------------------------------------------------------------------------
 def rest_apis() -> Iterator[RestApi]:
     with aws_errors():
-        for page in clients.apigateway().get_paginator("get_rest_apis").paginate():
+        pages = clients.apigateway().get_paginator("get_rest_apis").paginate(**_LARGEST_PAGES)
+        for page in pages:
             for item in page.get("items", []):
                 yield _rest_api(item)
 
@@ -124,6 +143,8 @@ def create_rest_api(
     tags: dict[str, str],
     policy: str | None,
     vpc_endpoint_ids: list[str] | None = None,
+    *,
+    in_turn: bool = False,
 ) -> RestApi:
     endpoint: dict[str, Any] = {"types": [endpoint_type]}
     if vpc_endpoint_ids:  # a PRIVATE API's endpoints: they get its Route 53 alias names
@@ -137,7 +158,7 @@ def create_rest_api(
     if policy:
         arguments["policy"] = policy
     with aws_errors():
-        created = clients.apigateway().create_rest_api(**arguments)
+        created = _client(in_turn).create_rest_api(**arguments)
     return RestApi(
         id=created["id"],
         name=created["name"],
@@ -330,12 +351,17 @@ def stages(rest_api_id: str) -> list[dict[str, Any]]:
 
 
 def create_deployment(
-    rest_api_id: str, stage_name: str, variables: dict[str, str], description: str
+    rest_api_id: str,
+    stage_name: str,
+    variables: dict[str, str],
+    description: str,
+    *,
+    in_turn: bool = False,
 ) -> str:
     """Deploy to ``stage_name``, creating the stage with its variables in the same call: the
     stage never exists, not even for a moment, without its ``vpcLinkId``."""
     with aws_errors():
-        created = clients.apigateway().create_deployment(
+        created = _client(in_turn).create_deployment(
             restApiId=rest_api_id,
             stageName=stage_name,
             variables=variables,
@@ -382,6 +408,6 @@ def tag(path: str, tags: dict[str, str]) -> None:
         clients.apigateway().tag_resource(resourceArn=resource_arn(path), tags=tags)
 
 
-def delete_rest_api(rest_api_id: str) -> None:
+def delete_rest_api(rest_api_id: str, *, in_turn: bool = False) -> None:
     with aws_errors():
-        clients.apigateway().delete_rest_api(restApiId=rest_api_id)
+        _client(in_turn).delete_rest_api(restApiId=rest_api_id)

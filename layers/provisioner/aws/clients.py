@@ -39,6 +39,20 @@ def apigateway() -> APIGatewayClient:
     return boto3.client("apigateway", config=_CONFIG)
 
 
+# A call made in a turn this stack reserved for it (domain.pacing) is made once: botocore
+# would retry a refused one a moment later, inside the turn of the request queued behind it.
+_ONE_ATTEMPT = Config(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    user_agent_extra="private-api-provisioner",
+)
+
+
+@cache
+def apigateway_in_turn() -> APIGatewayClient:
+    """API Gateway for the paced calls: one attempt, no retry (the pacing takes a new turn)."""
+    return boto3.client("apigateway", config=_ONE_ATTEMPT)
+
+
 @cache
 def apigatewayv2() -> ApiGatewayV2Client:
     return boto3.client("apigatewayv2", config=_CONFIG)
@@ -91,8 +105,8 @@ def stepfunctions() -> SFNClient:
 
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or regions)."""
-    made = (apigateway, apigatewayv2, elbv2, ec2, lambda_, cognito_idp, dynamodb, sns, sqs)
-    for client in (*made, events, stepfunctions):
+    made = (apigateway, apigateway_in_turn, apigatewayv2, elbv2, ec2, lambda_, cognito_idp)
+    for client in (*made, dynamodb, sns, sqs, events, stepfunctions):
         client.cache_clear()
 
 
@@ -122,7 +136,10 @@ def translate(error: ClientError) -> errors.ProvisionerError:
     message = error.response.get("Error", {}).get("Message", str(error))
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code == "ConditionalCheckFailedException":
-        return errors.ConditionFailed(message)
+        failed = errors.ConditionFailed(message)
+        item = dict(error.response).get("Item")  # with ReturnValuesOnConditionCheckFailure
+        failed.item = item if isinstance(item, dict) else None
+        return failed
     if code in _THROTTLING or status == 429 or code == "ProvisionedThroughputExceededException":
         return errors.TooManyRequests(f"AWS throttled the control plane: {message}")
     if code in _TRANSIENT or status >= 500 or _concurrent_modification(code, message):

@@ -5,6 +5,7 @@ the state of what was found or made. camelCase on the wire, like the request con
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -118,6 +119,32 @@ class DeploymentState(WireModel):
     invoke_url: str
 
 
+class ApiGatewayTurn(WireModel):
+    """A turn reserved for one call of a rate-limited API Gateway operation (domain.pacing):
+    the workflow waits until ``waitUntil`` in a Wait state, then calls the task again with it."""
+
+    queue: str  # the ledger's PACE#<queue>
+    operation: str  # as API Gateway names it
+    at: str  # the turn, ISO 8601 UTC with milliseconds
+    wait_until: str  # ``at`` rounded up to the second: the Wait state's TimestampPath
+    reserved_at: str
+    wait_seconds: int
+    turns: int = 1  # how many turns this call has taken (a call AWS refused takes another)
+
+    @property
+    def at_seconds(self) -> float:
+        return _epoch_seconds(self.at)
+
+    @property
+    def waited_seconds(self) -> float:
+        """From the reservation to the turn: what a deadline must not count."""
+        return max(0.0, self.at_seconds - _epoch_seconds(self.reserved_at))
+
+
+def _epoch_seconds(moment: str) -> float:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+
+
 class AwsError(BaseModel):
     """What a Step Functions ``Catch`` puts at ``ResultPath``."""
 
@@ -146,13 +173,20 @@ class GetVpcLinkStatusTask(WireModel):
     link: VpcLinkState
 
 
-class CreateApiTask(WireModel):
+class PacedTask(WireModel):
+    """A task whose API Gateway call is paced (domain.pacing): ``turn`` is the turn it waited
+    for (none on its first call), ``retryCount`` the ASL's ``$$.State.RetryCount``."""
+
     model_config = ConfigDict(extra="ignore")
+    turn: ApiGatewayTurn | None = None
+    retry_count: int = 0
+
+
+class CreateApiTask(PacedTask):
     request: ProvisionRequest
 
 
-class DeployApiTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
+class DeployApiTask(PacedTask):
     request: ProvisionRequest
     link: VpcLinkState
     api: ApiState
@@ -209,9 +243,10 @@ class TeardownRequest(RequestRef):
     keep_vpc_link: bool
 
 
-class TeardownTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
+class TeardownTask(PacedTask):
     request: TeardownRequest
+    # ReleaseVpcLinks: when the API was deleted; the links' deletion deadline counts from it
+    # (not from the execution's start: a wait for a DeleteRestApi turn must not eat it)
     started_at: str = ""
 
 

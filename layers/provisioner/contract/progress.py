@@ -18,6 +18,8 @@ class Status(StrEnum):
     """Every status a request has: in its notifications, and in the ledger."""
 
     ACCEPTED = "ACCEPTED"
+    # A rate-limited API Gateway call waits its turn (domain.pacing): expectedAt, waitSeconds
+    WAITING_FOR_API_GATEWAY = "WAITING_FOR_API_GATEWAY"
     VPC_LINK_PENDING = "VPC_LINK_PENDING"
     VPC_LINK_AVAILABLE = "VPC_LINK_AVAILABLE"
     API_CREATED = "API_CREATED"

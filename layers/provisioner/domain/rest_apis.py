@@ -16,9 +16,16 @@ from typing import Any
 
 from provisioner.aws import apigateway
 from provisioner.contract.errors import ProvisionerError, StageNotSafe
-from provisioner.contract.payloads import ApiState, DeploymentState, ProvisionRequest, VpcLinkState
+from provisioner.contract.payloads import (
+    ApiGatewayTurn,
+    ApiState,
+    DeploymentState,
+    ProvisionRequest,
+    VpcLinkState,
+)
 from provisioner.contract.progress import invoke_url
 from provisioner.contract.requests import Authorization, EndpointType, VpcLinkVersion
+from provisioner.domain import pacing
 from provisioner.domain.ownership import created_by, ownership_tags
 from provisioner.domain.validation import find_link
 from provisioner.runtime.settings import Settings
@@ -73,18 +80,38 @@ def _partition_and_account(nlb_arn: str) -> tuple[str, str]:
     return partition, account
 
 
-def create_api(request: ProvisionRequest, *, settings: Settings) -> ApiState:
-    """The REST API with the tutorial's private integration on ``/`` (and ``/{proxy+}``)."""
+def create_api(
+    request: ProvisionRequest,
+    *,
+    settings: Settings,
+    turn: ApiGatewayTurn | None = None,
+    retried: bool = False,
+) -> ApiState | ApiGatewayTurn:
+    """The REST API with the tutorial's private integration on ``/`` (and ``/{proxy+}``); or,
+    when CreateRestApi's turn is not now, the turn to wait for (see ``pacing.in_turn``)."""
     api = api_created_by(request.request_id, settings)
     if api is None:
-        api = apigateway.create_rest_api(
-            name=request.api_name,
-            endpoint_type=request.endpoint_type.value,
-            description=f"Private integration to {request.nlb_arn} (request {request.request_id})",
-            tags=ownership_tags(request.request_id, request.tags, settings),
-            policy=private_api_policy(request) if _is_private(request) else None,
-            vpc_endpoint_ids=request.vpc_endpoint_ids if _is_private(request) else None,
+        made = pacing.in_turn(
+            pacing.create_rest_api_queue(request.endpoint_type.value),
+            turn,
+            retried=retried,
+            settings=settings,
+            caller=request.request_id,
+            call=lambda in_turn: apigateway.create_rest_api(
+                name=request.api_name,
+                endpoint_type=request.endpoint_type.value,
+                description=(
+                    f"Private integration to {request.nlb_arn} (request {request.request_id})"
+                ),
+                tags=ownership_tags(request.request_id, request.tags, settings),
+                policy=private_api_policy(request) if _is_private(request) else None,
+                vpc_endpoint_ids=request.vpc_endpoint_ids if _is_private(request) else None,
+                in_turn=in_turn,
+            ),
         )
+        if isinstance(made, ApiGatewayTurn):
+            return made
+        api = made
     authorization = request.authorization.value
     authorizer_id = _ensure_authorizer(api.id, request)
     target = integration_target(request.vpc_link_version, request.nlb_arn)
@@ -177,20 +204,38 @@ def how_to_call(request: ProvisionRequest, rest_api_id: str, region: str, stage:
 
 
 def deploy_api(
-    request: ProvisionRequest, link: VpcLinkState, api: ApiState, *, settings: Settings
-) -> DeploymentState:
-    """Deploy to the stage with ``vpcLinkId`` set in the same call, once the link is ready."""
+    request: ProvisionRequest,
+    link: VpcLinkState,
+    api: ApiState,
+    *,
+    settings: Settings,
+    turn: ApiGatewayTurn | None = None,
+    retried: bool = False,
+) -> DeploymentState | ApiGatewayTurn:
+    """Deploy to the stage with ``vpcLinkId`` set in the same call, once the link is ready;
+    or, when CreateDeployment's turn is not now, the turn to wait for."""
     _require_available(link)
     stage = apigateway.get_stage(api.rest_api_id, request.stage_name)
     if stage and created_by(stage.get("tags", {}), request.request_id, settings):
         deployment_id = str(stage["deploymentId"])
     else:
-        deployment_id = apigateway.create_deployment(
-            api.rest_api_id,
-            request.stage_name,
-            variables={STAGE_VARIABLE: link.vpc_link_id},
-            description=f"Request {request.request_id}",
+        made = pacing.in_turn(
+            pacing.Paced.CREATE_DEPLOYMENT,
+            turn,
+            retried=retried,
+            settings=settings,
+            caller=request.request_id,
+            call=lambda in_turn: apigateway.create_deployment(
+                api.rest_api_id,
+                request.stage_name,
+                variables={STAGE_VARIABLE: link.vpc_link_id},
+                description=f"Request {request.request_id}",
+                in_turn=in_turn,
+            ),
         )
+        if isinstance(made, ApiGatewayTurn):
+            return made
+        deployment_id = made
         apigateway.tag(
             f"/restapis/{api.rest_api_id}/stages/{request.stage_name}",
             ownership_tags(request.request_id, request.tags, settings),

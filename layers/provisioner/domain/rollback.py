@@ -26,7 +26,7 @@ from provisioner.contract.payloads import (
 )
 from provisioner.contract.progress import Status, timestamp
 from provisioner.contract.requests import TicketRef
-from provisioner.domain import vpc_links
+from provisioner.domain import pacing, vpc_links
 from provisioner.domain.ownership import created_by
 from provisioner.domain.validation import request_ref_from_event
 from provisioner.runtime.observability import logger
@@ -180,7 +180,13 @@ def _who_to_answer(state: FailedState) -> RequestRef:
 def _delete_created(request_id: str, report: RollbackReport, settings: Settings) -> None:
     for api in list(apigateway.rest_apis()):
         if created_by(api.tags, request_id, settings):
+            # Not in a turn (a rollback must not wait behind teardowns): recorded, so that the
+            # teardowns' DeleteRestApi calls keep their distance from it.
+            called_at = pacing.now()
             apigateway.delete_rest_api(api.id)
+            pacing.record_call(
+                pacing.Paced.DELETE_REST_API, settings=settings, caller=request_id, at=called_at
+            )
             report.deleted.append(f"REST API {api.id}")
             report.known["restApiId"] = api.id
     for link in list(vpc_links.all_links()):  # V1 and V2

@@ -12,7 +12,7 @@ from typing import Any
 from provisioner.aws import apigateway
 from provisioner.contract import errors
 from provisioner.contract.errors import FieldError
-from provisioner.contract.payloads import LinkRelease, TeardownRequest
+from provisioner.contract.payloads import ApiGatewayTurn, LinkRelease, TeardownRequest
 from provisioner.contract.requests import (
     MANAGED_BY_TAG,
     REQUEST_ID_PATTERN,
@@ -20,7 +20,7 @@ from provisioner.contract.requests import (
     REST_API_ID_PATTERN,
     TeardownDetail,
 )
-from provisioner.domain import vpc_links
+from provisioner.domain import pacing, vpc_links
 from provisioner.domain.ownership import managed_here
 from provisioner.domain.rest_apis import api_created_by
 from provisioner.domain.validation import parse_detail
@@ -88,13 +88,31 @@ def stage_links(rest_api_id: str) -> list[str]:
     return found
 
 
-def delete_api(request: TeardownRequest) -> bool:
-    """Delete the API (its stages, resources and integrations go with it). False if gone."""
-    try:
-        apigateway.delete_rest_api(request.rest_api_id)
-    except errors.ResourceNotFound:
-        return False
-    return True
+def delete_api(
+    request: TeardownRequest,
+    *,
+    settings: Settings,
+    turn: ApiGatewayTurn | None = None,
+    retried: bool = False,
+) -> bool | ApiGatewayTurn:
+    """Delete the API (its stages, resources and integrations go with it); False if it was
+    gone already; or, when DeleteRestApi's turn is not now, the turn to wait for."""
+
+    def delete(in_turn: bool) -> bool:
+        try:
+            apigateway.delete_rest_api(request.rest_api_id, in_turn=in_turn)
+        except errors.ResourceNotFound:
+            return False
+        return True
+
+    return pacing.in_turn(
+        pacing.Paced.DELETE_REST_API,
+        turn,
+        retried=retried,
+        settings=settings,
+        caller=request.request_id,
+        call=delete,
+    )
 
 
 def release_links(

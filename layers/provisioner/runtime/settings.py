@@ -7,9 +7,19 @@ each function its own environment.
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+_SWITCH = {"enabled": True, "disabled": False, "true": True, "false": False}
+
+
+def _switch(value: object) -> object:
+    """``Enabled`` / ``Disabled`` (a template parameter's words), or a boolean."""
+    return _SWITCH.get(value.strip().lower(), value) if isinstance(value, str) else value
+
+
+Switch = Annotated[bool, BeforeValidator(_switch)]
 
 
 class Settings(BaseModel):
@@ -30,6 +40,9 @@ class Settings(BaseModel):
         alias="PROVISIONER_ALLOW_UNAUTHENTICATED_APIS", default=False
     )
     require_exposure_tag: bool = Field(alias="PROVISIONER_REQUIRE_EXPOSURE_TAG", default=True)
+
+    # API Gateway's fixed-rate calls taken in turn by every execution (domain.pacing)
+    api_gateway_pacing: Switch = Field(alias="PROVISIONER_API_GATEWAY_PACING", default=True)
 
     # Ticket self-service (README, "Requests from tickets"): the mapping's SSM parameter, each
     # system's webhook secret and write-back credentials (Secrets Manager ids), and how old a

@@ -13,6 +13,9 @@
 * ``TICKET#<requestId>``: which of a ticket's request's notifications the ticket write-back
   has settled (written back, or given up on) and which it has commented already; each
   notification is named by its ``<timestamp>|<status>``, as the request's history names it.
+* ``PACE#<operation>``: the turns of one rate-limited API Gateway operation across every
+  running execution (``domain.pacing``): ``nextFreeAt``, the first moment no turn is reserved
+  from, and ``lastCallAt``, when the last call was made (epoch seconds).
 """
 
 from __future__ import annotations
@@ -520,6 +523,150 @@ def release_nlb(table: str, nlb_arn: str, vpc_link_id: str) -> None:
 
 def release_unused_claim(table: str, nlb_arn: str, request_id: str) -> None:
     release_unused_link_claim(table, LinkKey.of_nlb(nlb_arn), request_id)
+
+
+# --- API Gateway pacing (domain.pacing) ---------------------------------------------------------
+def pace_key(operation: str) -> dict[str, str]:
+    return {"pk": f"PACE#{operation}"}
+
+
+@dataclass(frozen=True)
+class PaceRecord:
+    """An operation's turns as they stood: 0 when no turn was ever reserved or no call made."""
+
+    next_free_at: float
+    last_call_at: float
+
+    @classmethod
+    def of(cls, item: dict[str, Any] | None) -> PaceRecord:
+        """From DynamoDB's JSON (a ConditionalCheckFailed's ``Item``)."""
+        return cls.read(_unmarshal(item or {}))
+
+    @classmethod
+    def read(cls, found: dict[str, Any]) -> PaceRecord:
+        return cls(float(found.get("nextFreeAt", 0)), float(found.get("lastCallAt", 0)))
+
+
+def take_free_turn(
+    table: str, operation: str, *, now: float, spacing: float, caller: str
+) -> PaceRecord | None:
+    """The turn is free when no turn is reserved from now on and the last call was made
+    ``spacing`` ago or more: then record a call made ``now`` (the next turn is ``spacing``
+    later) and answer None, in one conditional write. Otherwise nothing is written and the
+    record is answered as it stood."""
+    try:
+        _update_pace(
+            table,
+            operation,
+            "SET nextFreeAt = :next, lastCallAt = :now, lastCaller = :caller",
+            "(attribute_not_exists(nextFreeAt) OR nextFreeAt <= :now)"
+            " AND (attribute_not_exists(lastCallAt) OR lastCallAt <= :open)",
+            {
+                ":next": _seconds(now + spacing),
+                ":now": _seconds(now),
+                ":open": _seconds(now - spacing),
+                ":caller": caller,
+            },
+        )
+    except errors.ConditionFailed as taken:
+        return PaceRecord.of(taken.item)
+    return None
+
+
+def queue_turn(table: str, operation: str, *, now: float, spacing: float) -> float | None:
+    """The turn behind the last one reserved, if any is reserved from ``now`` on (one atomic
+    ADD: N requests at the same moment get N successive turns, none retried); else None."""
+    try:
+        updated = _update_pace(
+            table,
+            operation,
+            "ADD nextFreeAt :spacing",
+            "nextFreeAt > :now",
+            {":spacing": _seconds(spacing), ":now": _seconds(now)},
+            returning="UPDATED_NEW",
+        )
+    except errors.ConditionFailed:
+        return None
+    return float(_unmarshal(updated)["nextFreeAt"]) - spacing
+
+
+def open_queue(table: str, operation: str, *, now: float, turn: float, spacing: float) -> bool:
+    """No turn is reserved, but the turn is not free (a call was made less than ``spacing``
+    ago): reserve ``turn``, the first after that call. False if another request reserved one
+    first (then :func:`queue_turn` queues behind it)."""
+    try:
+        _update_pace(
+            table,
+            operation,
+            "SET nextFreeAt = :next",
+            "attribute_not_exists(nextFreeAt) OR nextFreeAt <= :now",
+            {":next": _seconds(turn + spacing), ":now": _seconds(now)},
+        )
+    except errors.ConditionFailed:
+        return False
+    return True
+
+
+def pass_gate(
+    table: str, operation: str, *, now: float, spacing: float, caller: str
+) -> float | None:
+    """At its turn, a call may be made if the last one was made ``spacing`` ago or more: then
+    it is recorded as made ``now`` (None). Otherwise, when the last call was made."""
+    try:
+        _update_pace(
+            table,
+            operation,
+            "SET lastCallAt = :now, lastCaller = :caller",
+            "attribute_not_exists(lastCallAt) OR lastCallAt <= :open",
+            {":now": _seconds(now), ":open": _seconds(now - spacing), ":caller": caller},
+        )
+    except errors.ConditionFailed as closed:
+        return PaceRecord.of(closed.item).last_call_at
+    return None
+
+
+def record_call(table: str, operation: str, *, now: float, caller: str) -> None:
+    """A call made outside any turn (the rollback does not wait for one): recorded, so that
+    the calls made in turns keep their distance from it."""
+    with suppress(errors.ConditionFailed):
+        _update_pace(
+            table,
+            operation,
+            "SET lastCallAt = :now, lastCaller = :caller",
+            "attribute_not_exists(lastCallAt) OR lastCallAt < :now",
+            {":now": _seconds(now), ":caller": caller},
+        )
+
+
+def pace_record(table: str, operation: str) -> PaceRecord:
+    return PaceRecord.read(_get(table, pace_key(operation)) or {})
+
+
+def _update_pace(
+    table: str,
+    operation: str,
+    update: str,
+    condition: str,
+    values: dict[str, Any],
+    *,
+    returning: str = "NONE",
+) -> dict[str, Any]:
+    with clients.aws_errors():
+        answer = clients.dynamodb().update_item(
+            TableName=table,
+            Key=_marshal(pace_key(operation)),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=_marshal(values),
+            ReturnValues=returning,  # type: ignore[arg-type]
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    return dict(answer.get("Attributes", {}))
+
+
+def _seconds(value: float) -> Decimal:
+    """Epoch seconds to the millisecond (DynamoDB numbers are decimals)."""
+    return Decimal(f"{value:.3f}")
 
 
 def _delete_if(table: str, key: dict[str, str], condition: str, values: dict[str, Any]) -> None:

@@ -10,8 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from provisioner.aws import announce as announcements
 from provisioner.contract import errors
-from provisioner.contract.payloads import RequestRef, ValidateTask, WorkflowKind
+from provisioner.contract.payloads import ApiGatewayTurn, RequestRef, ValidateTask, WorkflowKind
 from provisioner.contract.progress import FINAL_STATUSES, Status, outcome_detail_type, progress
+from provisioner.domain.pacing import WAIT_NOTICE_SECONDS
 from provisioner.domain.validation import request_ref_from_event
 from provisioner.runtime.observability import bind_request, logger, metrics
 from provisioner.runtime.settings import Settings
@@ -112,3 +113,33 @@ def announce(
     except errors.ProvisionerError:
         logger.exception("Could not announce", extra={"status": status.value})
     return note
+
+
+def wait_for_turn(
+    settings: Settings, ref: RequestRef, turn: ApiGatewayTurn, what: str, **known: Any
+) -> dict[str, Any]:
+    """A task whose API Gateway call waits its turn answers the turn (the workflow waits for it
+    in a Wait state and calls the task again); the requester hears it when the wait is longer
+    than a few seconds (``WAITING_FOR_API_GATEWAY``, with ``expectedAt`` and ``waitSeconds``).
+    ``what``: what waits, in the requester's words."""
+    note = None
+    if turn.wait_seconds > WAIT_NOTICE_SECONDS:
+        message = (
+            f"Waiting for API Gateway: {what} at {turn.wait_until} (in {turn.wait_seconds} s), "
+            f"when this account's turn for {turn.operation} comes (API Gateway allows "
+            "each account a fixed rate of it; every request of this stack takes its turn)."
+        )
+        note = announce(
+            settings,
+            progress(
+                ref,
+                Status.WAITING_FOR_API_GATEWAY,
+                message,
+                expectedAt=turn.wait_until,
+                waitSeconds=turn.wait_seconds,
+                apiGatewayOperation=turn.operation,
+                **known,
+            ),
+        )
+    metrics.add_metric(name="ApiGatewayTurnsWaited", unit=MetricUnit.Count, value=1)
+    return {"turn": turn.to_wire(), "progress": note}

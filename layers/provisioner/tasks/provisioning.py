@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from provisioner.aws import apigateway
 from provisioner.contract.payloads import (
+    ApiGatewayTurn,
     CreateApiTask,
     DeployApiTask,
     ValidateTask,
@@ -44,9 +45,18 @@ def validate(task: ValidateTask, settings: Settings) -> dict[str, Any]:
 
 
 def create_api(task: CreateApiTask, settings: Settings) -> dict[str, Any]:
+    """``{"api", "turn": None, "progress"}``, or ``{"api": None, "turn", "progress"}`` while
+    CreateRestApi's turn has not come (the workflow waits for it and calls again)."""
     request = task.request
     bind_request(request)
-    api = rest_apis.create_api(request, settings=settings)
+    api = rest_apis.create_api(
+        request, settings=settings, turn=task.turn, retried=task.retry_count > 0
+    )
+    if isinstance(api, ApiGatewayTurn):
+        return {
+            "api": None,
+            **common.wait_for_turn(settings, request.ref, api, "the API is created"),
+        }
     paths = "/ and /{proxy+}" if request.proxy_all_paths else "/"
     message = (
         f"REST API {api.rest_api_id} created: {paths} proxied to {request.endpoint_url} "
@@ -57,15 +67,23 @@ def create_api(task: CreateApiTask, settings: Settings) -> dict[str, Any]:
     message += "."
     note = progress(request.ref, Status.API_CREATED, message, restApiId=api.rest_api_id)
     common.announce(settings, note, restApiId=api.rest_api_id)
-    return {"api": api.to_wire(), "progress": note}
+    return {"api": api.to_wire(), "turn": None, "progress": note}
 
 
 def deploy_api(task: DeployApiTask, settings: Settings) -> dict[str, Any]:
     """Deploy with ``vpcLinkId`` set in the same call (the stage never points at a link that
-    is not AVAILABLE), check the stage, and tell the requester the API is ready."""
+    is not AVAILABLE), check the stage, and tell the requester the API is ready; or, while
+    CreateDeployment's turn has not come, ``{"turn", "progress"}`` (see ``create_api``)."""
     request, link, api = task.request, task.link, task.api
     bind_request(request)
-    deployment = rest_apis.deploy_api(request, link, api, settings=settings)
+    deployment = rest_apis.deploy_api(
+        request, link, api, settings=settings, turn=task.turn, retried=task.retry_count > 0
+    )
+    if isinstance(deployment, ApiGatewayTurn):
+        what = f"API {api.rest_api_id} is deployed"
+        return common.wait_for_turn(
+            settings, request.ref, deployment, what, restApiId=api.rest_api_id
+        )
     known = {
         "vpcLinkId": link.vpc_link_id,
         "restApiId": api.rest_api_id,
@@ -95,4 +113,4 @@ def deploy_api(task: DeployApiTask, settings: Settings) -> dict[str, Any]:
         **known,
     )
     common.announce(settings, ready, workflow=WorkflowKind.PROVISION, outcome=ready["message"])
-    return {"deployment": deployment.to_wire(), "progress": ready}
+    return {"deployment": deployment.to_wire(), "turn": None, "progress": ready}

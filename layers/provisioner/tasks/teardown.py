@@ -6,8 +6,8 @@ from contextlib import suppress
 from typing import Any
 
 from provisioner.contract import errors
-from provisioner.contract.payloads import TeardownTask, ValidateTask, WorkflowKind
-from provisioner.contract.progress import Status, progress
+from provisioner.contract.payloads import ApiGatewayTurn, TeardownTask, ValidateTask, WorkflowKind
+from provisioner.contract.progress import Status, progress, timestamp
 from provisioner.domain import teardown
 from provisioner.runtime.observability import bind_request
 from provisioner.runtime.settings import Settings
@@ -32,9 +32,19 @@ def validate_teardown(task: ValidateTask, settings: Settings) -> dict[str, Any]:
 
 
 def delete_api(task: TeardownTask, settings: Settings) -> dict[str, Any]:
+    """``{"deletedAt", "turn": None, "progress"}``, or ``{"turn", "progress"}`` while
+    DeleteRestApi's turn has not come (the workflow waits for it and calls again)."""
     request = task.request
     bind_request(request)
-    deleted = teardown.delete_api(request)
+    deleted = teardown.delete_api(
+        request, settings=settings, turn=task.turn, retried=task.retry_count > 0
+    )
+    if isinstance(deleted, ApiGatewayTurn):
+        what = f"REST API {request.rest_api_id} is deleted"
+        waiting = common.wait_for_turn(
+            settings, request.ref, deleted, what, restApiId=request.rest_api_id
+        )
+        return {"deletedAt": None, **waiting}
     what = "deleted" if deleted else "was already gone"
     note = progress(
         request.ref,
@@ -43,7 +53,7 @@ def delete_api(task: TeardownTask, settings: Settings) -> dict[str, Any]:
         restApiId=request.rest_api_id,
     )
     common.announce(settings, note, restApiId=request.rest_api_id)
-    return {"progress": note}
+    return {"deletedAt": timestamp(), "turn": None, "progress": note}
 
 
 def release_links(task: TeardownTask, settings: Settings) -> dict[str, Any]:

@@ -1,0 +1,271 @@
+"""Pacing: API Gateway's fixed-rate operations taken in turn by every running execution.
+
+API Gateway answers some control-plane operations at a fixed rate per account and region that
+no support case raises ("API Gateway quotas for creating, deploying and managing an API";
+:data:`RATES`). Above it AWS answers ``TooManyRequestsException`` (429). Fifty requests at once
+would each retry their CreateDeployment against the other forty-nine until the ASL's retries
+ran out; instead, every call of a paced operation is made in a turn:
+
+* **A turn is reserved atomically in the ledger** (item ``PACE#<operation>``,
+  :mod:`provisioner.storage.ledger`). A request that finds the turn free (nobody queued, the
+  last call ``spacing`` ago) records its call and makes it at once, in the same invocation:
+  one conditional write, no Wait state, nothing slower. Otherwise it gets the turn behind the
+  last one reserved (an atomic ADD: N requests at the same moment get N successive turns) and
+  the task answers that turn instead of calling.
+* **The workflow waits for the turn in a Wait state** (``TimestampPath``: the turn rounded up
+  to the second, since Step Functions drops a timestamp's milliseconds), so no Lambda runs
+  while it waits, then calls the task again with its turn (``statemachine.workflows.paced``).
+* **The gate.** Turns are ``spacing`` apart (the rate's interval plus :data:`MARGIN_SECONDS`
+  for the clocks of Lambda and API Gateway), but a caller can be late: a cold start, a slow
+  invocation, a whole second of rounding. So a call is made only once its record passes the
+  gate, a conditional write that holds only if the last call was made ``spacing`` ago or more.
+  A caller whose predecessor was late by less than :data:`MAX_PAUSE_SECONDS` pauses for the
+  rest in the task; past that, it takes a new turn. Two calls of this stack are never closer
+  than ``spacing``, however late anyone is.
+* **The call is sent right after its gate, and recorded as sent.** The one-attempt client is
+  made before the gate (a fresh execution environment takes a fraction of a second to build
+  one, longer on a busy machine: between the gate and the call, that would send the call late,
+  closer than the rate to the next one). After the call, the moment it was sent (just after
+  the gate's write returned, which can be slow too) replaces the gate's moment as the last
+  call, so the next gate counts from when API Gateway saw it, not from when it was allowed.
+* **A turn is used once, by the attempt it was given to.** If that attempt fails (a Lambda
+  fault; a 429 or 5xx from another call of the task; the task is retried by the ASL), the
+  retry takes a new turn: the old one is wasted, never shared. A paced call that AWS refuses
+  (429: another tool in the account took the rate; 5xx) is not retried by botocore in the
+  turn of the request behind it: it takes a new turn, at most :data:`MAX_TURNS` in all, then
+  raises ``TooManyRequests`` for the ASL's backoff and full jitter.
+
+The rest of API Gateway's rates (every operation together: 10 per second, bursts of 40) are
+not paced: botocore's retries and the ASL's backoff absorb them.
+
+The V2 link calls are in the table for the code that makes them: ``in_turn(Paced.
+CREATE_VPC_LINK_V2, ...)`` around CreateVpcLink, the task wrapped by ``workflows.paced``;
+the link's deadline then starts after the wait (``ApiGatewayTurn.waited_seconds``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from provisioner.aws import apigateway
+from provisioner.contract import errors
+from provisioner.contract.payloads import ApiGatewayTurn
+from provisioner.contract.progress import timestamp
+from provisioner.runtime.observability import logger
+from provisioner.runtime.settings import Settings
+from provisioner.storage import ledger
+
+# Between two turns, besides the rate's interval: Lambda's clock and API Gateway's may differ
+# by a little, and a call reaches API Gateway a little after its gate.
+MARGIN_SECONDS = 0.2
+# A caller whose predecessor called late pauses in the task for at most this, else queues again.
+MAX_PAUSE_SECONDS = 2.0
+# A paced call refused by AWS this many times (each in a turn of its own) raises TooManyRequests.
+MAX_TURNS = 8
+# The requester hears that it waits its turn only when the wait is longer than this.
+WAIT_NOTICE_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class PacedRate:
+    operation: str  # as API Gateway names it
+    seconds: float  # one call every this many seconds, per account and region
+    quota: str  # as the quotas page words it
+
+    @property
+    def spacing(self) -> float:
+        """Seconds between two turns."""
+        return self.seconds + MARGIN_SECONDS
+
+
+class Paced(StrEnum):
+    """The queues: one per operation and rate (an edge-optimized API has a rate of its own)."""
+
+    CREATE_REST_API = "CreateRestApi"
+    CREATE_EDGE_REST_API = "CreateRestApi.EDGE"
+    CREATE_DEPLOYMENT = "CreateDeployment"
+    DELETE_REST_API = "DeleteRestApi"
+    CREATE_VPC_LINK_V2 = "CreateVpcLink.V2"
+    DELETE_VPC_LINK_V2 = "DeleteVpcLink.V2"
+
+    @property
+    def rate(self) -> PacedRate:
+        return RATES[self]
+
+
+RATES: dict[Paced, PacedRate] = {
+    Paced.CREATE_REST_API: PacedRate("CreateRestApi", 3, "1 request every 3 seconds"),
+    Paced.CREATE_EDGE_REST_API: PacedRate(
+        "CreateRestApi", 30, "1 request every 30 seconds (edge-optimized)"
+    ),
+    Paced.CREATE_DEPLOYMENT: PacedRate("CreateDeployment", 5, "1 request every 5 seconds"),
+    Paced.DELETE_REST_API: PacedRate("DeleteRestApi", 30, "1 request every 30 seconds"),
+    Paced.CREATE_VPC_LINK_V2: PacedRate("CreateVpcLink", 15, "1 request every 15 seconds (V2)"),
+    Paced.DELETE_VPC_LINK_V2: PacedRate("DeleteVpcLink", 30, "1 request every 30 seconds (V2)"),
+}
+"""API Gateway's fixed control-plane rates, per account and region, not adjustable
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html)."""
+
+
+def create_rest_api_queue(endpoint_type: str) -> Paced:
+    return Paced.CREATE_EDGE_REST_API if endpoint_type == "EDGE" else Paced.CREATE_REST_API
+
+
+def in_turn[Result](
+    queue: Paced,
+    turn: ApiGatewayTurn | None,
+    *,
+    retried: bool,
+    settings: Settings,
+    caller: str,
+    call: Callable[[bool], Result],
+) -> Result | ApiGatewayTurn:
+    """Make ``call`` (one call of ``queue``'s operation) in this stack's turn: now if the turn
+    is free (or comes within :data:`MAX_PAUSE_SECONDS`), else answer the turn to wait for:
+    the workflow waits for it in a Wait state and calls again with it (``turn``).
+    ``retried``: this attempt is an ASL retry, whose ``turn`` was its failed predecessor's
+    (spent: a new one is taken). ``call(in_turn)`` makes the API call (``in_turn``: once, not
+    retried by botocore). With pacing off (``ApiGatewayPacing=Disabled``), ``call`` is made at
+    once and retried by botocore, as before pacing."""
+    if not settings.api_gateway_pacing:
+        return call(False)
+    turns = turn.turns if turn else 0
+    apigateway.prepare_paced_calls()  # nothing slow between the gate and the call
+    waiting = take_turn(
+        queue, None if retried else turn, settings=settings, caller=caller, turns=turns
+    )
+    if waiting is not None:
+        return waiting
+    sent_at = _now()
+    try:
+        return call(True)
+    except (errors.TooManyRequests, errors.TransientAwsError) as error:
+        refused = error
+    finally:
+        _record_sent(queue, settings=settings, caller=caller, at=sent_at)
+    if turns + 1 >= MAX_TURNS:
+        raise refused
+    logger.warning(
+        "API Gateway refused a paced call: it takes a new turn",
+        extra={"operation": queue.rate.operation, "error": refused.message},
+    )
+    return _reserve(queue, settings=settings, turns=turns + 1)
+
+
+def take_turn(
+    queue: Paced,
+    holding: ApiGatewayTurn | None,
+    *,
+    settings: Settings,
+    caller: str,
+    turns: int = 0,
+) -> ApiGatewayTurn | None:
+    """None: the call may be made now (it is recorded as made now); else the turn to wait for.
+
+    Without a turn, the free turn is taken at once, or one is reserved. At its turn (paused
+    for here when it is at most :data:`MAX_PAUSE_SECONDS` away), the caller passes the gate:
+    its predecessor called ``spacing`` ago or more. A predecessor late by at most
+    :data:`MAX_PAUSE_SECONDS` is waited for here; a later one costs a new turn."""
+    spacing = queue.rate.spacing
+    table = settings.ledger_table
+    if holding is None:
+        seen = ledger.take_free_turn(table, queue, now=_now(), spacing=spacing, caller=caller)
+        if seen is None:
+            return None
+        holding = _reserve(queue, settings=settings, turns=turns + 1, seen=seen)
+    for _ in range(MAX_TURNS * 4):
+        early = holding.at_seconds - _now()
+        if early > MAX_PAUSE_SECONDS:
+            return holding
+        if early > 0:
+            _pause(early)
+        last_call = ledger.pass_gate(table, queue, now=_now(), spacing=spacing, caller=caller)
+        if last_call is None:
+            return None
+        late = last_call + spacing - _now()
+        if late > MAX_PAUSE_SECONDS:
+            logger.info(
+                "A call was made in this turn: taking a new one",
+                extra={"operation": queue.rate.operation, "turn": holding.at},
+            )
+            holding = _reserve(queue, settings=settings, turns=holding.turns + 1)
+        elif late > 0:
+            _pause(late)
+    raise errors.TooManyRequests(f"no turn for {queue.rate.operation} came")
+
+
+def record_call(queue: Paced, *, settings: Settings, caller: str, at: float) -> None:
+    """A call made outside any turn, at ``at`` (the rollback does not wait for a turn): the
+    calls made in turns keep their distance from it."""
+    if settings.api_gateway_pacing:
+        ledger.record_call(settings.ledger_table, queue, now=at, caller=caller)
+
+
+def _record_sent(queue: Paced, *, settings: Settings, caller: str, at: float) -> None:
+    """The call made in a turn was sent at ``at``, a little after its gate's moment: the last
+    call is this one (later calls keep their distance from it). Best effort: the gate's moment
+    is already recorded, and the call is made; an error here must not fail the task."""
+    try:
+        ledger.record_call(settings.ledger_table, queue, now=at, caller=caller)
+    except errors.ProvisionerError as error:
+        logger.warning(
+            "Could not record when a paced call was sent",
+            extra={"operation": queue.rate.operation, "error": error.message},
+        )
+
+
+def now() -> float:
+    """Epoch seconds on the function's clock."""
+    return _now()
+
+
+def _reserve(
+    queue: Paced, *, settings: Settings, turns: int, seen: ledger.PaceRecord | None = None
+) -> ApiGatewayTurn:
+    """The next turn: behind the last one reserved, or the first after the last call."""
+    spacing = queue.rate.spacing
+    table = settings.ledger_table
+    reserved_at = _now()
+    for _ in range(10):  # each round, another request reserved first: ours comes after it
+        now = _now()
+        turn = ledger.queue_turn(table, queue, now=now, spacing=spacing)
+        if turn is not None:
+            return _turn(queue, max(turn, now), reserved_at, turns)
+        seen = seen or ledger.pace_record(table, queue)
+        first = max(now, seen.last_call_at + spacing)
+        if ledger.open_queue(table, queue, now=now, turn=first, spacing=spacing):
+            return _turn(queue, first, reserved_at, turns)
+        seen = None
+    raise errors.TooManyRequests(f"could not reserve a turn for {queue.rate.operation}")
+
+
+def _turn(queue: Paced, at: float, reserved_at: float, turns: int) -> ApiGatewayTurn:
+    # Step Functions drops a timestamp's milliseconds: wait until the next whole second.
+    wait_until = math.ceil(at)
+    return ApiGatewayTurn(
+        queue=queue.value,
+        operation=queue.rate.operation,
+        at=timestamp(_moment(at)),
+        wait_until=_moment(wait_until).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        reserved_at=timestamp(_moment(reserved_at)),
+        wait_seconds=max(0, math.ceil(wait_until - reserved_at)),
+        turns=turns,
+    )
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+
+
+def _now() -> float:
+    """The function's clock (the embedded AWS's, when it runs there)."""
+    return datetime.now(UTC).timestamp()
+
+
+def _pause(seconds: float) -> None:
+    time.sleep(seconds)
