@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
 
 from provisioner.contract.errors import ExposureNotAllowed, InvalidRequest
@@ -212,6 +213,21 @@ def test_an_untagged_nlb_and_other_faults_are_listed_together(settings, untagged
 
     assert set(fields) == {"detail.nlbArn", "detail.stageName"}
     assert EXPOSE in fields["detail.nlbArn"][0]
+
+
+def test_an_untagged_alb_named_by_target_arn_is_refused_too(settings, network):
+    # An application load balancer is exposed through a VPC link V2 just the same: its owner
+    # consents with the same tag
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    untagged_alb = elbv2.create_load_balancer(
+        Name="private-alb", Subnets=network.subnet_ids, Scheme="internal", Type="application"
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+
+    fields = refused(settings, ExposureNotAllowed, targetArn=untagged_alb)
+
+    [rule] = fields.pop("detail.targetArn")
+    assert EXPOSE in rule
+    assert fields == {}
 
 
 def test_a_link_to_an_untagged_nlb_is_refused_naming_the_link(settings, untagged_nlb_arn, apigw):
