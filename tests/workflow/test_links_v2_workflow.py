@@ -125,8 +125,12 @@ def v1_shape(*, polls: int) -> list[str]:
     (compared as a multiset: the two Parallel branches interleave)."""
     link = ["EnsureVpcLink", "IsLinkAvailable"]
     link += ["WaitForLink", "GetVpcLinkStatus", "IsLinkAvailable"] * polls + ["LinkReady"]
-    return ["ValidateRequest", "Provision", *link, "CreateApi", "DidBothBranchesSucceed",
-            "DeployApi", "Succeeded"]  # fmt: skip
+    # CreateApi and DeployApi are paced: each is followed by the Choice that finds its turn
+    # free (the API branch then ends in ApiReady)
+    api = ["CreateApi", "IsCreateRestApiTurnLater", "ApiReady"]
+    deploy = ["DeployApi", "IsCreateDeploymentTurnLater"]
+    return ["ValidateRequest", "Provision", *link, *api, "DidBothBranchesSucceed", *deploy,
+            "Succeeded"]  # fmt: skip
 
 
 def test_an_alb_with_an_https_listener_is_reached_over_https(provisioner: Provisioner):
