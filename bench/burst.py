@@ -10,8 +10,9 @@ deploys the template with ``ApiGatewayPacing=Enabled`` (the default), the other 
 1. one request alone: its state transitions and Lambda invocations are the single-request
    figures;
 2. the burst: N networks (a VPC and an internal NLB each), then N ``PrivateApiRequested``
-   events, one per NLB, put on the bus in PutEvents calls of ten, all within a second; the
-   burst ends when every execution has ended and nothing runs.
+   events, one per NLB, put on the bus in PutEvents calls of ten sent at once from threads
+   (the table shows how far apart the executions started); the burst ends when every
+   execution has ended and nothing runs.
 
 Everything is measured in emulated time (the execution's ``stopDate`` is on the embedded AWS's
 clock) and from the emulator's own records: every API Gateway call it answered (so the 429s

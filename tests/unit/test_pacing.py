@@ -361,12 +361,13 @@ def claimed(request_id: str) -> None:
 
 
 def test_create_api_waits_its_turn_and_the_requester_hears_it_past_ten_seconds(
-    network, make_request, handler_settings, clock, notices
+    network, make_request, handler_settings, clock, notices, fidelity
 ):
     # Given five requests for APIs at the same moment
     requests = [make_request(request_id=f"r-{n}", api_name=f"api-{n}") for n in range(5)]
     for request in requests:
         claimed(request.request_id)
+    fidelity.rate_limits.reset()  # the record of API Gateway calls
 
     # When CreateApi runs for each ({"request.$": "$.request", "retryCount.$": ...})
     results = [
@@ -382,6 +383,11 @@ def test_create_api_waits_its_turn_and_the_requester_hears_it_past_ten_seconds(
     turns = [ApiGatewayTurn.model_validate(result["turn"]) for result in results[1:]]
     assert [turn.wait_seconds for turn in turns] == [4, 7, 10, 13]
     assert all(result["api"] is None for result in results[1:])
+    # ... having asked API Gateway nothing (is the API there already? asked in their turns):
+    # the account's 10 calls per second are shared by every request
+    asked = {call.operation for call in fidelity.rate_limits.calls()}
+    assert len([c for c in fidelity.rate_limits.calls() if c.operation == "GetRestApis"]) == 1
+    assert "CreateRestApi" in asked
 
     # ... and only the waits longer than ten seconds are told, with when and how long
     waiting = [n for n in notices if n["status"] == "WAITING_FOR_API_GATEWAY"]

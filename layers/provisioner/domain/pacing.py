@@ -28,6 +28,12 @@ ran out; instead, every call of a paced operation is made in a turn:
   closer than the rate to the next one). After the call, the moment it was sent (just after
   the gate's write returned, which can be slow too) replaces the gate's moment as the last
   call, so the next gate counts from when API Gateway saw it, not from when it was allowed.
+* **The work before a call is done in its turn.** A task that looks something up before its
+  call (is the API there already? is the link still AVAILABLE?) first reads the queue
+  (:func:`turn_ahead`): when its turn is not within :data:`MAX_PAUSE_SECONDS`, it reserves it
+  and answers it at once, and looks things up in its turn, right before the call. Fifty
+  requests at once then make one such lookup each, not two: those are API Gateway calls too,
+  on the account's shared 10 per second.
 * **A turn is used once, by the attempt it was given to.** If that attempt fails (a Lambda
   fault; a 429 or 5xx from another call of the task; the task is retried by the ASL), the
   retry takes a new turn: the old one is wasted, never shared. A paced call that AWS refuses
@@ -155,6 +161,24 @@ def in_turn[Result](
         extra={"operation": queue.rate.operation, "error": refused.message},
     )
     return _reserve(queue, settings=settings, turns=turns + 1)
+
+
+def turn_ahead(
+    queue: Paced, turn: ApiGatewayTurn | None, *, retried: bool, settings: Settings
+) -> ApiGatewayTurn | None:
+    """Before the work that prepares a paced call: the turn to wait for first, reserved now,
+    when the task holds none (or its turn was spent: ``retried``) and the queue's next turn is
+    more than :data:`MAX_PAUSE_SECONDS` away. None: prepare now, then :func:`in_turn` (which
+    takes the free turn, or reserves one, as it always does)."""
+    if not settings.api_gateway_pacing or (turn is not None and not retried):
+        return None
+    seen = ledger.pace_record(settings.ledger_table, queue)
+    now = _now()
+    due = max(now, seen.next_free_at, seen.last_call_at + queue.rate.spacing)
+    if due - now <= MAX_PAUSE_SECONDS:
+        return None
+    turns = turn.turns if turn else 0
+    return _reserve(queue, settings=settings, turns=turns + 1, seen=seen)
 
 
 def take_turn(

@@ -89,10 +89,14 @@ def create_api(
 ) -> ApiState | ApiGatewayTurn:
     """The REST API with the tutorial's private integration on ``/`` (and ``/{proxy+}``); or,
     when CreateRestApi's turn is not now, the turn to wait for (see ``pacing.in_turn``)."""
+    queue = pacing.create_rest_api_queue(request.endpoint_type.value)
+    ahead = pacing.turn_ahead(queue, turn, retried=retried, settings=settings)
+    if ahead is not None:
+        return ahead  # is the API there already? asked in its turn
     api = api_created_by(request.request_id, settings)
     if api is None:
         made = pacing.in_turn(
-            pacing.create_rest_api_queue(request.endpoint_type.value),
+            queue,
             turn,
             retried=retried,
             settings=settings,
@@ -214,13 +218,17 @@ def deploy_api(
 ) -> DeploymentState | ApiGatewayTurn:
     """Deploy to the stage with ``vpcLinkId`` set in the same call, once the link is ready;
     or, when CreateDeployment's turn is not now, the turn to wait for."""
+    queue = pacing.Paced.CREATE_DEPLOYMENT
+    ahead = pacing.turn_ahead(queue, turn, retried=retried, settings=settings)
+    if ahead is not None:
+        return ahead  # the link's status and the stage: checked in its turn
     _require_available(link)
     stage = apigateway.get_stage(api.rest_api_id, request.stage_name)
     if stage and created_by(stage.get("tags", {}), request.request_id, settings):
         deployment_id = str(stage["deploymentId"])
     else:
         made = pacing.in_turn(
-            pacing.Paced.CREATE_DEPLOYMENT,
+            queue,
             turn,
             retried=retried,
             settings=settings,
