@@ -151,12 +151,24 @@ def test_a_snake_case_alias_is_rejected_not_honoured(provisioner: Provisioner):
     assert provisioner.rest_apis() == []
 
 
+LINK_LOOP = {"EnsureVpcLink", "IsLinkAvailable", "WaitForLink", "GetVpcLinkStatus"}
+
+
 def parked(history: list[dict[str, Any]]) -> bool:
-    """Nothing in flight: the last event entered a Wait, and the CreateApi branch is done."""
-    exited = {
-        e["stateExitedEventDetails"]["name"] for e in history if "stateExitedEventDetails" in e
-    }
-    return history[-1]["type"] == "WaitStateEntered" and "CreateApi" in exited
+    """Nothing in flight: the API branch has ended (``ApiReady``, after CreateApi in its turn),
+    and the link branch's last step entered its Wait (the branches' events interleave, so the
+    execution's last event may be the API branch's)."""
+    named = [
+        (event["type"], details["name"])
+        for event in history
+        for details in (
+            event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails") or {},
+        )
+        if "name" in details
+    ]
+    api_done = ("SucceedStateExited", "ApiReady") in named
+    link_steps = [step for step in named if step[1] in LINK_LOOP]
+    return api_done and bool(link_steps) and link_steps[-1] == ("WaitStateEntered", "WaitForLink")
 
 
 def test_an_execution_stopped_without_answering_is_answered_and_rolled_back(
