@@ -28,7 +28,7 @@ from emulator.engine.clock import CLOCK
 from emulator.ticket_desk import TicketDesk
 from emulator.ticket_desk.wiring import sample_delivery
 from privateapi.progress import ProgressFollower
-from privateapi.waiting import wait_until
+from privateapi.waiting import WaitedTooLong, wait_until
 
 # Real seconds: the write-back runs from an SQS queue whose visibility timeouts are real time.
 WRITE_BACK_TIMEOUT_SECONDS = 60
@@ -37,25 +37,24 @@ GITHUB_TICKET = "acme/platform-requests#17"
 
 
 def ticket_when(
-    desk: TicketDesk, system: str, key: str, done: Any, what: str
+    verdict: Verdict, desk: TicketDesk, system: str, key: str, done: Any, what: str
 ) -> dict[str, Any] | None:
-    """The ticket once ``done(ticket)`` holds (bounded); None if it never did."""
+    """The ticket once ``done(ticket)`` holds (bounded), checked as ``what``; None if it never
+    did (the check failed)."""
     try:
-        return wait_until(
+        found = wait_until(
             lambda: found if done(found := desk.ticket(system, key)) else None,  # type: ignore[arg-type]
             timeout=WRITE_BACK_TIMEOUT_SECONDS,
             what=what,
         )
-    except TimeoutError:
-        return None
+    except WaitedTooLong:
+        found = None
+    verdict.check(found is not None, what)
+    return found
 
 
-def comments(ticket: dict[str, Any], *, public_only: bool = False) -> list[str]:
-    return [
-        event["text"]
-        for event in ticket["received"]
-        if event["kind"] == "comment" and (event.get("public") is not False or not public_only)
-    ]
+def comments(ticket: dict[str, Any]) -> list[str]:
+    return [event["text"] for event in ticket["received"] if event["kind"] == "comment"]
 
 
 def deliver_and_follow(
@@ -99,16 +98,11 @@ def scenario_jira_ticket(
         "a redelivery is answered 200 as a duplicate, not run twice",
         again,
     )
-    ticket = ticket_when(
-        tickets.desk,
-        "jira",
-        JIRA_TICKET,
-        lambda found: found["status"] == "Done",
-        "the Jira ticket moved to Done",
-    )
-    if not verdict.check(ticket is not None, f"{JIRA_TICKET} was moved to Done"):
+    moved = (lambda found: found["status"] == "Done", f"{JIRA_TICKET} was moved to Done")
+    ticket = ticket_when(verdict, tickets.desk, "jira", JIRA_TICKET, *moved)
+    if ticket is None:
         return
-    assert ticket is not None and followed.final is not None
+    assert followed.final is not None
     posted = comments(ticket)
     verdict.check(
         len(posted) == len(followed.timeline),
@@ -133,16 +127,10 @@ def scenario_github_ticket_with_a_wrong_field(
         return
     tickets = requester.tickets
     assert tickets is not None
-    ticket = ticket_when(
-        tickets.desk,
-        "github",
-        GITHUB_TICKET,
-        lambda found: found["state"] == "closed",
-        "the GitHub issue closed",
-    )
-    if not verdict.check(ticket is not None, f"{GITHUB_TICKET} was closed"):
+    closed = (lambda found: found["state"] == "closed", f"{GITHUB_TICKET} was closed")
+    ticket = ticket_when(verdict, tickets.desk, "github", GITHUB_TICKET, *closed)
+    if ticket is None:
         return
-    assert ticket is not None
     told = "\n".join(comments(ticket))
     verdict.check(
         "NLB ARN: " in told and "detail.nlbArn" not in told,
