@@ -328,26 +328,49 @@ class Worker:
         return None if line is None else json.loads(line)
 
     def invoke(self, event: Any, request_id: str) -> dict[str, Any]:
-        """Run the handler; raises ``queue.Empty`` on timeout, ``WorkerCrashed`` on exit."""
-        deadline_ms = int(time.time() * 1000) + self.spec.timeout * 1000
-        reading = CLOCK.reading()
-        request = {
-            "requestId": request_id,
-            "event": event,
-            "deadlineMs": deadline_ms,
-            "clock": {"emulated": reading.emulated, "wall": reading.wall, "scale": reading.scale},
-        }
+        """Run the handler; raises ``queue.Empty`` on timeout, ``WorkerCrashed`` on exit.
+
+        A function's sleep on a clock that skips idle time comes here (lambda_worker.py):
+        it sleeps on the clock, as this thread's activity, and counts against the timeout in
+        emulated seconds; the rest of the function's time counts in real time."""
+        deadline = time.monotonic() + self.spec.timeout
+        self._send(
+            {
+                "requestId": request_id,
+                "event": event,
+                "deadlineMs": self._deadline_ms(deadline),
+                "clock": _clock_reading(),
+            }
+        )
+        while True:
+            answer = self._next_answer(timeout=max(0.0, deadline - time.monotonic()))
+            if answer is None:
+                raise WorkerCrashed(f"exit status {self.process.wait(timeout=5)}")
+            if "sleep" not in answer:
+                break
+            wanted, left = float(answer["sleep"]), deadline - time.monotonic()
+            if wanted >= left:  # the function's time runs out during its sleep
+                CLOCK.sleep(max(0.0, left))
+                raise queue.Empty
+            asleep = time.monotonic()
+            CLOCK.sleep(wanted)
+            deadline += time.monotonic() - asleep - wanted
+            self._send({"clock": _clock_reading(), "deadlineMs": self._deadline_ms(deadline)})
+        self._wait_for_end_line(request_id)
+        return answer
+
+    def _send(self, message: dict[str, Any]) -> None:
         assert self.process.stdin is not None
         try:
-            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.write(json.dumps(message) + "\n")
             self.process.stdin.flush()
         except OSError as exc:
             raise WorkerCrashed(str(exc)) from exc
-        answer = self._next_answer(timeout=float(self.spec.timeout))
-        if answer is None:
-            raise WorkerCrashed(f"exit status {self.process.wait(timeout=5)}")
-        self._wait_for_end_line(request_id)
-        return answer
+
+    @staticmethod
+    def _deadline_ms(deadline: float) -> int:
+        """A ``time.monotonic()`` deadline as epoch milliseconds (the context's deadline)."""
+        return int((time.time() + deadline - time.monotonic()) * 1000)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -361,6 +384,16 @@ class Worker:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+
+
+def _clock_reading() -> dict[str, Any]:
+    reading = CLOCK.reading()
+    return {
+        "emulated": reading.emulated,
+        "wall": reading.wall,
+        "scale": reading.scale,
+        "auto": CLOCK.auto_advance,
+    }
 
 
 class WorkerPool:
@@ -518,7 +551,12 @@ class LambdaRuntime:
         except ValueError:
             body = _error_payload("InvalidRequestContentException", "Could not parse payload")
             return InvocationResult(400, body, request_id)
-        with CLOCK.active():  # the clock does not jump while a function runs
+        # The clock does not jump while a function runs (save while it sleeps): it runs as
+        # the caller's activity when the caller counts as running (a Task state, a poller's
+        # batch), so that the caller waiting for it does not hold the clock during its sleeps.
+        if CLOCK.current() is not None:
+            return self._run(spec, event, request_id)
+        with CLOCK.active():
             return self._run(spec, event, request_id)
 
     def _run(self, spec: FunctionSpec, event: Any, request_id: str) -> InvocationResult:

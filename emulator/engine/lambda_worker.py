@@ -9,8 +9,13 @@ logs, EMF metrics) is redirected to stderr, which the parent collects as the fun
 The function runs on the embedded AWS's clock (:mod:`emulator.engine.clock`), as a Lambda function
 runs on AWS's: ``datetime.now()``, ``datetime.utcnow()``, ``time.time()`` and
 ``time.time_ns()`` read the clock reading that comes with each invocation (the clock does not
-jump while an invocation runs), and ``time.sleep()`` sleeps emulated seconds. The
-invocation's deadline stays in real time, as the parent enforces the timeout in real time.
+jump while an invocation runs), and ``time.sleep()`` sleeps emulated seconds. On a clock that
+skips idle time (``auto``), a sleep is the parent's: the worker writes ``{"sleep": seconds}``
+and waits for ``{"clock": reading, "deadlineMs": ms}`` on stdin, while the parent sleeps on the
+clock, so a function's sleep (botocore's backoff between retries) is skipped like any other
+wait when nothing else runs; the sleep counts against the function's timeout, as on Lambda.
+Otherwise the invocation's deadline stays in real time, as the parent enforces the timeout in
+real time.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -34,14 +40,16 @@ class FunctionClock:
     emulated: float | None = None
     wall = 0.0
     scale = 1.0
+    auto = False  # the clock skips idle time: a sleep is the parent's (see the module's doc)
 
-    def set(self, reading: dict[str, float] | None) -> None:
+    def set(self, reading: dict[str, Any] | None) -> None:
         if reading:
             self.emulated, self.wall, self.scale = (
                 float(reading["emulated"]),
                 float(reading["wall"]),
                 float(reading["scale"]),
             )
+            self.auto = bool(reading.get("auto", False))
 
     def time(self) -> float:
         real = _REAL_TIME()
@@ -79,12 +87,39 @@ def use_function_clock() -> None:
     real_sleep = time.sleep
 
     def sleep(seconds: float | SupportsIndex) -> None:
-        """Emulated seconds (a tenth of the real time at ten times real time); at scale 0 the
-        clock does not move while a function runs, so there the sleep is real."""
+        """Emulated seconds: on the parent's clock when it skips idle time; else a tenth of
+        the real time at ten times real time, and at scale 0 (the clock does not move while a
+        function runs) the real time."""
         wanted = float(seconds)
+        if CLOCK.auto and PARENT.sleep(wanted):
+            return
         real_sleep(wanted / CLOCK.scale if CLOCK.scale > 0 else wanted)
 
     time.sleep = sleep
+
+
+class Parent:
+    """The parent's end of the protocol, for a sleep on its clock during an invocation."""
+
+    def __init__(self) -> None:
+        self.protocol: Any = None  # set by serve(): the private duplicate of stdout
+        self.context: LambdaContext | None = None  # the invocation's, whose deadline moves
+        self._lock = threading.Lock()  # one exchange at a time (a handler's threads)
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep on the parent's clock; False outside an invocation (the caller sleeps)."""
+        if self.protocol is None or self.context is None or seconds <= 0:
+            return False
+        with self._lock:
+            self.protocol.write(json.dumps({"sleep": seconds}) + "\n")
+            answer = json.loads(sys.stdin.readline() or "{}")
+        CLOCK.set(answer.get("clock"))
+        if "deadlineMs" in answer:
+            self.context._deadline_ms = int(answer["deadlineMs"])
+        return True
+
+
+PARENT = Parent()
 
 
 class LambdaContext:
@@ -139,10 +174,13 @@ def _invoke(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
     if isinstance(handler, dict):  # the import failed: every invocation reports it
         return {"error": handler}
     context = LambdaContext(request["requestId"], int(request["deadlineMs"]))
+    PARENT.context = context
     try:
         result = handler(request["event"], context)
     except Exception as exc:
         return {"error": _error(exc)}
+    finally:
+        PARENT.context = None
     try:
         return {"payload": json.dumps(result)}
     except (TypeError, ValueError) as exc:
@@ -164,6 +202,7 @@ def serve(handler: Any) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     protocol.write(json.dumps({"ready": True}) + "\n")
+    PARENT.protocol = protocol
     for line in sys.stdin:
         if not line.strip():
             continue

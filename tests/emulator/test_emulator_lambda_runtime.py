@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -65,6 +66,45 @@ def test_timeout_kills_the_worker_and_answers_sandbox_timedout(stub_aws: Embedde
     assert stub_aws.lambda_runtime.pool_size(slow.name) == 0
     _, result = _invoke(stub_aws.client("lambda"), slow.name, {"sleep": 0})
     assert result == {"slept": 0}
+
+
+@pytest.fixture
+def skipping_clock(stub_aws: EmbeddedAws) -> Iterator[None]:
+    """The module's stopped clock, jumping over idle time: it moves only when everything
+    sleeps, so every second it moves is one a sleep skipped."""
+    stub_aws.clock.configure(0, auto_advance=True)
+    yield
+    stub_aws.clock.configure(0)
+
+
+def test_a_sleep_in_a_function_is_skipped_on_the_clock_and_counts_against_its_timeout(
+    stub_aws: EmbeddedAws, skipping_clock: None
+) -> None:
+    slow = stub_aws.stack.functions["SlowFunction"]  # Timeout: 1
+    before = stub_aws.clock.time()
+
+    # When a function sleeps 0.6 s (botocore's backoff between two attempts, say)
+    _, result = _invoke(stub_aws.client("lambda"), slow.name, {"sleep": 0.6, "remaining": True})
+
+    # Then the clock jumped over the sleep, and the function has 0.6 s less time left
+    assert result["slept"] == 0.6
+    assert stub_aws.clock.time() - before == pytest.approx(0.6)
+    assert 0 < result["remainingMs"] <= 400
+
+
+def test_a_function_that_sleeps_past_its_timeout_times_out_at_its_timeout(
+    stub_aws: EmbeddedAws, skipping_clock: None
+) -> None:
+    slow = stub_aws.stack.functions["SlowFunction"]
+    before = stub_aws.clock.time()
+
+    # When a function sleeps 5 s with a timeout of 1 s
+    _, error = _invoke(stub_aws.client("lambda"), slow.name, {"sleep": 5})
+
+    # Then it timed out, with the clock at most its timeout later (its run before the sleep
+    # counted in real time), not 5 s
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert 0 < stub_aws.clock.time() - before <= 1.0
 
 
 def test_workers_stay_warm_and_overlapping_invocations_get_another(

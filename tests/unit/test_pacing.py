@@ -6,6 +6,7 @@ The turns live in the ledger (``PACE#<operation>``); the function's clock is the
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -83,7 +84,11 @@ def at_once[T](calls: list[Callable[[], T]]) -> list[T]:
 
 
 def take(settings: Settings, caller: str, holding: ApiGatewayTurn | None = None) -> Any:
-    return pacing.take_turn(DEPLOY, holding, settings=settings, caller=caller)
+    """Take a turn; when it may call now, its call is made and comes back at once."""
+    turn = pacing.take_turn(DEPLOY, holding, settings=settings, caller=caller)
+    if turn is None:
+        ledger.record_returned(settings.ledger_table, DEPLOY, now=pacing.now(), caller=caller)
+    return turn
 
 
 def record(operation: Paced = DEPLOY) -> ledger.PaceRecord:
@@ -256,36 +261,67 @@ def test_a_call_made_in_turn_is_made_once_without_botocore_retries(paced, clock)
     assert (answer, made) == ("dep-1", [True])
 
 
-def test_a_call_sent_after_a_slow_gate_is_recorded_as_sent_and_the_next_keeps_its_distance(
-    paced, clock, monkeypatch
+def test_a_call_is_recorded_when_it_came_back_and_the_next_keeps_its_distance_from_that(
+    paced, clock
 ):
-    # Given the gate's write takes 0.8 s to come back (a busy DynamoDB, a busy machine)
-    taken = ledger.take_free_turn
+    # Given a call that API Gateway answers 4 s after its gate (a busy machine, a slow network:
+    # API Gateway saw it at some moment in those 4 s)
+    def slow(in_turn: bool) -> str:
+        clock.at += 4
+        return "dep-1"
 
-    def slow_write(*args: Any, **kwargs: Any) -> Any:
-        answer = taken(*args, **kwargs)
-        clock.at += 0.8
-        return answer
+    answer = pacing.in_turn(DEPLOY, None, retried=False, settings=paced, caller="r-1", call=slow)
 
-    monkeypatch.setattr(ledger, "take_free_turn", slow_write)
-
-    # When a request makes its call in the free turn
-    answer = pacing.in_turn(
-        DEPLOY, None, retried=False, settings=paced, caller="r-1", call=lambda _: "dep-1"
-    )
-
-    # Then the call is recorded as sent when it was, not when the gate let it through
+    # Then the call is recorded as made when it came back, and no longer in flight
     assert answer == "dep-1"
-    assert record().last_call_at == pytest.approx(T0 + 0.8)
+    assert record() == ledger.PaceRecord(next_free_at=T0 + SPACING, last_call_at=T0 + 4)
 
     # ... so a request asking a spacing after the gate is not let through: its turn is a
-    # spacing after the call as API Gateway saw it
-    monkeypatch.setattr(ledger, "take_free_turn", taken)
+    # spacing after the answer
     clock.at = T0 + SPACING + 0.1
     turn = take(paced, "r-2")
-    assert turn is None
-    assert clock.paused == [pytest.approx(0.7)]
-    assert record().last_call_at == pytest.approx(T0 + 0.8 + SPACING)
+    assert isinstance(turn, ApiGatewayTurn)
+    assert turn.at_seconds >= T0 + 4 + SPACING
+
+
+def test_while_a_call_is_in_flight_no_other_passes_the_gate(paced, clock):
+    told: list[Any] = []
+
+    # Given a call that API Gateway has still not answered a spacing and a second after its
+    # gate, when the next request asks for its turn
+    def stuck(in_turn: bool) -> str:
+        clock.at += SPACING + 1
+        told.append(take(paced, "r-2"))
+        return "dep-1"
+
+    pacing.in_turn(DEPLOY, None, retried=False, settings=paced, caller="r-1", call=stuck)
+
+    # Then the next request waited a moment for the answer, looking every tenth of a second,
+    # then took a turn of its own: a spacing after the moment it gave up waiting
+    (turn,) = told
+    assert isinstance(turn, ApiGatewayTurn)
+    polls = round(pacing.MAX_PAUSE_SECONDS / pacing.IN_FLIGHT_POLL_SECONDS)
+    assert clock.paused == [pacing.IN_FLIGHT_POLL_SECONDS] * polls
+    came_back = record().last_call_at
+    assert came_back == pytest.approx(clock.at)
+    assert turn.at_seconds == pytest.approx(came_back + SPACING)
+
+    # ... and at that turn (its Wait state ends on the next whole second) it calls
+    clock.at = math.ceil(turn.at_seconds)
+    assert take(paced, "r-2", holding=turn) is None
+
+
+def test_a_mark_left_by_a_function_that_died_mid_call_goes_stale(paced, clock):
+    # Given a call whose function died before it came back (it never records its answer)
+    assert pacing.take_turn(DEPLOY, None, settings=paced, caller="r-1") is None
+    assert record().in_flight_since == pytest.approx(T0)
+
+    # When the functions' timeout has passed: the call has ended, one way or another
+    clock.at += ledger.IN_FLIGHT_BOUND_SECONDS + 1
+
+    # Then the next request takes the free turn
+    assert take(paced, "r-2") is None
+    assert record().in_flight_since is None
 
 
 def test_a_call_api_gateway_refuses_takes_a_new_turn_and_gives_up_after_max_turns(paced, clock):

@@ -19,15 +19,17 @@ ran out; instead, every call of a paced operation is made in a turn:
   for the clocks of Lambda and API Gateway), but a caller can be late: a cold start, a slow
   invocation, a whole second of rounding. So a call is made only once its record passes the
   gate, a conditional write that holds only if the last call was made ``spacing`` ago or more.
-  A caller whose predecessor was late by less than :data:`MAX_PAUSE_SECONDS` pauses for the
-  rest in the task; past that, it takes a new turn. Two calls of this stack are never closer
-  than ``spacing``, however late anyone is.
-* **The call is sent right after its gate, and recorded as sent.** The one-attempt client is
-  made before the gate (a fresh execution environment takes a fraction of a second to build
-  one, longer on a busy machine: between the gate and the call, that would send the call late,
-  closer than the rate to the next one). After the call, the moment it was sent (just after
-  the gate's write returned, which can be slow too) replaces the gate's moment as the last
-  call, so the next gate counts from when API Gateway saw it, not from when it was allowed.
+  A caller whose predecessor was late (or whose call is still in flight) by less than
+  :data:`MAX_PAUSE_SECONDS` pauses for the rest in the task; past that, it takes a new turn.
+  Two calls of this stack are never closer than ``spacing``, however late anyone is.
+* **A call is in flight from its gate until it comes back.** API Gateway sees it at some moment
+  in between, which a busy machine or network can make late: so the gate marks the call in
+  flight (no other call passes the gate meanwhile), and when it comes back, the moment it came
+  back becomes the last call. The next gate then counts from a moment at or after the one API
+  Gateway saw, however slow the call was: two calls are a spacing apart as API Gateway sees
+  them, not only as the callers do. (A mark older than the functions' timeout is a call whose
+  function died: it has ended.) The one-attempt client is made before the gate, so that
+  nothing slow comes between the gate and the call.
 * **The work before a call is done in its turn.** A task that looks something up before its
   call (is the API there already? is the link still AVAILABLE?) first reads the queue
   (:func:`turn_ahead`): when its turn is not within :data:`MAX_PAUSE_SECONDS`, it reserves it
@@ -54,7 +56,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -69,10 +71,14 @@ from provisioner.storage import ledger
 # Between two turns, besides the rate's interval: Lambda's clock and API Gateway's may differ
 # by a little, and a call reaches API Gateway a little after its gate.
 MARGIN_SECONDS = 0.2
-# A caller whose predecessor called late pauses in the task for at most this, else queues again.
+# A caller whose predecessor called late (or is still calling) pauses in the task for at most
+# this, else queues again.
 MAX_PAUSE_SECONDS = 2.0
 # A paced call refused by AWS this many times (each in a turn of its own) raises TooManyRequests.
 MAX_TURNS = 8
+# While a predecessor's call is in flight at a caller's turn, the caller looks again this often.
+IN_FLIGHT_POLL_SECONDS = 0.1
+_MOST_POLLS = round(MAX_PAUSE_SECONDS / IN_FLIGHT_POLL_SECONDS)
 # The requester hears that it waits its turn only when the wait is longer than this.
 WAIT_NOTICE_SECONDS = 10
 
@@ -147,13 +153,12 @@ def in_turn[Result](
     )
     if waiting is not None:
         return waiting
-    sent_at = _now()
     try:
         return call(True)
     except (errors.TooManyRequests, errors.TransientAwsError) as error:
         refused = error
     finally:
-        _record_sent(queue, settings=settings, caller=caller, at=sent_at)
+        _record_returned(queue, settings=settings, caller=caller, at=_now())
     if turns + 1 >= MAX_TURNS:
         raise refused
     logger.warning(
@@ -189,7 +194,8 @@ def take_turn(
     caller: str,
     turns: int = 0,
 ) -> ApiGatewayTurn | None:
-    """None: the call may be made now (it is recorded as made now); else the turn to wait for.
+    """None: the call may be made now (it is recorded as in flight from now); else the turn to
+    wait for.
 
     Without a turn, the free turn is taken at once, or one is reserved. At its turn (paused
     for here when it is at most :data:`MAX_PAUSE_SECONDS` away), the caller passes the gate:
@@ -202,22 +208,41 @@ def take_turn(
         if seen is None:
             return None
         holding = _reserve(queue, settings=settings, turns=turns + 1, seen=seen)
-    for _ in range(MAX_TURNS * 4):
+    return _at_turn(queue, holding, settings=settings, caller=caller)
+
+
+def _at_turn(
+    queue: Paced, holding: ApiGatewayTurn, *, settings: Settings, caller: str
+) -> ApiGatewayTurn | None:
+    """:func:`take_turn` for a caller that holds a turn: the gate, once the turn has come."""
+    spacing = queue.rate.spacing
+    table = settings.ledger_table
+    polls = 0  # how often this caller looked again for a predecessor's call to come back
+    for _ in range(MAX_TURNS * (4 + _MOST_POLLS)):
         early = holding.at_seconds - _now()
         if early > MAX_PAUSE_SECONDS:
             return holding
         if early > 0:
             _pause(early)
-        last_call = ledger.pass_gate(table, queue, now=_now(), spacing=spacing, caller=caller)
-        if last_call is None:
+        now = _now()
+        seen = ledger.pass_gate(table, queue, now=now, spacing=spacing, caller=caller)
+        if seen is None:
             return None
-        late = last_call + spacing - _now()
+        late = seen.last_call_at + spacing - now
+        if _in_flight(seen, now) and late <= 0:
+            # The predecessor's call has not come back: the next gate counts from when it does.
+            polls += 1
+            if polls <= _MOST_POLLS:
+                _pause(IN_FLIGHT_POLL_SECONDS)
+                continue
+            seen, late = replace(seen, last_call_at=now), spacing  # as if it came back now
         if late > MAX_PAUSE_SECONDS:
             logger.info(
-                "A call was made in this turn: taking a new one",
+                "Another call was made in this turn or is still in flight: taking a new one",
                 extra={"operation": queue.rate.operation, "turn": holding.at},
             )
-            holding = _reserve(queue, settings=settings, turns=holding.turns + 1)
+            holding = _reserve(queue, settings=settings, turns=holding.turns + 1, seen=seen)
+            polls = 0
         elif late > 0:
             _pause(late)
     raise errors.TooManyRequests(f"no turn for {queue.rate.operation} came")
@@ -230,15 +255,21 @@ def record_call(queue: Paced, *, settings: Settings, caller: str, at: float) -> 
         ledger.record_call(settings.ledger_table, queue, now=at, caller=caller)
 
 
-def _record_sent(queue: Paced, *, settings: Settings, caller: str, at: float) -> None:
-    """The call made in a turn was sent at ``at``, a little after its gate's moment: the last
-    call is this one (later calls keep their distance from it). Best effort: the gate's moment
-    is already recorded, and the call is made; an error here must not fail the task."""
+def _in_flight(seen: ledger.PaceRecord, now: float) -> bool:
+    since = seen.in_flight_since
+    return since is not None and since > now - ledger.IN_FLIGHT_BOUND_SECONDS
+
+
+def _record_returned(queue: Paced, *, settings: Settings, caller: str, at: float) -> None:
+    """The call made in a turn came back at ``at``: the last call is this one (later calls
+    keep their distance from it), no longer in flight. Best effort: the call is made, and an
+    error here must not fail the task (the mark goes stale after
+    :data:`ledger.IN_FLIGHT_BOUND_SECONDS`)."""
     try:
-        ledger.record_call(settings.ledger_table, queue, now=at, caller=caller)
+        ledger.record_returned(settings.ledger_table, queue, now=at, caller=caller)
     except errors.ProvisionerError as error:
         logger.warning(
-            "Could not record when a paced call was sent",
+            "Could not record when a paced call came back",
             extra={"operation": queue.rate.operation, "error": error.message},
         )
 

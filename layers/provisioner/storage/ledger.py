@@ -15,7 +15,8 @@
   notification is named by its ``<timestamp>|<status>``, as the request's history names it.
 * ``PACE#<operation>``: the turns of one rate-limited API Gateway operation across every
   running execution (``domain.pacing``): ``nextFreeAt``, the first moment no turn is reserved
-  from, and ``lastCallAt``, when the last call was made (epoch seconds).
+  from, ``lastCallAt``, when the last call was made (epoch seconds), and ``inFlightSince`` /
+  ``inFlightCaller`` while a call that passed its gate has not come back.
 """
 
 from __future__ import annotations
@@ -532,10 +533,12 @@ def pace_key(operation: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class PaceRecord:
-    """An operation's turns as they stood: 0 when no turn was ever reserved or no call made."""
+    """An operation's turns as they stood: 0 when no turn was ever reserved or no call made.
+    ``in_flight_since``: a call passed its gate then and has not come back yet (None: none)."""
 
     next_free_at: float
     last_call_at: float
+    in_flight_since: float | None = None
 
     @classmethod
     def of(cls, item: dict[str, Any] | None) -> PaceRecord:
@@ -544,27 +547,43 @@ class PaceRecord:
 
     @classmethod
     def read(cls, found: dict[str, Any]) -> PaceRecord:
-        return cls(float(found.get("nextFreeAt", 0)), float(found.get("lastCallAt", 0)))
+        since = found.get("inFlightSince")
+        return cls(
+            float(found.get("nextFreeAt", 0)),
+            float(found.get("lastCallAt", 0)),
+            None if since is None else float(since),
+        )
+
+
+# A call that passed its gate and has not come back holds the gate: API Gateway sees it at some
+# moment until it comes back, and the next call must be a spacing after that. A mark older than
+# this is a call whose function died before recording its end: the functions' timeout (template
+# Globals) has ended it by then.
+IN_FLIGHT_BOUND_SECONDS = 30
+_NOT_IN_FLIGHT = "(attribute_not_exists(inFlightSince) OR inFlightSince <= :stale)"
 
 
 def take_free_turn(
     table: str, operation: str, *, now: float, spacing: float, caller: str
 ) -> PaceRecord | None:
-    """The turn is free when no turn is reserved from now on and the last call was made
-    ``spacing`` ago or more: then record a call made ``now`` (the next turn is ``spacing``
-    later) and answer None, in one conditional write. Otherwise nothing is written and the
-    record is answered as it stood."""
+    """The turn is free when no turn is reserved from now on, the last call was made
+    ``spacing`` ago or more and none is in flight: then record a call in flight from ``now``
+    (the next turn is ``spacing`` later) and answer None, in one conditional write. Otherwise
+    nothing is written and the record is answered as it stood."""
     try:
         _update_pace(
             table,
             operation,
-            "SET nextFreeAt = :next, lastCallAt = :now, lastCaller = :caller",
+            "SET nextFreeAt = :next, lastCallAt = :now, lastCaller = :caller,"
+            " inFlightSince = :now, inFlightCaller = :caller",
             "(attribute_not_exists(nextFreeAt) OR nextFreeAt <= :now)"
-            " AND (attribute_not_exists(lastCallAt) OR lastCallAt <= :open)",
+            " AND (attribute_not_exists(lastCallAt) OR lastCallAt <= :open)"
+            f" AND {_NOT_IN_FLIGHT}",
             {
                 ":next": _seconds(now + spacing),
                 ":now": _seconds(now),
                 ":open": _seconds(now - spacing),
+                ":stale": _seconds(now - IN_FLIGHT_BOUND_SECONDS),
                 ":caller": caller,
             },
         )
@@ -609,20 +628,56 @@ def open_queue(table: str, operation: str, *, now: float, turn: float, spacing: 
 
 def pass_gate(
     table: str, operation: str, *, now: float, spacing: float, caller: str
-) -> float | None:
-    """At its turn, a call may be made if the last one was made ``spacing`` ago or more: then
-    it is recorded as made ``now`` (None). Otherwise, when the last call was made."""
+) -> PaceRecord | None:
+    """At its turn, a call may be made if the last one was made ``spacing`` ago or more and
+    none is in flight: then it is recorded as in flight from ``now`` (None). Otherwise the
+    record as it stood (when the last call was made; whether one is in flight)."""
     try:
         _update_pace(
             table,
             operation,
-            "SET lastCallAt = :now, lastCaller = :caller",
-            "attribute_not_exists(lastCallAt) OR lastCallAt <= :open",
-            {":now": _seconds(now), ":open": _seconds(now - spacing), ":caller": caller},
+            "SET lastCallAt = :now, lastCaller = :caller, inFlightSince = :now,"
+            " inFlightCaller = :caller",
+            f"(attribute_not_exists(lastCallAt) OR lastCallAt <= :open) AND {_NOT_IN_FLIGHT}",
+            {
+                ":now": _seconds(now),
+                ":open": _seconds(now - spacing),
+                ":stale": _seconds(now - IN_FLIGHT_BOUND_SECONDS),
+                ":caller": caller,
+            },
         )
     except errors.ConditionFailed as closed:
-        return PaceRecord.of(closed.item).last_call_at
+        return PaceRecord.of(closed.item)
     return None
+
+
+def record_returned(table: str, operation: str, *, now: float, caller: str) -> None:
+    """The call that ``caller`` made in its turn came back at ``now``: the last call, as far
+    as the next one's gate knows (API Gateway saw it at some moment before), and no longer in
+    flight."""
+    try:
+        _update_pace(
+            table,
+            operation,
+            "SET lastCallAt = :now REMOVE inFlightSince, inFlightCaller",
+            "inFlightCaller = :caller AND lastCallAt < :now",
+            {":now": _seconds(now), ":caller": caller},
+        )
+        return
+    except errors.ConditionFailed:
+        pass
+    # A call made outside any turn was recorded as later meanwhile (a rollback's), or this
+    # call's mark went stale and another passed the gate: keep the latest call, then lift the
+    # mark if it is still this call's.
+    record_call(table, operation, now=now, caller=caller)
+    with suppress(errors.ConditionFailed):
+        _update_pace(
+            table,
+            operation,
+            "REMOVE inFlightSince, inFlightCaller",
+            "inFlightCaller = :caller",
+            {":caller": caller},
+        )
 
 
 def record_call(table: str, operation: str, *, now: float, caller: str) -> None:
