@@ -20,6 +20,7 @@ parameter's ``CFN-<LogicalId>-<suffix>``) are stable per stack here.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import io
 import json
@@ -76,9 +77,18 @@ class TemplateError(Exception):
 
 # --- transform ------------------------------------------------------------------------------
 def load_template(template_path: Path) -> dict[str, Any]:
+    """The template, parsed once per version of the file (a pure-Python YAML parse of ours
+    takes a fifth of a second, and every unit test reads the ledger table's declaration); a
+    copy each time, which the caller may change."""
+    text = template_path.read_text(encoding="utf-8")
+    return copy.deepcopy(_parsed(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str) -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse
 
-    template: dict[str, Any] = yaml_parse(template_path.read_text(encoding="utf-8"))
+    template: dict[str, Any] = yaml_parse(text)
     return template
 
 
