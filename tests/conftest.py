@@ -33,3 +33,18 @@ def _shared_loader(search_path_string: str | None = None) -> Any:
 
 
 botocore.session.create_loader = _shared_loader  # type: ignore[attr-defined]
+
+
+# The order files are handed to pytest-xdist's workers (``--dist loadfile`` takes them in
+# collection order): the workflow and end-to-end files, a minute or so each, first; the unit
+# files, many and short, last, to fill in while the long ones end. Collected the other way
+# round (alphabetically), the longest files started last and the run ended on one worker.
+_ORDER = ("tests/workflow/", "tests/e2e/", "tests/emulator/", "tests/unit/")
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    def rank(item: Any) -> int:
+        path = item.nodeid
+        return next((n for n, folder in enumerate(_ORDER) if path.startswith(folder)), 0)
+
+    items.sort(key=rank)  # stable: within a folder, the order pytest collected
