@@ -11,8 +11,10 @@ keyed by service and version, as within one session. What a test sees of botocor
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any
 
+import botocore.client
 import botocore.loaders
 import botocore.session
 
@@ -35,16 +37,22 @@ def _shared_loader(search_path_string: str | None = None) -> Any:
 botocore.session.create_loader = _shared_loader  # type: ignore[attr-defined]
 
 
-# The order files are handed to pytest-xdist's workers (``--dist loadfile`` takes them in
-# collection order): the workflow and end-to-end files, a minute or so each, first; the unit
-# files, many and short, last, to fill in while the long ones end. Collected the other way
-# round (alphabetically), the longest files started last and the run ended on one worker.
-_ORDER = ("tests/workflow/", "tests/e2e/", "tests/emulator/", "tests/unit/")
+# A boto3 client's class is built anew for every client (a method per operation: 20 to 30 ms
+# for EC2's hundreds), although a session's handlers give the same class every time: built once
+# per session and service here. The unit tests make several clients in every test, on one
+# shared session.
+_client_classes: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], type]] = (
+    weakref.WeakKeyDictionary()
+)
+_create_client_class = botocore.client.ClientCreator._create_client_class
 
 
-def pytest_collection_modifyitems(items: list[Any]) -> None:
-    def rank(item: Any) -> int:
-        path = item.nodeid
-        return next((n for n, folder in enumerate(_ORDER) if path.startswith(folder)), 0)
+def _shared_client_class(creator: Any, service_name: str, service_model: Any) -> type:
+    made = _client_classes.setdefault(creator._event_emitter, {})
+    key = (service_name, service_model.api_version)
+    if key not in made:
+        made[key] = _create_client_class(creator, service_name, service_model)
+    return made[key]
 
-    items.sort(key=rank)  # stable: within a folder, the order pytest collected
+
+botocore.client.ClientCreator._create_client_class = _shared_client_class  # type: ignore[method-assign]
