@@ -1,4 +1,5 @@
-"""For every test process: botocore's service models are parsed once, not once per session.
+"""For every test process: botocore's service models are parsed once, not once per session,
+and a client's class is built once per session and service (below).
 
 Each boto3 session gets a botocore loader of its own, which parses a service's JSON model again
 the first time a client of that service is made: Powertools' parameter providers make a
