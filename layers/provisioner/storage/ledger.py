@@ -570,26 +570,7 @@ def take_free_turn(
     ``spacing`` ago or more and none is in flight: then record a call in flight from ``now``
     (the next turn is ``spacing`` later) and answer None, in one conditional write. Otherwise
     nothing is written and the record is answered as it stood."""
-    try:
-        _update_pace(
-            table,
-            operation,
-            "SET nextFreeAt = :next, lastCallAt = :now, lastCaller = :caller,"
-            " inFlightSince = :now, inFlightCaller = :caller",
-            "(attribute_not_exists(nextFreeAt) OR nextFreeAt <= :now)"
-            " AND (attribute_not_exists(lastCallAt) OR lastCallAt <= :open)"
-            f" AND {_NOT_IN_FLIGHT}",
-            {
-                ":next": _seconds(now + spacing),
-                ":now": _seconds(now),
-                ":open": _seconds(now - spacing),
-                ":stale": _seconds(now - IN_FLIGHT_BOUND_SECONDS),
-                ":caller": caller,
-            },
-        )
-    except errors.ConditionFailed as taken:
-        return PaceRecord.of(taken.item)
-    return None
+    return _gate(table, operation, now=now, spacing=spacing, caller=caller, free_turn=True)
 
 
 def queue_turn(table: str, operation: str, *, now: float, spacing: float) -> float | None:
@@ -632,22 +613,34 @@ def pass_gate(
     """At its turn, a call may be made if the last one was made ``spacing`` ago or more and
     none is in flight: then it is recorded as in flight from ``now`` (None). Otherwise the
     record as it stood (when the last call was made; whether one is in flight)."""
+    return _gate(table, operation, now=now, spacing=spacing, caller=caller, free_turn=False)
+
+
+def _gate(
+    table: str, operation: str, *, now: float, spacing: float, caller: str, free_turn: bool
+) -> PaceRecord | None:
+    """The one conditional write that lets a call through (the last call ``spacing`` ago or
+    more, none in flight) and marks it in flight from ``now``; ``free_turn``: outside any
+    turn, which also needs no turn reserved from now on, and reserves the next one."""
+    update = (
+        "SET lastCallAt = :now, lastCaller = :caller, inFlightSince = :now,"
+        " inFlightCaller = :caller"
+    )
+    condition = f"(attribute_not_exists(lastCallAt) OR lastCallAt <= :open) AND {_NOT_IN_FLIGHT}"
+    values: dict[str, Any] = {
+        ":now": _seconds(now),
+        ":open": _seconds(now - spacing),
+        ":stale": _seconds(now - IN_FLIGHT_BOUND_SECONDS),
+        ":caller": caller,
+    }
+    if free_turn:
+        update += ", nextFreeAt = :next"
+        condition += " AND (attribute_not_exists(nextFreeAt) OR nextFreeAt <= :now)"
+        values[":next"] = _seconds(now + spacing)
     try:
-        _update_pace(
-            table,
-            operation,
-            "SET lastCallAt = :now, lastCaller = :caller, inFlightSince = :now,"
-            " inFlightCaller = :caller",
-            f"(attribute_not_exists(lastCallAt) OR lastCallAt <= :open) AND {_NOT_IN_FLIGHT}",
-            {
-                ":now": _seconds(now),
-                ":open": _seconds(now - spacing),
-                ":stale": _seconds(now - IN_FLIGHT_BOUND_SECONDS),
-                ":caller": caller,
-            },
-        )
-    except errors.ConditionFailed as closed:
-        return PaceRecord.of(closed.item)
+        _update_pace(table, operation, update, condition, values)
+    except errors.ConditionFailed as refused:
+        return PaceRecord.of(refused.item)
     return None
 
 
