@@ -19,16 +19,14 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.engine.lambda_runtime import InvocationRecord
 from emulator.engine.runtime import EmbeddedAws
-from privateapi.network import create_sample_network
 from privateapi.progress import ProgressFollower
-from privateapi.submit import put_request
+from privateapi.requester import Requester
 
 OVERHEAD_SLACK_SECONDS = 2.0
 PRICE_PER_1000_TRANSITIONS = 0.025
@@ -143,14 +141,6 @@ class E2eResult:
         )
 
 
-@contextmanager
-def _follower(aws: EmbeddedAws) -> Iterator[ProgressFollower]:
-    with ProgressFollower(
-        aws.client("sns"), aws.client("sqs"), aws.outputs["ProgressTopicArn"]
-    ) as follower:
-        yield follower
-
-
 def _execution_of(sfn: Any, machine: str, known: set[str], request_id: str) -> str | None:
     for summary in sfn.list_executions(stateMachineArn=machine)["executions"]:
         arn = summary["executionArn"]
@@ -215,18 +205,15 @@ def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
 def _provision_once(
     aws: EmbeddedAws, index: int, watcher: LinkWatcher, known: set[str]
 ) -> Provisioning:
-    network = create_sample_network(aws.client("ec2"), aws.client("elbv2"), name=f"bench-{index}")
+    requester = Requester.from_outputs(aws.client, aws.outputs)
+    network = requester.create_network(f"bench-{index}")
     sfn = aws.client("stepfunctions")
     runtime = aws.lambda_runtime
     assert runtime is not None
     invocations_before = len(runtime.invocations)
     links_before = len(watcher.first_seen)
-    with _follower(aws) as follower:
-        request_id = put_request(
-            aws.client("events"),
-            aws.outputs["RequestBusName"],
-            {"apiName": f"bench-{index}", "nlbArn": network.nlb_arn},
-        )
+    with requester.follower() as follower:
+        request_id = requester.request(apiName=f"bench-{index}", nlbArn=network.nlb_arn)
         watch = _Watch(sfn, follower, request_id)
         execution = watch.until_finished(aws.outputs["ProvisionStateMachineArn"], known)
     history = _history(sfn, execution["executionArn"])

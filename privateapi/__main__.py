@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from boto3.dynamodb.conditions import Attr
 
 from privateapi.progress import FINAL_STATUSES, Notification, ProgressFollower
-from privateapi.submit import PROVISION, put_request
+from privateapi.requester import DEFAULT_BUS, PROVISION, Requester
 
 DETAIL_TYPES = {
     "request": PROVISION,
@@ -83,18 +82,18 @@ FLAGS = {
 }
 
 
-class Stack:
-    """The deployed control plane's names: from CloudFormation outputs, overridable by flags."""
+class Stack(Requester):
+    """The deployed control plane: its names from CloudFormation outputs (``--stack``), the
+    flags or the environment, in that order of precedence over the outputs: flags first."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.session = boto3.Session(region_name=args.region)
         self.endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        super().__init__(self.make_client)
         outputs = self._outputs(args.stack) if args.stack else {}
         env = os.environ.get
-        self.bus = (
-            args.bus
-            or outputs.get("RequestBusName")
-            or env("PRIVATEAPI_BUS", "private-api-requests")
+        self.bus_name = (
+            args.bus or outputs.get("RequestBusName") or env("PRIVATEAPI_BUS", DEFAULT_BUS)
         )
         self.topic_arn = (
             args.topic_arn or outputs.get("ProgressTopicArn") or env("PRIVATEAPI_TOPIC_ARN")
@@ -103,13 +102,8 @@ class Stack:
             args.ledger_table or outputs.get("LedgerTableName") or env("PRIVATEAPI_LEDGER_TABLE")
         )
 
-    def client(self, service: str) -> Any:
+    def make_client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
-
-    def ledger(self) -> Any:
-        table = self.need(self.ledger_table, "--ledger-table")
-        dynamodb = self.session.resource("dynamodb", endpoint_url=self.endpoint_url)
-        return dynamodb.Table(table)
 
     def _outputs(self, stack_name: str) -> dict[str, str]:
         stacks = self.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
@@ -143,17 +137,12 @@ def detail_from(args: argparse.Namespace) -> dict[str, Any]:
 
 def send(args: argparse.Namespace) -> int:
     stack = Stack(args)
-    detail = detail_from(args)
+    detail, detail_type = detail_from(args), DETAIL_TYPES[args.command]
     if not args.follow:
-        request_id = put_request(
-            stack.client("events"), stack.bus, detail, detail_type=DETAIL_TYPES[args.command]
-        )
-        print(request_id)
+        print(stack.put(detail, detail_type=detail_type))
         return 0
     with _follower(stack) as follower:  # subscribed before sending: no message is missed
-        request_id = put_request(
-            stack.client("events"), stack.bus, detail, detail_type=DETAIL_TYPES[args.command]
-        )
+        request_id = stack.put(detail, detail_type=detail_type)
         print(f"requestId {request_id}")
         return _print_until_final(follower, request_id, args.timeout)
 
@@ -161,7 +150,7 @@ def send(args: argparse.Namespace) -> int:
 def follow(args: argparse.Namespace) -> int:
     stack = Stack(args)
     with _follower(stack) as follower:
-        entry = _ledger_entry(stack, args.request_id) if stack.ledger_table else None
+        entry = stack.ledger_entry(args.request_id) if stack.ledger_table else None
         if entry and entry.get("status") in FINAL_STATUSES:  # it is over: show what happened
             for step in entry.get("history", []):
                 print(f"{step['timestamp']}  {step['status']:20} {step['message']}")
@@ -170,7 +159,7 @@ def follow(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    entry = _ledger_entry(Stack(args), args.request_id)
+    entry = _with_ledger(Stack(args)).ledger_entry(args.request_id)
     if entry is None:
         print(f"no request {args.request_id} in the ledger", file=sys.stderr)
         return 1
@@ -196,17 +185,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def list_requests(args: argparse.Namespace) -> int:
-    table = Stack(args).ledger()
-    items: list[dict[str, Any]] = []
-    scan: dict[str, Any] = {"FilterExpression": Attr("pk").begins_with("REQUEST#")}
-    while True:
-        page = table.scan(**scan)
-        items += [_plain(item) for item in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            break
-        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    items.sort(key=lambda item: str(item.get("createdAt", "")), reverse=True)
-    for item in items[: args.limit]:
+    for item in _with_ledger(Stack(args)).ledger_requests()[: args.limit]:
         resources = item.get("resources", {})
         print(
             f"{item.get('createdAt', ''):26} {item['requestId']:40} {item.get('kind', ''):10} "
@@ -216,14 +195,14 @@ def list_requests(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ledger_entry(stack: Stack, request_id: str) -> dict[str, Any] | None:
-    found = stack.ledger().get_item(Key={"pk": f"REQUEST#{request_id}"}, ConsistentRead=True)
-    return _plain(found["Item"]) if "Item" in found else None
+def _with_ledger(stack: Stack) -> Stack:
+    stack.need(stack.ledger_table, "--ledger-table")
+    return stack
 
 
 def _follower(stack: Stack) -> ProgressFollower:
-    topic = stack.need(stack.topic_arn, "--topic-arn")
-    return ProgressFollower(stack.client("sns"), stack.client("sqs"), topic)
+    stack.need(stack.topic_arn, "--topic-arn")
+    return stack.follower()
 
 
 def _print_until_final(follower: ProgressFollower, request_id: str, timeout: float) -> int:
@@ -238,11 +217,6 @@ def _print_until_final(follower: ProgressFollower, request_id: str, timeout: flo
             print(f"{'':26}remedy: {error['remedy']}")
         final = notification
     return 0 if final is not None and final.status == "SUCCEEDED" else 1
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """DynamoDB numbers arrive as Decimal: make the item plain JSON."""
-    return dict(json.loads(json.dumps(item, default=lambda n: int(n) if n == int(n) else float(n))))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -323,9 +323,7 @@ def run_demo(settings: LocalSettings, console: Console) -> int:
         console.line(f"  ready in {since(started):.1f} s: {aws.endpoint_url}")
         if aws.time_scale != 1:
             console.line(f"  clock: {describe_time_scale(aws.time_scale)}")
-        requester = Requester(
-            aws.endpoint_url, aws.outputs["RequestBusName"], aws.outputs["ProgressTopicArn"]
-        )
+        requester = Requester.over_http(aws.endpoint_url, aws.outputs)
         requester.tickets = start_ticket_desk(aws, console)
         verdict = run_scenarios(console, requester)
     finally:
@@ -337,9 +335,7 @@ def run_demo(settings: LocalSettings, console: Console) -> int:
 
 def run_scenarios(console: Console, requester: Requester) -> Verdict:
     verdict = Verdict(console)
-    with ProgressFollower(
-        requester.client("sns"), requester.client("sqs"), requester.topic_arn
-    ) as follower:
+    with requester.follower() as follower:
         for scenario in SCENARIOS:
             scenario(console, requester, follower, verdict)
     return verdict

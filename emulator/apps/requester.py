@@ -14,14 +14,12 @@ from emulator.apps.console import Console, since
 from emulator.apps.local import ACCOUNT_ID, REGION, http_client
 from emulator.engine.clock import CLOCK
 from emulator.ticket_desk.wiring import TicketWiring
-from privateapi.network import SampleNetwork, create_sample_network
+from privateapi import requester as shared
 from privateapi.progress import Notification, ProgressFollower
-from privateapi.submit import put_request
 
 FOLLOW_TIMEOUT_SECONDS = 60
 CLEANUP_TIMEOUT_SECONDS = 10
 ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
-REQUEST_ID_TAG = "provisioner:request-id"
 EXPOSE_TAG = "private-api:expose"
 STAGE_VARIABLE = "${stageVariables.vpcLinkId}"
 MISSING_NLB_ARN = (
@@ -31,59 +29,33 @@ MISSING_NLB_ARN = (
 
 
 # --- talking to the endpoint --------------------------------------------------------------------
-@dataclass
-class Requester:
-    """A requester's view of the control plane: clients over HTTP, the bus and the topic."""
+@dataclass(kw_only=True)
+class Requester(shared.Requester):
+    """The shared requester over HTTP, with the ticket desk and what the demo reports when an
+    execution ends without a final notification."""
 
-    endpoint_url: str
-    bus_name: str
-    topic_arn: str
     tickets: TicketWiring | None = None  # the ticket desk wired to the stack, when started
-    _clients: dict[str, Any] = field(default_factory=dict)
-    _state_machine_arn: str = ""
 
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = http_client(self.endpoint_url, service)
-        return self._clients[service]
+    @classmethod
+    def over_http(cls, endpoint_url: str, outputs: dict[str, str]) -> Requester:
+        """Clients over HTTP, as any AWS client talks to the embedded AWS; the stack's names."""
+        clients: dict[str, Any] = {}
 
-    def create_network(self, name: str, *, alb: bool = False, expose: bool = True) -> SampleNetwork:
-        ec2, elbv2 = self.client("ec2"), self.client("elbv2")
-        return create_sample_network(ec2, elbv2, name, alb=alb, expose=expose)
+        def client(service: str) -> Any:
+            if service not in clients:
+                clients[service] = http_client(endpoint_url, service)
+            return clients[service]
 
-    def request(self, **detail: Any) -> str:
-        return put_request(self.client("events"), self.bus_name, detail)
+        return cls.from_outputs(client, outputs)
 
     def left_behind(self, request_id: str) -> list[str]:
-        """REST APIs and VpcLinks (V1 and V2) still tagged with ``request_id`` (DELETING links
-        count)."""
-        apigateway = self.client("apigateway")
-        apis = apigateway.get_rest_apis()["items"]
-        links = apigateway.get_vpc_links()["items"]
-        links_v2 = [
-            {"id": link["VpcLinkId"], "tags": link.get("Tags")}
-            for link in self.client("apigatewayv2").get_vpc_links()["Items"]
-        ]
-        return [
-            f"{kind} {item['id']}"
-            for kind, items in (("rest api", apis), ("vpc link", links), ("vpc link", links_v2))
-            for item in items
-            if (item.get("tags") or {}).get(REQUEST_ID_TAG) == request_id
-        ]
-
-    @property
-    def state_machine_arn(self) -> str:
-        if not self._state_machine_arn:
-            machines = self.client("stepfunctions").list_state_machines()["stateMachines"]
-            self._state_machine_arn = next(
-                m["stateMachineArn"] for m in machines if m["name"].endswith("-provision")
-            )
-        return self._state_machine_arn
+        """What still carries ``request_id`` (DELETING links count)."""
+        return self.tagged_with(request_id)
 
     def execution_failure(self, request_id: str) -> tuple[str, str, str] | None:
         """``(name, error, cause)`` of the execution that handled ``request_id``, if it failed."""
         sfn = self.client("stepfunctions")
-        executions = sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+        executions = sfn.list_executions(stateMachineArn=self.state_machine_arn())["executions"]
         for execution in executions:
             if execution["status"] not in ENDED_BADLY:
                 continue

@@ -6,6 +6,7 @@ Nothing here imports the emulator: the server is a black box at ``http://127.0.0
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -23,9 +24,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import Notification, ProgressFollower
-from privateapi.submit import put_request
+from privateapi.requester import REQUEST_ID_TAG, Requester
 from privateapi.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,6 @@ READY_LINE = "Ready."
 STARTUP_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 20
 FOLLOW_TIMEOUT_SECONDS = 60
-REQUEST_ID_TAG = "provisioner:request-id"
 # What `serve` is started with: the template's poll interval and AWS's own link timings, on a
 # clock that skips a wait whenever nothing else runs.
 POLL_INTERVAL_SECONDS = 15
@@ -115,26 +114,20 @@ class LocalServer:
         return int(self.process.returncode)
 
     # --- the control plane as a requester sees it -------------------------------------------
-    @property
-    def topic_arn(self) -> str:
+    @functools.cached_property
+    def requester(self) -> Requester:
+        """The shared harness over HTTP, on ``serve``'s stack (found by its names, as a user
+        would find them with ``list-topics`` and ``list-tables``)."""
         topics = self.client("sns").list_topics()["Topics"]
-        return next(t["TopicArn"] for t in topics if t["TopicArn"].endswith("-progress"))
-
-    @property
-    def state_machine_arn(self) -> str:
-        machines = self.client("stepfunctions").list_state_machines()["stateMachines"]
-        return next(m["stateMachineArn"] for m in machines if m["name"].endswith("-provision"))
-
-    def create_network(self, name: str) -> SampleNetwork:
-        return create_sample_network(self.client("ec2"), self.client("elbv2"), name)
-
-    def request(self, *, detail_type: str = "PrivateApiRequested", **detail: Any) -> str:
-        return put_request(self.client("events"), BUS_NAME, detail, detail_type=detail_type)
+        topic = next(t["TopicArn"] for t in topics if t["TopicArn"].endswith("-progress"))
+        tables = self.client("dynamodb").list_tables()["TableNames"]
+        ledger = next(name for name in tables if name.endswith("-ledger"))
+        return Requester(self.client, BUS_NAME, topic, ledger)
 
     def execution_arns(self) -> set[str]:
         sfn = self.client("stepfunctions")
         pages = sfn.get_paginator("list_executions").paginate(
-            stateMachineArn=self.state_machine_arn
+            stateMachineArn=self.requester.state_machine_arn()
         )
         return {e["executionArn"] for page in pages for e in page["executions"]}
 
@@ -212,7 +205,5 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
 
 @pytest.fixture
 def progress(local_server: LocalServer) -> Iterator[Progress]:
-    with ProgressFollower(
-        local_server.client("sns"), local_server.client("sqs"), local_server.topic_arn
-    ) as follower:
+    with local_server.requester.follower() as follower:
         yield Progress(follower)

@@ -38,10 +38,10 @@ def root_integration(server: LocalServer, api_id: str) -> dict:
 
 def test_a_request_becomes_a_private_api(local_server: LocalServer, progress: Progress):
     # Given an internal NLB of our own
-    network = local_server.create_network("e2e-happy")
+    network = local_server.requester.create_network("e2e-happy")
 
     # When
-    request_id = local_server.request(apiName="orders", nlbArn=network.nlb_arn)
+    request_id = local_server.requester.request(apiName="orders", nlbArn=network.nlb_arn)
     notifications = progress.until_final(request_id)
 
     # Then
@@ -65,7 +65,7 @@ def test_a_request_for_a_missing_nlb_is_rejected_and_creates_nothing(
     local_server: LocalServer, progress: Progress
 ):
     # When
-    request_id = local_server.request(apiName="ghost", nlbArn=MISSING_NLB_ARN)
+    request_id = local_server.requester.request(apiName="ghost", nlbArn=MISSING_NLB_ARN)
     notifications = progress.until_final(request_id)
 
     # Then
@@ -73,20 +73,20 @@ def test_a_request_for_a_missing_nlb_is_rejected_and_creates_nothing(
     error = notifications[0].body["error"]
     assert error["code"] == "InvalidRequest"
     assert [f["field"] for f in error["fields"]] == ["detail.nlbArn"]
-    assert local_server.tagged_with(request_id) == []
+    assert local_server.requester.tagged_with(request_id) == []
 
 
 def test_an_nlb_behind_another_endpoint_service_fails_the_link_and_rolls_back(
     local_server: LocalServer, progress: Progress
 ):
     # Given an NLB that already backs a VPC endpoint service
-    network = local_server.create_network("e2e-taken")
+    network = local_server.requester.create_network("e2e-taken")
     local_server.client("ec2").create_vpc_endpoint_service_configuration(
         NetworkLoadBalancerArns=[network.nlb_arn], AcceptanceRequired=False
     )
 
     # When
-    request_id = local_server.request(apiName="taken", nlbArn=network.nlb_arn)
+    request_id = local_server.requester.request(apiName="taken", nlbArn=network.nlb_arn)
     notifications = progress.until_final(request_id)
 
     # Then the FAILED notification carries AWS's statusMessage
@@ -103,17 +103,17 @@ def test_an_nlb_behind_another_endpoint_service_fails_the_link_and_rolls_back(
     deleting = local_server.links_to(network.nlb_arn)
     assert [link["status"] for link in deleting] in ([], ["DELETING"])
     local_server.control("clock", advance=LINK_DELETING_SECONDS)
-    assert local_server.tagged_with(request_id) == []
+    assert local_server.requester.tagged_with(request_id) == []
 
 
 def test_two_apis_for_the_same_nlb_share_one_link(local_server: LocalServer, progress: Progress):
     # Given a first request whose link exists (still PENDING)
-    network = local_server.create_network("e2e-shared")
-    first = local_server.request(apiName="first", nlbArn=network.nlb_arn)
+    network = local_server.requester.create_network("e2e-shared")
+    first = local_server.requester.request(apiName="first", nlbArn=network.nlb_arn)
     progress.wait_until(first, lambda seen: any("vpcLinkId" in n.body for n in seen))
 
     # When a second API is requested for the same NLB
-    second = local_server.request(apiName="second", nlbArn=network.nlb_arn)
+    second = local_server.requester.request(apiName="second", nlbArn=network.nlb_arn)
     first_final = progress.until_final(first)[-1]
     second_final = progress.until_final(second)[-1]
 
@@ -129,8 +129,8 @@ def test_an_event_no_rule_matches_starts_nothing(local_server: LocalServer, prog
     before = local_server.execution_arns()
 
     # When an event of another detail type is put on the bus, then a request that is rejected
-    local_server.request(detail_type="SomethingElse", apiName="unrelated")
-    marker = local_server.request(apiName="marker")  # no nlbArn: REJECTED at once
+    local_server.requester.put({"apiName": "unrelated"}, detail_type="SomethingElse")
+    marker = local_server.requester.request(apiName="marker")  # no nlbArn: REJECTED at once
     progress.until_final(marker)
 
     # Then only the request started an execution (the bus handles its events in order)

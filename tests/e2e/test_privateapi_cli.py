@@ -20,19 +20,14 @@ pytestmark = pytest.mark.e2e
 
 
 def run_cli(server: LocalServer, *args: str) -> subprocess.CompletedProcess[str]:
-    ledger = next(
-        name
-        for name in server.client("dynamodb").list_tables()["TableNames"]
-        if name.endswith("-ledger")
-    )
     environment = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": server.endpoint_url,
-        "PRIVATEAPI_TOPIC_ARN": server.topic_arn,
-        "PRIVATEAPI_LEDGER_TABLE": ledger,
+        "PRIVATEAPI_TOPIC_ARN": server.requester.topic_arn or "",
+        "PRIVATEAPI_LEDGER_TABLE": server.requester.ledger_table or "",
     }
     return subprocess.run(
         [sys.executable, "-m", "privateapi", *args, "--timeout", "60"],
@@ -47,7 +42,7 @@ def run_cli(server: LocalServer, *args: str) -> subprocess.CompletedProcess[str]
 
 def test_request_follow_status_list_and_teardown_from_the_cli(local_server: LocalServer):
     # Given an NLB
-    network = local_server.create_network(f"cli-{uuid.uuid4().hex[:6]}")
+    network = local_server.requester.create_network(f"cli-{uuid.uuid4().hex[:6]}")
     request_id = f"cli-{uuid.uuid4().hex[:8]}"
 
     # When a person requests an API and follows it
@@ -79,7 +74,7 @@ def test_request_follow_status_list_and_teardown_from_the_cli(local_server: Loca
     # Then it is gone, and the ledger says so
     assert teardown.returncode == 0, teardown.stdout + teardown.stderr
     assert "API_DELETED" in teardown.stdout
-    assert local_server.tagged_with(request_id) == []
+    assert local_server.requester.tagged_with(request_id) == []
     after = run_cli(local_server, "status", request_id)
     assert f"{request_id}  PROVISION  DELETED" in after.stdout
 
@@ -93,7 +88,7 @@ def test_a_rejected_request_exits_non_zero_and_names_the_field(local_server: Loc
 
 def test_an_alb_is_requested_from_the_cli_with_a_v2_link(local_server: LocalServer):
     # Given an internal ALB
-    network = local_server.create_network(f"cli-alb-{uuid.uuid4().hex[:6]}")
+    network = local_server.requester.create_network(f"cli-alb-{uuid.uuid4().hex[:6]}")
     alb = create_sample_alb(
         local_server.client("ec2"), local_server.client("elbv2"), network, "cli-alb"
     )

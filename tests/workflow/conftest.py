@@ -10,21 +10,18 @@ that needs an exact number of polls pins it with ``fidelity.script_vpc_links``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
 from emulator import fidelity
 from emulator.engine.runtime import EmbeddedAws
 from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import Notification, ProgressFollower
-from privateapi.submit import put_request
+from privateapi.requester import Requester
 from privateapi.waiting import wait_until
-from provisioner.storage import ledger
 
 # Real seconds a test may wait for its executions to end: a bound, not an expectation.
 EXECUTION_TIMEOUT_SECONDS = 120
@@ -44,42 +41,25 @@ def embedded_aws() -> Iterator[EmbeddedAws]:
         yield aws
 
 
-@dataclass
-class Provisioner:
-    """The control plane as a requester sees it, plus the inspection a test needs."""
+@dataclass(kw_only=True)
+class Provisioner(Requester):
+    """The control plane as a requester sees it (the shared harness), plus the inspection a
+    test needs."""
 
     aws: EmbeddedAws
     network: SampleNetwork
-    follower: ProgressFollower
+    progress: ProgressFollower  # subscribed before the test starts
 
     def __post_init__(self) -> None:
         self.apigateway = self.aws.client("apigateway")
         self.sfn = self.aws.client("stepfunctions")
 
     def request(self, **detail: Any) -> str:
+        """A provisioning request for ``orders`` on the test's NLB, unless told otherwise."""
         detail.setdefault("apiName", "orders")
         if "vpcLinkId" not in detail:
             detail.setdefault("nlbArn", self.network.nlb_arn)
-        return self.put("PrivateApiRequested", detail)
-
-    def put(self, detail_type: str, detail: dict[str, Any]) -> str:
-        return put_request(
-            self.aws.client("events"),
-            self.aws.outputs["RequestBusName"],
-            detail,
-            detail_type=detail_type,
-        )
-
-    def put_copies(self, detail_type: str, detail: dict[str, Any], copies: int) -> None:
-        """``copies`` events in one PutEvents call: they arrive at the same moment."""
-        entry = {
-            "EventBusName": self.aws.outputs["RequestBusName"],
-            "Source": "tests",
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail),
-        }
-        answer = self.aws.client("events").put_events(Entries=[entry] * copies)
-        assert answer["FailedEntryCount"] == 0
+        return super().request(**detail)
 
     def finished_executions(self, machine_output: str, count: int) -> list[dict[str, Any]]:
         """Wait until ``count`` executions of a state machine exist and none runs."""
@@ -100,18 +80,9 @@ class Provisioner:
             dict(self.sfn.describe_execution(executionArn=e["executionArn"])) for e in executions
         ]
 
-    def ledger(self, request_id: str) -> dict[str, Any] | None:
-        table = self.aws.outputs["LedgerTableName"]
-        key = {name: {"S": value} for name, value in ledger.request_key(request_id).items()}
-        item = self.aws.client("dynamodb").get_item(TableName=table, Key=key)
-        if "Item" not in item:
-            return None
-        deserializer = TypeDeserializer()
-        return {key: deserializer.deserialize(value) for key, value in item["Item"].items()}
-
     def notifications(self, request_id: str) -> list[Notification]:
         try:
-            return self.follower.until_final(request_id, timeout_seconds=EXECUTION_TIMEOUT_SECONDS)
+            return self.progress.until_final(request_id, timeout_seconds=EXECUTION_TIMEOUT_SECONDS)
         except TimeoutError as missing:
             raise AssertionError(f"{missing}; executions: {self.executions_summary()}") from None
 
@@ -164,13 +135,13 @@ class Provisioner:
 @pytest.fixture
 def provisioner(embedded_aws: EmbeddedAws) -> Iterator[Provisioner]:
     embedded_aws.reset()
+    outputs = embedded_aws.outputs
+    names = (outputs["RequestBusName"], outputs["ProgressTopicArn"], outputs["LedgerTableName"])
     network = create_sample_network(embedded_aws.client("ec2"), embedded_aws.client("elbv2"))
-    with ProgressFollower(
-        embedded_aws.client("sns"),
-        embedded_aws.client("sqs"),
-        embedded_aws.outputs["ProgressTopicArn"],
-    ) as follower:
-        yield Provisioner(embedded_aws, network, follower)
+    with Requester(embedded_aws.client, *names).follower() as progress:
+        yield Provisioner(
+            embedded_aws.client, *names, aws=embedded_aws, network=network, progress=progress
+        )
     # Whatever the test did: no stage ever pointed at a link that was not AVAILABLE.
     unsafe = [c for c in fidelity.stage_link_changes() if c.link_status != "AVAILABLE"]
     fidelity.reset_hooks()

@@ -113,12 +113,12 @@ def test_a_relink_with_reserved_and_malformed_tags_is_rejected_and_changes_nothi
 
     # When a relink names reserved and malformed tags
     relink_id = provisioner.put(
-        "PrivateApiRelinkRequested",
         {
             "targetRequestId": created["requestId"],
             "nlbArn": other.nlb_arn,
             "tags": {"aws:evil": "1", "bad\nkey": "v" * 300},
         },
+        detail_type="PrivateApiRelinkRequested",
     )
     final = provisioner.notifications(relink_id)[-1]
 
@@ -215,7 +215,7 @@ def test_an_execution_stopped_without_answering_is_answered_and_rolled_back(
     # ... and what the request created is rolled back, and the ledger says FAILED
     provisioner.aws.clock.advance(LINK_DELETING_SECONDS)
     assert tagged_with(provisioner, request_id) == []
-    entry = provisioner.ledger(request_id)
+    entry = provisioner.ledger_entry(request_id)
     assert entry is not None and entry["status"] == "FAILED"
 
 
@@ -318,7 +318,7 @@ def test_a_generated_corpus_each_gets_one_answer_and_nothing_leaks(provisioner: 
     # ... and nothing leaks: whatever exists, a SUCCEEDED request reports it
     provisioner.aws.clock.advance(LINK_DELETING_SECONDS)
     reported = {
-        provisioner.ledger(request_id)["resources"].get(key)  # type: ignore[index]
+        provisioner.ledger_entry(request_id)["resources"].get(key)  # type: ignore[index]
         for request_id, case in answered_as.items()
         if not case.faults
         for key in ("restApiId", "vpcLinkId")

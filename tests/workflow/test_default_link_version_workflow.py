@@ -31,7 +31,7 @@ def embedded_aws() -> Iterator[EmbeddedAws]:
 
 
 def provisioned(provisioner: Provisioner, **detail: Any) -> dict[str, Any]:
-    request_id = provisioner.put("PrivateApiRequested", {"apiName": "orders", **detail})
+    request_id = provisioner.put({"apiName": "orders", **detail}, detail_type="PrivateApiRequested")
     final = provisioner.notifications(request_id)[-1]
     assert final.status == "SUCCEEDED", final.body
     return final.body

@@ -39,7 +39,7 @@ def test_ten_copies_of_one_event_at_once_make_one_api_and_one_link(provisioner: 
     detail = {"requestId": request_id, "apiName": "orders", "nlbArn": provisioner.network.nlb_arn}
 
     # When
-    provisioner.put_copies("PrivateApiRequested", detail, copies=10)
+    provisioner.put_copies(detail, copies=10)
     executions = provisioner.finished_executions("ProvisionStateMachineArn", count=10)
 
     # Then one provisioning ran; the nine duplicates ended quietly
@@ -47,13 +47,13 @@ def test_ten_copies_of_one_event_at_once_make_one_api_and_one_link(provisioner: 
     assert all(e["status"] == "SUCCEEDED" for e in executions)
     assert len(provisioner.rest_apis()) == 1
     assert len(provisioner.vpc_links()) == 1
-    entry = provisioner.ledger(request_id)
+    entry = provisioner.ledger_entry(request_id)
     assert entry is not None
     assert entry["status"] == "SUCCEEDED"
     assert entry["duplicatesIgnored"] == 9
     notifications = provisioner.notifications(request_id)
-    notifications += provisioner.follower.poll(wait_seconds=2)
-    notifications += provisioner.follower.unclaimed.pop(request_id, [])
+    notifications += provisioner.progress.poll(wait_seconds=2)
+    notifications += provisioner.progress.unclaimed.pop(request_id, [])
     mine = [n.status for n in notifications if n.request_id == request_id]
     assert mine.count("ACCEPTED") == 1
     assert [status for status in mine if status in {"SUCCEEDED", "FAILED", "REJECTED"}] == [
@@ -76,7 +76,7 @@ def test_same_request_id_with_another_body_is_rejected_and_changes_nothing(
     assert conflict.status == "REJECTED"
     assert conflict.body["error"]["code"] == "DuplicateRequestConflict"
     assert [api["id"] for api in provisioner.rest_apis()] == [first["restApiId"]]
-    entry = provisioner.ledger(request_id)
+    entry = provisioner.ledger_entry(request_id)
     assert entry is not None and entry["status"] == "SUCCEEDED"
 
 
@@ -118,7 +118,7 @@ def test_teardown_keeps_a_link_that_another_api_still_uses(provisioner: Provisio
 
     # When the first is torn down
     teardown_id = provisioner.put(
-        "PrivateApiDeletionRequested", {"targetRequestId": first["requestId"]}
+        {"targetRequestId": first["requestId"]}, detail_type="PrivateApiDeletionRequested"
     )
     final = provisioner.notifications(teardown_id)[-1]
 
@@ -139,7 +139,7 @@ def test_teardown_of_the_last_api_deletes_its_link_and_waits_until_it_is_gone(
 
     # When it is torn down by its API id
     teardown_id = provisioner.put(
-        "PrivateApiDeletionRequested", {"restApiId": created["restApiId"]}
+        {"restApiId": created["restApiId"]}, detail_type="PrivateApiDeletionRequested"
     )
     notifications = provisioner.notifications(teardown_id)
 
@@ -147,7 +147,7 @@ def test_teardown_of_the_last_api_deletes_its_link_and_waits_until_it_is_gone(
     assert [n.status for n in notifications] == ["ACCEPTED", "API_DELETED", "SUCCEEDED"]
     assert provisioner.rest_apis() == []
     assert provisioner.vpc_links() == []
-    entry = provisioner.ledger(created["requestId"])
+    entry = provisioner.ledger_entry(created["requestId"])
     assert entry is not None and entry["status"] == "DELETED"
     provisioner.aws.client("elbv2").delete_load_balancer(
         LoadBalancerArn=provisioner.network.nlb_arn
@@ -161,7 +161,9 @@ def test_teardown_of_an_api_we_did_not_create_is_rejected_and_deletes_nothing(
     foreign = provisioner.apigateway.create_rest_api(name="hand-made", tags={"team": "x"})
 
     # When
-    teardown_id = provisioner.put("PrivateApiDeletionRequested", {"restApiId": foreign["id"]})
+    teardown_id = provisioner.put(
+        {"restApiId": foreign["id"]}, detail_type="PrivateApiDeletionRequested"
+    )
     final = provisioner.notifications(teardown_id)[-1]
 
     # Then
@@ -185,8 +187,8 @@ def test_relink_changes_the_stage_variable_only_once_the_new_link_is_available(
 
     # When the relink is requested
     relink_id = provisioner.put(
-        "PrivateApiRelinkRequested",
         {"targetRequestId": created["requestId"], "nlbArn": other.nlb_arn},
+        detail_type="PrivateApiRelinkRequested",
     )
     final = provisioner.notifications(relink_id)[-1]
 

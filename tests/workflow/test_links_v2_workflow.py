@@ -29,7 +29,7 @@ STAGE_LINK = "${stageVariables.vpcLinkId}"
 def put_request(provisioner: Provisioner, **detail: Any) -> str:
     """A PrivateApiRequested event with exactly these fields (and a requestId)."""
     detail.setdefault("apiName", "orders")
-    return provisioner.put("PrivateApiRequested", detail)
+    return provisioner.put(detail, detail_type="PrivateApiRequested")
 
 
 def final_of(provisioner: Provisioner, request_id: str) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def test_an_alb_gets_a_v2_link_and_integrations_that_name_it(provisioner: Provis
 
 
 def messages(provisioner: Provisioner, request_id: str) -> list[str]:
-    entry = provisioner.ledger(request_id) or {}
+    entry = provisioner.ledger_entry(request_id) or {}
     return [step["message"] for step in entry.get("history", [])]
 
 
@@ -289,7 +289,7 @@ def test_a_relink_from_v1_to_v2_and_back_updates_the_integration_target(provisio
 
 
 def relinked(provisioner: Provisioner, **detail: Any) -> dict[str, Any]:
-    final = final_of(provisioner, provisioner.put("PrivateApiRelinkRequested", detail))
+    final = final_of(provisioner, provisioner.put(detail, detail_type="PrivateApiRelinkRequested"))
     assert final["status"] == "SUCCEEDED", final
     return final
 
@@ -325,7 +325,8 @@ def test_teardown_keeps_a_shared_v2_link_while_used_and_deletes_it_with_the_last
 
 def torn_down(provisioner: Provisioner, request_id: str) -> dict[str, Any]:
     final = final_of(
-        provisioner, provisioner.put("PrivateApiDeletionRequested", {"targetRequestId": request_id})
+        provisioner,
+        provisioner.put({"targetRequestId": request_id}, detail_type="PrivateApiDeletionRequested"),
     )
     assert final["status"] == "SUCCEEDED", final
     return final

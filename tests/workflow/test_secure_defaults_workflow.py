@@ -72,7 +72,7 @@ def test_an_untagged_nlb_is_refused_with_exposure_not_allowed(provisioner: Provi
     assert EXPOSE in problem["rule"]
     assert "private-api:expose" in final["error"]["remedy"]
     assert provisioner.rest_apis() == [] and provisioner.vpc_links() == []
-    assert provisioner.ledger(request_id)["status"] == "REJECTED"  # type: ignore[index]
+    assert provisioner.ledger_entry(request_id)["status"] == "REJECTED"  # type: ignore[index]
     (execution,) = provisioner.finished_executions("ProvisionStateMachineArn", count=1)
     assert execution["error"] == "ExposureNotAllowed"
 

@@ -33,16 +33,13 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from provisioner.aws import clients
 from provisioner.contract import errors
+from provisioner.storage.keys import request_key
 
 # A request that ended like this may be sent again with the same requestId (after a fix).
 RERUNNABLE_STATUSES = ("FAILED", "REJECTED")
 # How long a link claim without a link protects a request that may have crashed: more than
 # the EnsureVpcLink function's timeout, less than the ASL retries LinkCreationInProgress.
 NLB_CLAIM_LEASE = timedelta(seconds=60)
-
-
-def request_key(request_id: str) -> dict[str, str]:
-    return {"pk": f"REQUEST#{request_id}"}
 
 
 def nlb_key(nlb_arn: str) -> dict[str, str]:
