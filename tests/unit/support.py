@@ -146,3 +146,17 @@ def hold_link_deleting(vpc_link_id: str) -> None:
     fidelity would drop it on the next read; the ``aws`` fixture restores its timing)."""
     FIDELITY.set_vpc_link_timing(deleting_seconds=3600)
     force_link_status(vpc_link_id, "DELETING", "Your vpc link is being deleted")
+
+
+def stored(key: dict[str, str]) -> dict[str, Any] | None:
+    """A ledger item exactly as stored (what the CLI and people reading the table see)."""
+    from provisioner.storage.table import Table
+
+    return Table(LEDGER_TABLE).get(key)
+
+
+def stored_request(request_id: str) -> dict[str, Any] | None:
+    """A request's ledger item exactly as stored."""
+    from provisioner.storage.keys import request_key
+
+    return stored(request_key(request_id))

@@ -240,7 +240,7 @@ def test_the_definitions_are_what_their_description_writes():
 
 
 def test_a_provisioning_tells_its_milestones_from_its_tasks_not_its_states(asl):
-    # Every milestone is told in one place (tasks.common.announce): no state publishes
+    # Every milestone is told in one place (domain.milestones.announce): no state publishes
     definition = json.dumps(asl)
     assert "sns:publish" not in definition
     assert "events:putEvents" not in definition

@@ -14,9 +14,14 @@ import pytest
 
 from provisioner.contract.errors import InvalidRequest, StageNotSafe, VpcLinkFailed
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
-from provisioner.storage import ledger
 
-from .support import EXECUTION_ARN, LEDGER_TABLE, REGION, STACK_NAME, eventbridge_event
+from .support import (
+    EXECUTION_ARN,
+    REGION,
+    STACK_NAME,
+    eventbridge_event,
+    stored_request,
+)
 
 pytestmark = [
     pytest.mark.unit,
@@ -146,7 +151,7 @@ def test_validate_returns_the_camel_case_request_and_the_accepted_notification(
     assert body["ticketId"] == "OPS-1"
     assert result["progress"]["attributes"]["ticketId"]["StringValue"] == "OPS-1"
     # And the request is claimed in the ledger by this execution
-    item = ledger.get_request(LEDGER_TABLE, "evt-1")
+    item = stored_request("evt-1")
     assert (item["status"], item["executionArn"]) == ("ACCEPTED", EXECUTION_ARN)
 
 
@@ -162,7 +167,7 @@ def test_validate_raises_invalid_request_instead_of_returning_it(network, handle
     assert type(raised.value).__name__ == "InvalidRequest"
     fields = {f["field"] for f in json.loads(str(raised.value))["fields"]}
     assert fields == {"detail.apiName", "detail.stageName", "detail.nlbArn"}
-    assert ledger.get_request(LEDGER_TABLE, event["id"]) is None  # nothing claimed either
+    assert stored_request(event["id"]) is None  # nothing claimed either
 
 
 def test_validate_checks_the_nlb_against_the_functions_own_account(
@@ -230,7 +235,7 @@ def test_the_tasks_chain_into_a_deployed_api_on_its_link(
     assert deployment["stageName"] == "prod"
     assert deployment["invokeUrl"] == invoke_url
     done = deployed
-    history = [step["status"] for step in ledger.get_request(LEDGER_TABLE, "r-42")["history"]]
+    history = [step["status"] for step in stored_request("r-42")["history"]]
     assert history[-2:] == ["API_DEPLOYED", "SUCCEEDED"]
 
     # Then the last notification is SUCCEEDED with the invoke URL and everything known
@@ -250,7 +255,7 @@ def test_the_tasks_chain_into_a_deployed_api_on_its_link(
     tags = apigw.get_rest_api(restApiId=api["restApiId"])["tags"]
     assert tags == {"t": "1", REQUEST_ID_TAG: "r-42", MANAGED_BY_TAG: STACK_NAME}
     # And the ledger tells the story, milestone by milestone
-    item = ledger.get_request(LEDGER_TABLE, "r-42")
+    item = stored_request("r-42")
     assert item["status"] == "SUCCEEDED"
     assert item["resources"]["vpcLinkId"] == link["vpcLinkId"]
     assert item["resources"]["restApiId"] == api["restApiId"]

@@ -20,11 +20,16 @@ from provisioner.contract.errors import (
 )
 from provisioner.domain import vpc_links
 from provisioner.domain.vpc_links import ensure_vpc_link
-from provisioner.storage import ledger
+from provisioner.storage import table
+from provisioner.storage.keys import LinkKey
+from provisioner.storage.ledger import Ledger
+from provisioner.storage.link_claims import CLAIM_LEASE, LinkClaim
+from provisioner.storage.requests import RequestClaim, body_hash
 
-from .support import ACCOUNT, LEDGER_TABLE, REGION, FrozenClock
+from .support import ACCOUNT, LEDGER_TABLE, REGION, FrozenClock, stored, stored_request
 
 pytestmark = pytest.mark.unit
+LEDGER = Ledger(LEDGER_TABLE)
 
 NLB = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/net/orders/0123456789abcdef"
 BODY = {"requestId": "OPS-1", "apiName": "orders", "nlbArn": NLB}
@@ -41,13 +46,12 @@ def claim(
     run: str = "run-1",
     body: Any = None,
     kind: str = "PROVISION",
-) -> ledger.RequestClaim:
+) -> RequestClaim:
     """Validate's claim: this execution runs this request."""
-    return ledger.claim_request(
-        LEDGER_TABLE,
+    return LEDGER.requests.claim(
         request_id=request_id,
         kind=kind,
-        fingerprint=ledger.body_hash(BODY if body is None else body),
+        fingerprint=body_hash(BODY if body is None else body),
         execution_arn=execution(run),
         ticket_id="OPS-1",
         requested_by="ana@example.com",
@@ -55,13 +59,13 @@ def claim(
 
 
 def item(request_id: str = "OPS-1") -> dict[str, Any]:
-    found = ledger.get_request(LEDGER_TABLE, request_id)
+    found = stored_request(request_id)
     assert found is not None, f"no ledger item for {request_id}"
     return found
 
 
 def nlb_item(nlb_arn: str = NLB) -> dict[str, Any] | None:
-    return ledger._get(LEDGER_TABLE, ledger.nlb_key(nlb_arn))
+    return stored(LinkKey.of_nlb(nlb_arn).item_key)
 
 
 def at_once[T](calls: list[Callable[[], T]]) -> list[T | errors.ProvisionerError]:
@@ -84,7 +88,7 @@ def at_once[T](calls: list[Callable[[], T]]) -> list[T | errors.ProvisionerError
 def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
     """The ledger's clock (timestamps, claim leases), under the test's control."""
     frozen = FrozenClock(T0)
-    monkeypatch.setattr(ledger, "datetime", frozen)
+    monkeypatch.setattr(table, "datetime", frozen)
     return frozen
 
 
@@ -94,7 +98,7 @@ def test_the_first_delivery_creates_an_accepted_item(aws):
     claimed = claim()
 
     # Then it is the first attempt, recorded ACCEPTED with who runs it and what it is
-    assert claimed == ledger.RequestClaim("OPS-1", "PROVISION", 1)
+    assert claimed == RequestClaim("OPS-1", "PROVISION", 1)
     recorded = item()
     assert {key: recorded[key] for key in ("status", "kind", "attempt", "executionArn")} == {
         "status": "ACCEPTED",
@@ -102,7 +106,7 @@ def test_the_first_delivery_creates_an_accepted_item(aws):
         "attempt": 1,
         "executionArn": execution("run-1"),
     }
-    assert recorded["bodyHash"] == ledger.body_hash(BODY)
+    assert recorded["bodyHash"] == body_hash(BODY)
     assert (recorded["ticketId"], recorded["requestedBy"]) == ("OPS-1", "ana@example.com")
     assert (recorded["resources"], recorded["history"]) == ({}, [])
     assert recorded["createdAt"] == recorded["updatedAt"]
@@ -110,8 +114,8 @@ def test_the_first_delivery_creates_an_accepted_item(aws):
 
 
 def test_the_body_hash_ignores_key_order():
-    assert ledger.body_hash({"a": 1, "b": [1, 2]}) == ledger.body_hash({"b": [1, 2], "a": 1})
-    assert ledger.body_hash({"a": 1}) != ledger.body_hash({"a": 2})
+    assert body_hash({"a": 1, "b": [1, 2]}) == body_hash({"b": [1, 2], "a": 1})
+    assert body_hash({"a": 1}) != body_hash({"a": 2})
 
 
 def test_the_same_execution_claiming_again_is_a_retried_task_and_allowed(aws):
@@ -147,7 +151,7 @@ def test_the_same_body_from_another_execution_is_an_ignored_duplicate(aws):
 
 def test_a_succeeded_request_sent_again_is_an_ignored_duplicate(aws):
     claim(run="run-1")
-    ledger.record_progress(LEDGER_TABLE, "OPS-1", status="SUCCEEDED", message="ready")
+    LEDGER.requests.record_progress("OPS-1", status="SUCCEEDED", message="ready")
 
     with pytest.raises(DuplicateRequest):
         claim(run="run-2")
@@ -182,20 +186,20 @@ def test_a_request_sent_again_after_it_ended_badly_is_a_new_attempt(aws, ended):
     # Given a request whose first attempt ended FAILED / REJECTED
     claim(run="run-1")
     first = item()
-    ledger.record_progress(LEDGER_TABLE, "OPS-1", status=ended, message="it broke")
+    LEDGER.requests.record_progress("OPS-1", status=ended, message="it broke")
 
     # When it is sent again
     second = claim(run="run-2")
 
     # Then the new execution runs it as attempt 2, from ACCEPTED, created when it first came
-    assert second == ledger.RequestClaim("OPS-1", "PROVISION", 2)
+    assert second == RequestClaim("OPS-1", "PROVISION", 2)
     recorded = item()
     assert (recorded["status"], recorded["attempt"]) == ("ACCEPTED", 2)
     assert recorded["executionArn"] == execution("run-2")
     assert recorded["createdAt"] == first["createdAt"]
 
     # And a third attempt after another failure counts on
-    ledger.record_progress(LEDGER_TABLE, "OPS-1", status="FAILED", message="again")
+    LEDGER.requests.record_progress("OPS-1", status="FAILED", message="again")
     assert claim(run="run-3").attempt == 3
 
 
@@ -204,8 +208,8 @@ def test_a_request_sent_again_after_it_ended_badly_is_a_new_attempt(aws, ended):
 )
 def test_a_request_rejected_by_validation_may_be_sent_again(aws, body):
     # Given a request REJECTED by validation, before it was ever claimed: Rollback records it
-    ledger.record_rejection(
-        LEDGER_TABLE, "OPS-1", "PROVISION", {"status": "REJECTED", "message": "no NLB"}
+    LEDGER.requests.record_rejection(
+        "OPS-1", "PROVISION", {"status": "REJECTED", "message": "no NLB"}
     )
 
     # When it is sent again (once the NLB exists, or with the field corrected)
@@ -215,7 +219,7 @@ def test_a_request_rejected_by_validation_may_be_sent_again(aws, body):
     assert again.attempt == 2
     recorded = item()
     assert (recorded["status"], recorded["executionArn"]) == ("ACCEPTED", execution("run-2"))
-    assert recorded["bodyHash"] == ledger.body_hash(body)
+    assert recorded["bodyHash"] == body_hash(body)
 
 
 def test_ten_simultaneous_deliveries_run_once(aws):
@@ -223,7 +227,7 @@ def test_ten_simultaneous_deliveries_run_once(aws):
     results = at_once([lambda run=f"run-{n}": claim(run=run) for n in range(10)])
 
     # Then exactly one wins; the nine others are ignored duplicates, and counted
-    winners = [r for r in results if isinstance(r, ledger.RequestClaim)]
+    winners = [r for r in results if isinstance(r, RequestClaim)]
     assert len(winners) == 1
     assert winners[0].attempt == 1
     assert all(isinstance(r, DuplicateRequest) for r in results if r not in winners)
@@ -235,13 +239,13 @@ def test_ten_simultaneous_deliveries_run_once(aws):
 def test_of_simultaneous_reruns_of_a_failed_request_only_one_runs(aws):
     # Given a request that FAILED
     claim(run="run-0")
-    ledger.record_progress(LEDGER_TABLE, "OPS-1", status="FAILED", message="it broke")
+    LEDGER.requests.record_progress("OPS-1", status="FAILED", message="it broke")
 
     # When it is sent again and delivered ten times at once
     results = at_once([lambda run=f"rerun-{n}": claim(run=run) for n in range(10)])
 
     # Then exactly one delivery runs it as attempt 2; the others end as duplicates
-    winners = [r for r in results if isinstance(r, ledger.RequestClaim)]
+    winners = [r for r in results if isinstance(r, RequestClaim)]
     assert [w.attempt for w in winners] == [2]
     assert all(isinstance(r, DuplicateRequest) for r in results if r not in winners)
     assert item()["executionArn"] == execution(f"rerun-{results.index(winners[0])}")
@@ -254,18 +258,16 @@ def test_progress_is_appended_in_order_and_resources_accumulate(aws):
     claim()
 
     # When three milestones are recorded, each with what it learnt
-    ledger.record_progress(
-        LEDGER_TABLE,
+    LEDGER.requests.record_progress(
         "OPS-1",
         status="VPC_LINK_PENDING",
         message="link pending",
         resources={"vpcLinkId": "l1", "createdVpcLink": True},
     )
-    ledger.record_progress(
-        LEDGER_TABLE, "OPS-1", status="API_CREATED", message="api", resources={"restApiId": "a1"}
+    LEDGER.requests.record_progress(
+        "OPS-1", status="API_CREATED", message="api", resources={"restApiId": "a1"}
     )
-    ledger.record_progress(
-        LEDGER_TABLE,
+    LEDGER.requests.record_progress(
         "OPS-1",
         status="SUCCEEDED",
         message="ready",
@@ -295,15 +297,15 @@ def test_progress_is_appended_in_order_and_resources_accumulate(aws):
 
 def test_progress_of_an_unknown_request_is_refused_and_creates_nothing(aws):
     with pytest.raises(errors.ConditionFailed):
-        ledger.record_progress(LEDGER_TABLE, "NOPE-1", status="API_CREATED", message="api")
+        LEDGER.requests.record_progress("NOPE-1", status="API_CREATED", message="api")
 
-    assert ledger.get_request(LEDGER_TABLE, "NOPE-1") is None
+    assert stored_request("NOPE-1") is None
 
 
 def test_a_rejection_leaves_a_trace(aws):
     outcome = {"status": "REJECTED", "message": "1 field is invalid: detail.apiName: required"}
 
-    ledger.record_rejection(LEDGER_TABLE, "OPS-9", "RELINK", outcome)
+    LEDGER.requests.record_rejection("OPS-9", "RELINK", outcome)
 
     recorded = item("OPS-9")
     assert (recorded["status"], recorded["kind"], recorded["outcome"]) == (
@@ -319,11 +321,11 @@ def test_a_rejection_leaves_a_trace(aws):
 def test_a_rejection_does_not_overwrite_an_accepted_request(aws):
     # Given a request accepted and under way
     claim(run="run-1")
-    ledger.record_progress(LEDGER_TABLE, "OPS-1", status="API_CREATED", message="api")
+    LEDGER.requests.record_progress("OPS-1", status="API_CREATED", message="api")
     before = item()
 
     # When a malformed event with the same requestId is rejected
-    ledger.record_rejection(LEDGER_TABLE, "OPS-1", "PROVISION", {"message": "bad"})
+    LEDGER.requests.record_rejection("OPS-1", "PROVISION", {"message": "bad"})
 
     # Then the accepted request's item is as it was
     assert item() == before
@@ -331,116 +333,116 @@ def test_a_rejection_does_not_overwrite_an_accepted_request(aws):
 
 # --- claim_nlb -----------------------------------------------------------------------------------
 def test_the_first_request_wins_the_nlb_and_the_second_sees_the_holder(aws):
-    first = ledger.claim_nlb(LEDGER_TABLE, NLB, "req-a")
-    second = ledger.claim_nlb(LEDGER_TABLE, NLB, "req-b")
+    first = LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-a")
+    second = LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-b")
 
-    assert first == ledger.NlbClaim(won=True, holder="req-a", vpc_link_id=None)
-    assert second == ledger.NlbClaim(won=False, holder="req-a", vpc_link_id=None)
+    assert first == LinkClaim(won=True, holder="req-a", vpc_link_id=None)
+    assert second == LinkClaim(won=False, holder="req-a", vpc_link_id=None)
     assert nlb_item()["holder"] == "req-a"
 
 
 def test_a_loser_sees_the_link_the_holder_recorded(aws):
-    ledger.claim_nlb(LEDGER_TABLE, NLB, "req-a")
-    ledger.record_nlb_link(LEDGER_TABLE, NLB, "req-a", "link1")
+    LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-a")
+    LEDGER.link_claims.record_link(LinkKey.of_nlb(NLB), "req-a", "link1")
 
-    assert ledger.claim_nlb(LEDGER_TABLE, NLB, "req-b") == ledger.NlbClaim(
+    assert LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-b") == LinkClaim(
         won=False, holder="req-a", vpc_link_id="link1"
     )
 
 
 def test_only_the_holder_may_record_the_link(aws):
-    ledger.claim_nlb(LEDGER_TABLE, NLB, "req-a")
+    LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-a")
 
     with pytest.raises(errors.ConditionFailed):
-        ledger.record_nlb_link(LEDGER_TABLE, NLB, "req-b", "link-b")
+        LEDGER.link_claims.record_link(LinkKey.of_nlb(NLB), "req-b", "link-b")
 
     assert "vpcLinkId" not in nlb_item()
 
 
 def test_the_holder_may_claim_again(aws):
-    ledger.claim_nlb(LEDGER_TABLE, NLB, "req-a")
+    LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-a")
 
-    assert ledger.claim_nlb(LEDGER_TABLE, NLB, "req-a").won
+    assert LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-a").won
 
 
 def test_a_claim_without_a_link_protects_its_holder_only_for_the_lease(aws, clock):
     # Given a request that claimed the NLB and then crashed before creating the link
-    ledger.claim_nlb(LEDGER_TABLE, NLB, "req-a")
+    LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-a")
 
     # Then within the lease nobody else may take the claim
-    clock.advance(ledger.NLB_CLAIM_LEASE - timedelta(seconds=1))
-    assert not ledger.claim_nlb(LEDGER_TABLE, NLB, "req-b").won
+    clock.advance(CLAIM_LEASE - timedelta(seconds=1))
+    assert not LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-b").won
 
     # And once the lease has passed, another request takes it over
     clock.advance(timedelta(seconds=2))
-    assert ledger.claim_nlb(LEDGER_TABLE, NLB, "req-b") == ledger.NlbClaim(
+    assert LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-b") == LinkClaim(
         won=True, holder="req-b", vpc_link_id=None
     )
     assert nlb_item()["holder"] == "req-b"
 
 
 def test_a_claim_with_a_link_is_not_taken_after_the_lease(aws, clock):
-    ledger.claim_nlb(LEDGER_TABLE, NLB, "req-a")
-    ledger.record_nlb_link(LEDGER_TABLE, NLB, "req-a", "link1")
+    LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-a")
+    LEDGER.link_claims.record_link(LinkKey.of_nlb(NLB), "req-a", "link1")
 
-    clock.advance(ledger.NLB_CLAIM_LEASE * 10)
+    clock.advance(CLAIM_LEASE * 10)
 
-    assert ledger.claim_nlb(LEDGER_TABLE, NLB, "req-b") == ledger.NlbClaim(
+    assert LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-b") == LinkClaim(
         won=False, holder="req-a", vpc_link_id="link1"
     )
 
 
 def test_a_claim_is_taken_over_only_when_replacing_the_link_it_recorded(aws):
     # Given a holder that recorded link1
-    ledger.claim_nlb(LEDGER_TABLE, NLB, "req-a")
-    ledger.record_nlb_link(LEDGER_TABLE, NLB, "req-a", "link1")
+    LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-a")
+    LEDGER.link_claims.record_link(LinkKey.of_nlb(NLB), "req-a", "link1")
 
     # When another request replaces a link the claim does not name, it loses
-    assert not ledger.claim_nlb(LEDGER_TABLE, NLB, "req-b", replacing_link="link0").won
+    assert not LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-b", replacing_link="link0").won
     assert nlb_item()["holder"] == "req-a"
 
     # And when it replaces link1 (found FAILED or gone), it wins, with no link recorded yet
-    assert ledger.claim_nlb(LEDGER_TABLE, NLB, "req-b", replacing_link="link1").won
+    assert LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-b", replacing_link="link1").won
     assert nlb_item()["holder"] == "req-b"
     assert "vpcLinkId" not in nlb_item()
 
 
 def test_of_ten_simultaneous_claims_on_an_nlb_exactly_one_wins(aws):
     results = at_once(
-        [lambda me=f"req-{n}": ledger.claim_nlb(LEDGER_TABLE, NLB, me) for n in range(10)]
+        [lambda me=f"req-{n}": LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), me) for n in range(10)]
     )
 
-    winners = [r for r in results if isinstance(r, ledger.NlbClaim) and r.won]
+    winners = [r for r in results if isinstance(r, LinkClaim) and r.won]
     assert len(winners) == 1
-    assert all(isinstance(r, ledger.NlbClaim) for r in results)
-    assert {r.holder for r in results if isinstance(r, ledger.NlbClaim)} == {winners[0].holder}
+    assert all(isinstance(r, LinkClaim) for r in results)
+    assert {r.holder for r in results if isinstance(r, LinkClaim)} == {winners[0].holder}
     assert nlb_item()["holder"] == winners[0].holder
 
 
 def test_release_forgets_the_claim_only_for_the_link_it_names(aws):
-    ledger.claim_nlb(LEDGER_TABLE, NLB, "req-a")
-    ledger.record_nlb_link(LEDGER_TABLE, NLB, "req-a", "link1")
+    LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-a")
+    LEDGER.link_claims.record_link(LinkKey.of_nlb(NLB), "req-a", "link1")
 
-    ledger.release_nlb(LEDGER_TABLE, NLB, "link0")  # an older link of the NLB
+    LEDGER.link_claims.release(LinkKey.of_nlb(NLB), "link0")  # an older link of the NLB
     assert nlb_item()["vpcLinkId"] == "link1"
 
-    ledger.release_nlb(LEDGER_TABLE, NLB, "link1")
+    LEDGER.link_claims.release(LinkKey.of_nlb(NLB), "link1")
     assert nlb_item() is None
 
 
 def test_an_unused_claim_is_given_up_only_by_its_holder_and_only_without_a_link(aws):
-    ledger.claim_nlb(LEDGER_TABLE, NLB, "req-a")
+    LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-a")
 
-    ledger.release_unused_claim(LEDGER_TABLE, NLB, "req-b")  # not the holder
+    LEDGER.link_claims.release_unused(LinkKey.of_nlb(NLB), "req-b")  # not the holder
     assert nlb_item()["holder"] == "req-a"
 
-    ledger.record_nlb_link(LEDGER_TABLE, NLB, "req-a", "link1")
-    ledger.release_unused_claim(LEDGER_TABLE, NLB, "req-a")  # it has a link now
+    LEDGER.link_claims.record_link(LinkKey.of_nlb(NLB), "req-a", "link1")
+    LEDGER.link_claims.release_unused(LinkKey.of_nlb(NLB), "req-a")  # it has a link now
     assert nlb_item()["vpcLinkId"] == "link1"
 
-    ledger.release_nlb(LEDGER_TABLE, NLB, "link1")
-    ledger.claim_nlb(LEDGER_TABLE, NLB, "req-c")
-    ledger.release_unused_claim(LEDGER_TABLE, NLB, "req-c")
+    LEDGER.link_claims.release(LinkKey.of_nlb(NLB), "link1")
+    LEDGER.link_claims.claim(LinkKey.of_nlb(NLB), "req-c")
+    LEDGER.link_claims.release_unused(LinkKey.of_nlb(NLB), "req-c")
     assert nlb_item() is None
 
 
@@ -509,7 +511,7 @@ def test_a_holder_without_a_link_makes_others_wait_until_its_lease_ends(
 ):
     # Given a holder that claimed the NLB and has not created the link (yet, or ever)
     holder = make_request()
-    assert ledger.claim_nlb(LEDGER_TABLE, network.nlb_arn, holder.request_id).won
+    assert LEDGER.link_claims.claim(LinkKey.of_nlb(network.nlb_arn), holder.request_id).won
 
     # When another request ensures its link within the lease, it is told to wait
     request = make_request()
@@ -519,7 +521,7 @@ def test_a_holder_without_a_link_makes_others_wait_until_its_lease_ends(
     assert apigw.get_vpc_links()["items"] == []
 
     # And after the lease it takes over and creates the link itself
-    clock.advance(ledger.NLB_CLAIM_LEASE + timedelta(seconds=1))
+    clock.advance(CLAIM_LEASE + timedelta(seconds=1))
     ours = ensure_vpc_link(request, started_at=now_iso(), settings=settings)
     assert ours.created_by_this_request is True
     assert links_on(apigw, network.nlb_arn) == [ours.vpc_link_id]

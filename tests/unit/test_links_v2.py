@@ -28,11 +28,20 @@ from provisioner.contract.payloads import RelinkRequest, VpcLinkState
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG, VpcLinkVersion
 from provisioner.domain import relink, rest_apis, vpc_links
 from provisioner.domain.validation import validate_request
-from provisioner.storage import ledger
+from provisioner.storage.keys import LinkKey
+from provisioner.storage.ledger import Ledger
 
-from .support import ACCOUNT, LEDGER_TABLE, REGION, STACK_NAME, eventbridge_event
+from .support import (
+    ACCOUNT,
+    LEDGER_TABLE,
+    REGION,
+    STACK_NAME,
+    eventbridge_event,
+    stored,
+)
 
 pytestmark = pytest.mark.unit
+LEDGER = Ledger(LEDGER_TABLE)
 
 STAGE_LINK = "${stageVariables.vpcLinkId}"
 
@@ -365,9 +374,7 @@ def test_a_v2_link_is_created_in_the_subnets_with_the_security_groups_and_tagged
     assert (state.vpc_link_version, state.created_by_this_request) == (VpcLinkVersion.V2, True)
     assert state.status == "PENDING"
     # ... and the ledger's claim on its key names it
-    claim = ledger._get(
-        LEDGER_TABLE, ledger.LinkKey.of_v2(network.subnet_ids, alb.security_group_ids).item_key
-    )
+    claim = stored(LinkKey.of_v2(network.subnet_ids, alb.security_group_ids).item_key)
     assert claim is not None and claim["vpcLinkId"] == state.vpc_link_id
 
 
@@ -509,15 +516,14 @@ def test_our_unused_v2_link_is_deleted_and_its_claim_released(network, alb, make
 
     assert release.state in ("DELETING", "DELETED")
     assert [link for link in v2_links() if link["VpcLinkStatus"] != "DELETING"] == []
-    key = ledger.LinkKey.of_v2(network.subnet_ids, alb.security_group_ids)
-    assert ledger._get(LEDGER_TABLE, key.item_key) is None
+    key = LinkKey.of_v2(network.subnet_ids, alb.security_group_ids)
+    assert stored(key.item_key) is None
 
 
 def test_a_v2_link_a_request_uses_is_kept(alb, make_request, settings):
     request = _v2_request(make_request, alb)
     state = vpc_links.ensure_vpc_link(request, started_at=now_iso(), settings=settings)
-    ledger.claim_request(
-        LEDGER_TABLE,
+    LEDGER.requests.claim(
         request_id="user-1",
         kind="PROVISION",
         fingerprint="x",
@@ -525,8 +531,7 @@ def test_a_v2_link_a_request_uses_is_kept(alb, make_request, settings):
         ticket_id=None,
         requested_by=None,
     )
-    ledger.record_progress(
-        LEDGER_TABLE, "user-1", status="SUCCEEDED", message="m",
+    LEDGER.requests.record_progress("user-1", status="SUCCEEDED", message="m",
         resources={"vpcLinkId": state.vpc_link_id},
     )  # fmt: skip
 

@@ -25,12 +25,14 @@ from provisioner.contract.payloads import (
 from provisioner.domain import pacing
 from provisioner.domain.pacing import MARGIN_SECONDS, Paced
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
+from provisioner.storage.ledger import Ledger
+from provisioner.storage.pace import IN_FLIGHT_BOUND_SECONDS, PaceRecord
 from provisioner.tasks import provisioning
 
-from .support import FUNCTION_ENVIRONMENT, LEDGER_TABLE, FakeLambdaContext
+from .support import FUNCTION_ENVIRONMENT, LEDGER_TABLE, FakeLambdaContext, stored_request
 
 pytestmark = pytest.mark.unit
+LEDGER = Ledger(LEDGER_TABLE)
 
 T0 = datetime(2030, 1, 1, 10, 0, 0, tzinfo=UTC).timestamp()
 DEPLOY = Paced.CREATE_DEPLOYMENT
@@ -87,12 +89,12 @@ def take(settings: Settings, caller: str, holding: ApiGatewayTurn | None = None)
     """Take a turn; when it may call now, its call is made and comes back at once."""
     turn = pacing.take_turn(DEPLOY, holding, settings=settings, caller=caller)
     if turn is None:
-        ledger.record_returned(settings.ledger_table, DEPLOY, now=pacing.now(), caller=caller)
+        Ledger(settings.ledger_table).pace.record_returned(DEPLOY, now=pacing.now(), caller=caller)
     return turn
 
 
-def record(operation: Paced = DEPLOY) -> ledger.PaceRecord:
-    return ledger.pace_record(LEDGER_TABLE, operation)
+def record(operation: Paced = DEPLOY) -> PaceRecord:
+    return LEDGER.pace.record(operation)
 
 
 # --- reserving turns ---------------------------------------------------------------------------
@@ -102,7 +104,7 @@ def test_a_free_turn_is_taken_with_its_call_in_one_write(paced, clock):
 
     # Then it may call now: the call is recorded, and the next turn is a spacing later
     assert turn is None
-    assert record() == ledger.PaceRecord(next_free_at=T0 + SPACING, last_call_at=T0)
+    assert record() == PaceRecord(next_free_at=T0 + SPACING, last_call_at=T0)
 
 
 def test_the_turn_is_free_again_once_a_spacing_has_passed(paced, clock):
@@ -243,7 +245,7 @@ def test_with_pacing_off_the_call_is_made_at_once_and_retried_by_botocore(aws, s
 
     assert made == [False]  # not "in turn": the ordinary client, with botocore's retries
     assert answer is None
-    assert record() == ledger.PaceRecord(0, 0)
+    assert record() == PaceRecord(0, 0)
 
 
 def test_a_call_made_in_turn_is_made_once_without_botocore_retries(paced, clock):
@@ -274,7 +276,7 @@ def test_a_call_is_recorded_when_it_came_back_and_the_next_keeps_its_distance_fr
 
     # Then the call is recorded as made when it came back, and no longer in flight
     assert answer == "dep-1"
-    assert record() == ledger.PaceRecord(next_free_at=T0 + SPACING, last_call_at=T0 + 4)
+    assert record() == PaceRecord(next_free_at=T0 + SPACING, last_call_at=T0 + 4)
 
     # ... so a request asking a spacing after the gate is not let through: its turn is a
     # spacing after the answer
@@ -317,7 +319,7 @@ def test_a_mark_left_by_a_function_that_died_mid_call_goes_stale(paced, clock):
     assert record().in_flight_since == pytest.approx(T0)
 
     # When the functions' timeout has passed: the call has ended, one way or another
-    clock.at += ledger.IN_FLIGHT_BOUND_SECONDS + 1
+    clock.at += IN_FLIGHT_BOUND_SECONDS + 1
 
     # Then the next request takes the free turn
     assert take(paced, "r-2") is None
@@ -385,8 +387,7 @@ def notices(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
 
 
 def claimed(request_id: str) -> None:
-    ledger.claim_request(
-        LEDGER_TABLE,
+    LEDGER.requests.claim(
         request_id=request_id,
         kind="PROVISION",
         fingerprint=request_id,
@@ -431,7 +432,7 @@ def test_create_api_waits_its_turn_and_the_requester_hears_it_past_ten_seconds(
     assert waiting[0]["expectedAt"] == turns[-1].wait_until
     assert waiting[0]["waitSeconds"] == 13
     assert waiting[0]["apiGatewayOperation"] == "CreateRestApi"
-    assert ledger.get_request(LEDGER_TABLE, "r-4")["status"] == "WAITING_FOR_API_GATEWAY"
+    assert stored_request("r-4")["status"] == "WAITING_FOR_API_GATEWAY"
 
     # When the last one's Wait state ends and it is called again with its turn
     clock.at = turns[-1].at_seconds

@@ -13,9 +13,9 @@ from provisioner.contract.payloads import RelinkRequest, VpcLinkState
 from provisioner.contract.requests import MANAGED_BY_TAG
 from provisioner.domain import relink
 from provisioner.domain.vpc_links import ensure_vpc_link
-from provisioner.storage import ledger
+from provisioner.storage.keys import LinkKey
 
-from .support import ACCOUNT, LEDGER_TABLE, REGION, eventbridge_event
+from .support import ACCOUNT, REGION, eventbridge_event, stored
 
 pytestmark = pytest.mark.unit
 
@@ -253,7 +253,7 @@ def test_delete_old_link_deletes_our_link_once_unused_and_frees_its_nlb(
 
     assert old_fate == f"old VpcLink {api.vpc_link_id} is being deleted"
     assert live_link_ids(apigw) == [target.vpc_link_id]
-    assert ledger._get(LEDGER_TABLE, ledger.nlb_key(network.nlb_arn)) is None
+    assert stored(LinkKey.of_nlb(network.nlb_arn).item_key) is None
 
 
 def test_delete_old_link_keeps_a_link_another_api_uses(

@@ -14,11 +14,14 @@ from provisioner.contract.progress import Status
 from provisioner.domain.rest_apis import create_api, deploy_api
 from provisioner.domain.rollback import describe_error, rollback_request
 from provisioner.domain.vpc_links import ensure_vpc_link
-from provisioner.storage import ledger
+from provisioner.storage.keys import LinkKey
+from provisioner.storage.ledger import Ledger
+from provisioner.storage.requests import body_hash
 
-from .support import EXECUTION_ARN, LEDGER_TABLE, eventbridge_event
+from .support import EXECUTION_ARN, LEDGER_TABLE, eventbridge_event, stored_request
 
 pytestmark = pytest.mark.unit
+LEDGER = Ledger(LEDGER_TABLE)
 
 LAMBDA_TIMEOUT_CAUSE = json.dumps(
     {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 30.00 seconds"}
@@ -43,11 +46,10 @@ def caught(error: errors.ProvisionerError) -> AwsError:
 
 def claim(request, execution_arn: str = EXECUTION_ARN) -> None:
     """Validate's claim in the ledger: this execution runs this request."""
-    ledger.claim_request(
-        LEDGER_TABLE,
+    LEDGER.requests.claim(
         request_id=request.request_id,
         kind="PROVISION",
-        fingerprint=ledger.body_hash(request.to_wire()),
+        fingerprint=body_hash(request.to_wire()),
         execution_arn=execution_arn,
         ticket_id=request.ticket_id,
         requested_by=request.requested_by,
@@ -200,11 +202,11 @@ def test_the_ledger_records_the_failure_and_frees_the_nlb(
     report = rollback_request(after(request, errors.TransientAwsError("x")), settings=settings)
 
     # Then its ledger item says FAILED with the outcome, and another request may claim the NLB
-    item = ledger.get_request(LEDGER_TABLE, request.request_id)
+    item = stored_request(request.request_id)
     assert item["status"] == "FAILED"
     assert item["outcome"]["deleted"] == report.deleted
     assert f"VpcLink {link_id}" in report.deleted
-    assert ledger.claim_nlb(LEDGER_TABLE, network.nlb_arn, "someone-else").won
+    assert LEDGER.link_claims.claim(LinkKey.of_nlb(network.nlb_arn), "someone-else").won
 
 
 def test_a_duplicate_delivery_that_failed_does_not_undo_the_originals_work(
@@ -232,7 +234,7 @@ def test_a_duplicate_delivery_that_failed_does_not_undo_the_originals_work(
     assert report.status is Status.FAILED
     assert report.deleted == []
     assert inventory() == before
-    assert ledger.get_request(LEDGER_TABLE, request.request_id)["status"] == "ACCEPTED"
+    assert stored_request(request.request_id)["status"] == "ACCEPTED"
 
 
 def test_a_failed_link_creation_does_not_block_the_nlb_for_other_requests(
@@ -299,7 +301,7 @@ def test_a_rejected_request_deletes_nothing_and_lists_every_field(
     assert report.sentence.startswith("Request r-7 was rejected: 2 fields are invalid")
     assert "Nothing had been created" not in report.sentence
     # And the ledger keeps a trace of the rejection
-    assert ledger.get_request(LEDGER_TABLE, "r-7")["status"] == "REJECTED"
+    assert stored_request("r-7")["status"] == "REJECTED"
 
 
 def test_a_request_id_reused_for_another_body_is_rejected_and_deletes_nothing(
@@ -323,7 +325,7 @@ def test_a_request_id_reused_for_another_body_is_rejected_and_deletes_nothing(
     # Then it is REJECTED, the first request's resources stay, and its ledger item too
     assert report.status is Status.REJECTED
     assert inventory() == before
-    assert ledger.get_request(LEDGER_TABLE, request.request_id)["status"] != "REJECTED"
+    assert stored_request(request.request_id)["status"] != "REJECTED"
 
 
 def test_a_rejected_event_with_a_malformed_request_id_is_answered_by_event_id(aws, settings):
@@ -401,8 +403,7 @@ def test_a_link_another_running_request_reuses_is_kept_even_where_aws_would_dele
     for request in (first, second):
         claim(request, execution_arn=f"{EXECUTION_ARN}-{request.request_id}")
         link = ensure_vpc_link(request, started_at=now, settings=settings)
-        ledger.record_progress(
-            LEDGER_TABLE,
+        LEDGER.requests.record_progress(
             request.request_id,
             status="VPC_LINK_PENDING",
             message="waiting",

@@ -19,7 +19,8 @@ from provisioner.contract.payloads import (
     ValidateTask,
 )
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
+from provisioner.storage.ledger import Ledger
+from provisioner.storage.requests import body_hash
 from provisioner.tasks import links as link_tasks
 from provisioner.tasks import relink as relink_tasks
 from provisioner.tasks import rollback as rollback_tasks
@@ -32,9 +33,11 @@ from .support import (
     FakeLambdaContext,
     eventbridge_event,
     force_link_status,
+    stored_request,
 )
 
 pytestmark = pytest.mark.unit
+LEDGER = Ledger(LEDGER_TABLE)
 
 PROVISIONING = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:provision:run-1"
 TEARDOWN = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:teardown:run-1"
@@ -58,7 +61,7 @@ def progress_of(result: dict[str, Any], status: str, request_id: str) -> dict[st
 
 
 def ledger_item(request_id: str) -> dict[str, Any]:
-    found = ledger.get_request(LEDGER_TABLE, request_id)
+    found = stored_request(request_id)
     assert found is not None, f"no ledger item for {request_id}"
     return found
 
@@ -69,18 +72,15 @@ def statuses(request_id: str) -> list[str]:
 
 def claimed_provisioning(api: Any) -> None:
     """The provisioning request as its workflow left it in the ledger: SUCCEEDED."""
-    ledger.claim_request(
-        LEDGER_TABLE,
+    LEDGER.requests.claim(
         request_id=api.request.request_id,
         kind="PROVISION",
-        fingerprint=ledger.body_hash(api.request.to_wire()),
+        fingerprint=body_hash(api.request.to_wire()),
         execution_arn=PROVISIONING,
         ticket_id=None,
         requested_by=None,
     )
-    ledger.record_progress(
-        LEDGER_TABLE, api.request.request_id, status="SUCCEEDED", message="ready"
-    )
+    LEDGER.requests.record_progress(api.request.request_id, status="SUCCEEDED", message="ready")
 
 
 def running_settings() -> Settings:
@@ -140,7 +140,7 @@ def test_validate_teardown_raises_for_an_api_we_did_not_create_and_records_nothi
         validate_teardown({"requestId": "DEL-1", "restApiId": api_id})
 
     assert [f.field for f in raised.value.fields] == ["detail.restApiId"]
-    assert ledger.get_request(LEDGER_TABLE, "DEL-1") is None
+    assert stored_request("DEL-1") is None
     assert inventory().rest_api_ids == [api_id]
 
 
@@ -349,8 +349,7 @@ def rollback(workflow: str, execution_arn: str, state: dict[str, Any]) -> dict[s
 )
 def test_a_failed_request_of_each_workflow_names_its_outcome_event(aws, workflow, detail_type):
     # Given a request this execution claimed, that then failed
-    ledger.claim_request(
-        LEDGER_TABLE,
+    LEDGER.requests.claim(
         request_id="R-1",
         kind=workflow,
         fingerprint="body",
@@ -404,8 +403,7 @@ def test_a_rejected_request_of_any_workflow_is_a_rejection_event(aws, workflow):
 
 def test_a_conflicting_request_id_is_rejected_without_touching_the_original(aws):
     # Given a request accepted under R-3
-    ledger.claim_request(
-        LEDGER_TABLE,
+    LEDGER.requests.claim(
         request_id="R-3",
         kind="TEARDOWN",
         fingerprint="first body",

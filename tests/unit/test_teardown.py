@@ -13,9 +13,9 @@ from provisioner.contract.payloads import TeardownRequest
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
 from provisioner.domain import teardown
 from provisioner.domain.teardown import LinkRelease
-from provisioner.storage import ledger
+from provisioner.storage.keys import LinkKey
 
-from .support import LEDGER_TABLE, eventbridge_event, hold_link_deleting
+from .support import eventbridge_event, hold_link_deleting, stored
 
 pytestmark = pytest.mark.unit
 
@@ -213,7 +213,7 @@ def test_our_unreferenced_link_is_deleted_and_the_nlb_claim_forgotten(
     assert first == [
         LinkRelease(vpc_link_id=api.vpc_link_id, state="DELETING", reason="being deleted")
     ]
-    assert ledger._get(LEDGER_TABLE, ledger.nlb_key(network.nlb_arn)) is None
+    assert stored(LinkKey.of_nlb(network.nlb_arn).item_key) is None
 
     # And a later call sees it gone
     later = teardown.release_links(request, started_at=now_iso(), settings=settings)
@@ -241,7 +241,7 @@ def test_a_link_another_api_uses_is_kept_with_aws_reason(
     assert "referenced" in release.reason
     assert second.rest_api_id in release.reason
     assert inventory().vpc_link_ids == [first.vpc_link_id]
-    claim = ledger._get(LEDGER_TABLE, ledger.nlb_key(network.nlb_arn))
+    claim = stored(LinkKey.of_nlb(network.nlb_arn).item_key)
     assert claim is not None
     assert claim["vpcLinkId"] == first.vpc_link_id
 
@@ -277,7 +277,7 @@ def test_keep_vpc_link_keeps_our_link(network, provision, inventory, settings):
         LinkRelease(vpc_link_id=api.vpc_link_id, state="KEPT", reason="keepVpcLink was asked")
     ]
     assert inventory().vpc_link_ids == [api.vpc_link_id]
-    assert ledger._get(LEDGER_TABLE, ledger.nlb_key(network.nlb_arn)) is not None
+    assert stored(LinkKey.of_nlb(network.nlb_arn).item_key) is not None
 
 
 def test_a_link_still_deleting_before_the_deadline_is_waited_for(network, provision, settings):

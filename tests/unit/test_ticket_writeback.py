@@ -30,10 +30,10 @@ from emulator.ticket_desk import JiraStatus, JiraTransition, JiraWorkflow, Ticke
 from provisioner.contract.payloads import RequestRef
 from provisioner.contract.progress import Status, progress
 from provisioner.contract.requests import TicketRef
+from provisioner.domain import milestones
 from provisioner.runtime.observability import logger
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
-from provisioner.tasks import common
+from provisioner.storage.ledger import Ledger
 from provisioner.tickets import clients as ticket_clients
 from provisioner.tickets import writeback
 
@@ -45,6 +45,7 @@ pytestmark = [
 ]
 
 APP = Path(__file__).resolve().parents[2] / "functions" / "ticket_writeback" / "app.py"
+LEDGER = Ledger(LEDGER_TABLE)
 QUEUE = "ticket-writeback"
 MAX_RECEIVES = 10
 MAPPING_PARAMETER = "/private-api-provisioner-test/ticket-mapping"
@@ -179,16 +180,15 @@ class Rig:
         **known: Any,
     ) -> dict[str, Any]:
         """The notification of a milestone, recorded in the request's ledger history as
-        ``tasks.common.announce`` records it (REJECTED as the rollback records a rejection)."""
+        ``domain.milestones.announce`` records it (REJECTED as the rollback records a rejection)."""
         ref = RequestRef(request_id=request_id, ticket_id="OPS-42", ticket=ticket)
         note = progress(ref, status, message, at=at, **known)
         if status is Status.REJECTED:
             outcome = {"status": "REJECTED", "message": message, "error": known.get("error")}
-            ledger.record_rejection(LEDGER_TABLE, request_id, "PROVISION", outcome, at=at)
+            LEDGER.requests.record_rejection(request_id, "PROVISION", outcome, at=at)
             return dict(note["message"])
         if request_id not in self.claimed:
-            ledger.claim_request(
-                LEDGER_TABLE,
+            LEDGER.requests.claim(
                 request_id=request_id,
                 kind="PROVISION",
                 fingerprint="body",
@@ -197,7 +197,7 @@ class Rig:
                 requested_by=None,
             )
             self.claimed.add(request_id)
-        common.announce(self.settings, note)  # no topic in these settings: the ledger only
+        milestones.announce(self.settings, note)  # no topic in these settings: the ledger only
         return dict(note["message"])
 
     def send(self, *bodies: dict[str, Any]) -> None:

@@ -16,11 +16,13 @@ from provisioner.contract.payloads import VpcLinkState
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
 from provisioner.domain.vpc_links import check_vpc_link, ensure_vpc_link
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
+from provisioner.storage.keys import LinkKey
+from provisioner.storage.ledger import Ledger
 
 from .support import LEDGER_TABLE, STACK_NAME
 
 pytestmark = pytest.mark.unit
+LEDGER = Ledger(LEDGER_TABLE)
 
 IN_SERVICE = {"PENDING", "AVAILABLE"}
 ALREADY_ASSOCIATED = "NLB is already associated with another VPC Endpoint Service"
@@ -185,7 +187,7 @@ def test_a_request_waits_while_another_is_creating_the_nlbs_link(
 ):
     # Given another request has claimed the NLB and not created its link yet
     holder = make_request()
-    assert ledger.claim_nlb(LEDGER_TABLE, network.nlb_arn, holder.request_id).won
+    assert LEDGER.link_claims.claim(LinkKey.of_nlb(network.nlb_arn), holder.request_id).won
 
     # When a second request for the same NLB ensures its link
     with pytest.raises(LinkCreationInProgress) as raised:

@@ -171,7 +171,8 @@ class StageNotSafe(ProvisionerError):
 
 
 class ConditionFailed(ProvisionerError):
-    """A DynamoDB condition did not hold: handled inside the ledger, never leaves a task.
+    """A DynamoDB condition did not hold (``storage.table``): handled by the ledger or the
+    domain, never leaves a task.
 
     ``item``: the item as it stood (DynamoDB's JSON), when the write asked for it with
     ``ReturnValuesOnConditionCheckFailure=ALL_OLD``."""

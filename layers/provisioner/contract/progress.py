@@ -1,7 +1,7 @@
 """The progress contract: one JSON body and SNS message attributes for every milestone, the
 status vocabulary, and the outcome events' detail-types.
 
-Every milestone is told in one place (``tasks.common.announce``): recorded in the ledger,
+Every milestone is told in one place (``domain.milestones.announce``): recorded in the ledger,
 published on the progress topic and, when it is final, put on the bus as an outcome event.
 """
 

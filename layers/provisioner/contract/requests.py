@@ -34,7 +34,7 @@ LOAD_BALANCER_ARN_PATTERN = NLB_ARN_PATTERN
 SUBNET_ID_PATTERN = r"^subnet-[0-9a-f]{8,17}$"
 SECURITY_GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
 # Our bound on subnetIds / securityGroupIds (AWS documents none for a VPC link V2): a request
-# stays small, and so does the ledger key of the link it may share (storage.ledger.LinkKey).
+# stays small, and so does the ledger key of the link it may share (storage.keys.LinkKey).
 MAX_LINK_SUBNETS = 16
 MAX_LINK_SECURITY_GROUPS = 16
 # Tag keys we own. A requester's tags may not use this prefix (nor AWS's).

@@ -7,7 +7,7 @@ would each retry their CreateDeployment against the other forty-nine until the A
 ran out; instead, every call of a paced operation is made in a turn:
 
 * **A turn is reserved atomically in the ledger** (item ``PACE#<operation>``,
-  :mod:`provisioner.storage.ledger`). A request that finds the turn free (nobody queued, the
+  :mod:`provisioner.storage.pace`). A request that finds the turn free (nobody queued, the
   last call ``spacing`` ago) records its call and makes it at once, in the same invocation:
   one conditional write, no Wait state, nothing slower. Otherwise it gets the turn behind the
   last one reserved (an atomic ADD: N requests at the same moment get N successive turns) and
@@ -66,7 +66,7 @@ from provisioner.contract.payloads import ApiGatewayTurn
 from provisioner.contract.progress import timestamp
 from provisioner.runtime.observability import logger
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
+from provisioner.storage.pace import IN_FLIGHT_BOUND_SECONDS, PaceRecord
 
 # Between two turns, besides the rate's interval: Lambda's clock and API Gateway's may differ
 # by a little, and a call reaches API Gateway a little after its gate.
@@ -177,7 +177,7 @@ def turn_ahead(
     takes the free turn, or reserves one, as it always does)."""
     if not settings.api_gateway_pacing or (turn is not None and not retried):
         return None
-    seen = ledger.pace_record(settings.ledger_table, queue)
+    seen = settings.ledger.pace.record(queue)
     now = _now()
     due = max(now, seen.next_free_at, seen.last_call_at + queue.rate.spacing)
     if due - now <= MAX_PAUSE_SECONDS:
@@ -202,9 +202,10 @@ def take_turn(
     its predecessor called ``spacing`` ago or more. A predecessor late by at most
     :data:`MAX_PAUSE_SECONDS` is waited for here; a later one costs a new turn."""
     spacing = queue.rate.spacing
-    table = settings.ledger_table
     if holding is None:
-        seen = ledger.take_free_turn(table, queue, now=_now(), spacing=spacing, caller=caller)
+        seen = settings.ledger.pace.take_free_turn(
+            queue, now=_now(), spacing=spacing, caller=caller
+        )
         if seen is None:
             return None
         holding = _reserve(queue, settings=settings, turns=turns + 1, seen=seen)
@@ -216,7 +217,7 @@ def _at_turn(
 ) -> ApiGatewayTurn | None:
     """:func:`take_turn` for a caller that holds a turn: the gate, once the turn has come."""
     spacing = queue.rate.spacing
-    table = settings.ledger_table
+    pace = settings.ledger.pace
     polls = 0  # how often this caller looked again for a predecessor's call to come back
     for _ in range(MAX_TURNS * (4 + _MOST_POLLS)):
         early = holding.at_seconds - _now()
@@ -225,7 +226,7 @@ def _at_turn(
         if early > 0:
             _pause(early)
         now = _now()
-        seen = ledger.pass_gate(table, queue, now=now, spacing=spacing, caller=caller)
+        seen = pace.pass_gate(queue, now=now, spacing=spacing, caller=caller)
         if seen is None:
             return None
         late = seen.last_call_at + spacing - now
@@ -252,21 +253,21 @@ def record_call(queue: Paced, *, settings: Settings, caller: str, at: float) -> 
     """A call made outside any turn, at ``at`` (the rollback does not wait for a turn): the
     calls made in turns keep their distance from it."""
     if settings.api_gateway_pacing:
-        ledger.record_call(settings.ledger_table, queue, now=at, caller=caller)
+        settings.ledger.pace.record_call(queue, now=at, caller=caller)
 
 
-def _in_flight(seen: ledger.PaceRecord, now: float) -> bool:
+def _in_flight(seen: PaceRecord, now: float) -> bool:
     since = seen.in_flight_since
-    return since is not None and since > now - ledger.IN_FLIGHT_BOUND_SECONDS
+    return since is not None and since > now - IN_FLIGHT_BOUND_SECONDS
 
 
 def _record_returned(queue: Paced, *, settings: Settings, caller: str, at: float) -> None:
     """The call made in a turn came back at ``at``: the last call is this one (later calls
     keep their distance from it), no longer in flight. Best effort: the call is made, and an
     error here must not fail the task (the mark goes stale after
-    :data:`ledger.IN_FLIGHT_BOUND_SECONDS`)."""
+    :data:`IN_FLIGHT_BOUND_SECONDS`)."""
     try:
-        ledger.record_returned(settings.ledger_table, queue, now=at, caller=caller)
+        settings.ledger.pace.record_returned(queue, now=at, caller=caller)
     except errors.ProvisionerError as error:
         logger.warning(
             "Could not record when a paced call came back",
@@ -280,20 +281,20 @@ def now() -> float:
 
 
 def _reserve(
-    queue: Paced, *, settings: Settings, turns: int, seen: ledger.PaceRecord | None = None
+    queue: Paced, *, settings: Settings, turns: int, seen: PaceRecord | None = None
 ) -> ApiGatewayTurn:
     """The next turn: behind the last one reserved, or the first after the last call."""
     spacing = queue.rate.spacing
-    table = settings.ledger_table
+    pace = settings.ledger.pace
     reserved_at = _now()
     for _ in range(10):  # each round, another request reserved first: ours comes after it
         now = _now()
-        turn = ledger.queue_turn(table, queue, now=now, spacing=spacing)
+        turn = pace.queue_turn(queue, now=now, spacing=spacing)
         if turn is not None:
             return _turn(queue, max(turn, now), reserved_at, turns)
-        seen = seen or ledger.pace_record(table, queue)
+        seen = seen or pace.record(queue)
         first = max(now, seen.last_call_at + spacing)
-        if ledger.open_queue(table, queue, now=now, turn=first, spacing=spacing):
+        if pace.open_queue(queue, now=now, turn=first, spacing=spacing):
             return _turn(queue, first, reserved_at, turns)
         seen = None
     raise errors.TooManyRequests(f"could not reserve a turn for {queue.rate.operation}")

@@ -17,6 +17,7 @@ from provisioner.aws import apigateway
 from provisioner.contract import errors
 from provisioner.contract.errors import FieldError
 from provisioner.contract.payloads import RelinkRequest, VpcLinkState
+from provisioner.contract.progress import Status
 from provisioner.contract.requests import (
     REQUEST_ID_PATTERN,
     REQUEST_ID_TAG,
@@ -36,7 +37,6 @@ from provisioner.domain.validation import (
     target_exposure,
 )
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
 
 
 def validate_relink(
@@ -62,10 +62,7 @@ def validate_relink(
     detail = parsed.answer(found, target_exposure(parsed, target, found, settings))
     assert api is not None and stage is not None  # else a problem was found
     return RelinkRequest(
-        request_id=detail.request_id or parsed.event_id,
-        ticket_id=detail.ticket_id,
-        requested_by=detail.requested_by,
-        ticket=detail.ticket,
+        **parsed.reference(detail),
         api_name=api.name,
         rest_api_id=api.id,
         stage_name=stage["stageName"],
@@ -106,10 +103,9 @@ def relink_stage(request: RelinkRequest, link: VpcLinkState, *, settings: Settin
         # The ledger learns first that the API uses the new link: a rollback from here on
         # cannot delete it from under the stage.
         with suppress(errors.ConditionFailed):  # provisioned before the ledger existed
-            ledger.record_progress(
-                settings.ledger_table,
+            settings.ledger.requests.record_progress(
                 request.provisioned_by,
-                status="SUCCEEDED",
+                status=Status.SUCCEEDED,
                 message=f"Relinked to VpcLink {link.vpc_link_id} by request {request.request_id}.",
                 resources={"vpcLinkId": link.vpc_link_id},
             )

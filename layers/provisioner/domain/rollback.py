@@ -31,7 +31,6 @@ from provisioner.domain.ownership import created_by
 from provisioner.domain.validation import request_ref_from_event
 from provisioner.runtime.observability import logger
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
 
 _GENERIC_REMEDY = "Send the request again; if it fails the same way, tell the operators."
 # Step Functions' own errors, and the workflows' last resort, in the requester's words.
@@ -131,27 +130,25 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
         # Validation runs before anything is created: there is nothing to roll back.
         report = RollbackReport(ref=ref, status=Status.REJECTED, error=error)
         if state.the_error.Error in _INVALID:
-            ledger.record_rejection(
-                settings.ledger_table,
+            settings.ledger.requests.record_rejection(
                 ref.request_id,
-                task.workflow.value,
+                task.workflow,
                 report.outcome,
                 at=report.at,
             )
         return report
 
     report = RollbackReport(ref=ref, status=Status.FAILED, error=error)
-    owner = ledger.get_request(settings.ledger_table, ref.request_id) or {}
-    if owner.get("executionArn") != task.execution_arn:
+    owner = settings.ledger.requests.get(ref.request_id)
+    if owner is None or owner.execution_arn != task.execution_arn:
         return report  # this delivery failed before it claimed the request: it created nothing
     if task.workflow is not WorkflowKind.TEARDOWN:  # a teardown creates nothing
         _delete_created(ref.request_id, report, settings)
     report.at = timestamp()  # the outcome is reached once the rollback is done
     try:
-        ledger.record_progress(
-            settings.ledger_table,
+        settings.ledger.requests.record_progress(
             ref.request_id,
-            status=Status.FAILED.value,
+            status=Status.FAILED,
             message=report.sentence,
             outcome=report.outcome,
             at=report.at,

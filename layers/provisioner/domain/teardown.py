@@ -40,10 +40,7 @@ def validate_teardown(event: dict[str, Any], *, settings: Settings) -> TeardownR
     detail = parsed.answer(found)
     assert api is not None  # one of the two is given and well formed, and found nothing wrong
     return TeardownRequest(
-        request_id=detail.request_id or parsed.event_id,
-        ticket_id=detail.ticket_id,
-        requested_by=detail.requested_by,
-        ticket=detail.ticket,
+        **parsed.reference(detail),
         rest_api_id=api.id,
         api_name=api.name,
         created_by_request=api.tags.get(REQUEST_ID_TAG),

@@ -22,7 +22,6 @@ from provisioner.aws import executions
 from provisioner.contract.payloads import AwsError, FailedState, RollbackTask, WorkflowKind
 from provisioner.domain.rollback import RollbackReport, rollback_request
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
 
 # The states a workflow ends in once it has answered (statemachine/*.asl.json).
 ANSWERED_STATES = frozenset({"Succeeded", "Rejected", "Failed", "DuplicateIgnored"})
@@ -71,7 +70,7 @@ def answer_stopped_execution(
         return None
     if executions.last_state_entered(stopped.execution_arn) in ANSWERED_STATES:
         return None
-    if not ledger.mark_answered(settings.ledger_table, stopped.execution_arn):
+    if not settings.ledger.requests.mark_answered(stopped.execution_arn):
         return None
     event = _event(stopped)
     error = AwsError(

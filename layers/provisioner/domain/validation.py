@@ -120,6 +120,16 @@ class ParsedDetail[DetailModel: BaseModel]:
     def given(self, name: str) -> bool:
         return self.raw.get(name) is not None
 
+    def reference(self, detail: Any) -> dict[str, Any]:
+        """The fields every request has (``RequestRef``'s) from its valid detail: its id (the
+        event's when it names none), ticket and requester."""
+        return {
+            "request_id": detail.request_id or self.event_id,
+            "ticket_id": detail.ticket_id,
+            "requested_by": detail.requested_by,
+            "ticket": detail.ticket,
+        }
+
     def answer(
         self, found: list[FieldError], exposure: list[FieldError] | None = None
     ) -> DetailModel:
@@ -199,10 +209,7 @@ def validate_request(
         raise InvalidRequest.of([FieldError("detail.vpcLinkId", "the VpcLink has no target")])
     load_balancer = target.load_balancer
     return ProvisionRequest(
-        request_id=detail.request_id or parsed.event_id,
-        ticket_id=detail.ticket_id,
-        requested_by=detail.requested_by,
-        ticket=detail.ticket,
+        **parsed.reference(detail),
         api_name=detail.api_name,
         stage_name=detail.stage_name or settings.default_stage_name,
         endpoint_type=detail.endpoint_type,

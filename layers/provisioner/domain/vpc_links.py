@@ -4,7 +4,7 @@ Links are a scarce quota (20 per account and region by default), so a link in se
 already serves the request is reused, never duplicated: a V1 link that targets its NLB, or a
 V2 link in the same subnets with the same security groups (a V2 link is not tied to a load
 balancer: it serves every ALB and NLB they reach). Even when N requests for the same link
-arrive at the same moment: the ledger's claim on the link's key (``ledger.LinkKey``) lets
+arrive at the same moment: the ledger's claim on the link's key (``storage.keys.LinkKey``) lets
 exactly one of them create the link; the others raise ``LinkCreationInProgress``, which the
 state machine retries, and find the new link on their next attempt.
 
@@ -33,7 +33,7 @@ from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain.ownership import created_by, managed_here, ownership_tags
 from provisioner.domain.validation import INACTIVE_HELP, find_link
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
+from provisioner.storage.keys import LinkKey
 
 # A V2 link that FAILED: what the requester can check (AWS fails it when its network
 # interfaces cannot be made: a subnet or security group gone, no free address, ...).
@@ -48,7 +48,7 @@ class WantedLink:
     """The link a request wants: V1 on its NLB, or V2 in its subnets and security groups."""
 
     version: VpcLinkVersion
-    key: ledger.LinkKey
+    key: LinkKey
     nlb_arn: str | None = None
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
@@ -59,13 +59,13 @@ class WantedLink:
             subnets, groups = request.subnet_ids or [], request.security_group_ids or []
             return cls(
                 VpcLinkVersion.V2,
-                ledger.LinkKey.of_v2(subnets, groups),
+                LinkKey.of_v2(subnets, groups),
                 subnet_ids=tuple(sorted(set(subnets))),
                 security_group_ids=tuple(sorted(set(groups))),
             )
         if not request.nlb_arn:
             raise VpcLinkFailed("the request names neither a VpcLink nor an NLB")
-        return cls(VpcLinkVersion.V1, ledger.LinkKey.of_nlb(request.nlb_arn), request.nlb_arn)
+        return cls(VpcLinkVersion.V1, LinkKey.of_nlb(request.nlb_arn), request.nlb_arn)
 
     @property
     def described(self) -> str:
@@ -126,15 +126,15 @@ def ensure_vpc_link(request: LinkRequest, *, started_at: str, settings: Settings
         link, created = existing
         return _state(link, created=created, deadline=deadline, settings=settings, note=note)
 
-    claim = ledger.claim_link(settings.ledger_table, wanted.key, request.request_id)
+    claim = settings.ledger.link_claims.claim(wanted.key, request.request_id)
     if not claim.won and claim.vpc_link_id:
         recorded = wanted.get(claim.vpc_link_id)
         if recorded is not None and recorded.status in apigateway.LINK_STATUSES_IN_SERVICE:
             # Created by the holder since we listed the links: reuse it.
             return _state(recorded, created=False, deadline=deadline, settings=settings)
         # The holder's link is gone, FAILED or INACTIVE: take over from it.
-        claim = ledger.claim_link(
-            settings.ledger_table, wanted.key, request.request_id, replacing_link=claim.vpc_link_id
+        claim = settings.ledger.link_claims.claim(
+            wanted.key, request.request_id, replacing_link=claim.vpc_link_id
         )
     if not claim.won:
         raise LinkCreationInProgress(
@@ -145,11 +145,9 @@ def ensure_vpc_link(request: LinkRequest, *, started_at: str, settings: Settings
         created_link = wanted.create(request, settings)
     except ProvisionerError:
         # Nothing was created: let the next request for this key try at once, not after the lease.
-        ledger.release_unused_link_claim(settings.ledger_table, wanted.key, request.request_id)
+        settings.ledger.link_claims.release_unused(wanted.key, request.request_id)
         raise
-    ledger.record_claimed_link(
-        settings.ledger_table, wanted.key, request.request_id, created_link.id
-    )
+    settings.ledger.link_claims.record_link(wanted.key, request.request_id, created_link.id)
     return _state(created_link, created=True, deadline=deadline, settings=settings, note=note)
 
 
@@ -158,7 +156,7 @@ def release_link(vpc_link_id: str, *, ignoring: Collection[str], settings: Setti
 
     Every integration reaches its link through the ``vpcLinkId`` stage variable, so AWS cannot
     know which stages use a link, and may let it be deleted under them: the ledger knows
-    (``ledger.link_users``). ``ignoring``: the requests on whose behalf the link is let go.
+    (``Requests.link_users``). ``ignoring``: the requests on whose behalf the link is let go.
     AWS's own refusal (an integration naming the link) is honoured too.
     """
     link = find_link(vpc_link_id)
@@ -170,7 +168,7 @@ def release_link(vpc_link_id: str, *, ignoring: Collection[str], settings: Setti
         return LinkRelease(
             vpc_link_id=vpc_link_id, state="KEPT", reason="not created by this control plane"
         )
-    users = sorted(set(ledger.link_users(settings.ledger_table, vpc_link_id)) - set(ignoring))
+    users = sorted(set(settings.ledger.requests.link_users(vpc_link_id)) - set(ignoring))
     if users:
         return LinkRelease(
             vpc_link_id=vpc_link_id, state="KEPT", reason=f"still used by {', '.join(users)}"
@@ -185,15 +183,15 @@ def release_link(vpc_link_id: str, *, ignoring: Collection[str], settings: Setti
             raise
         return LinkRelease(vpc_link_id=vpc_link_id, state="KEPT", reason=refused.message)
     for key in _keys_of(link):
-        ledger.release_link_claim(settings.ledger_table, key, vpc_link_id)
+        settings.ledger.link_claims.release(key, vpc_link_id)
     return LinkRelease(vpc_link_id=vpc_link_id, state="DELETING", reason="being deleted")
 
 
-def _keys_of(link: apigateway.VpcLink) -> list[ledger.LinkKey]:
+def _keys_of(link: apigateway.VpcLink) -> list[LinkKey]:
     """The ledger keys under which a link may have been claimed."""
     if link.version == "V2":
-        return [ledger.LinkKey.of_v2(link.subnet_ids, link.security_group_ids)]
-    return [ledger.LinkKey.of_nlb(nlb_arn) for nlb_arn in link.target_arns]
+        return [LinkKey.of_v2(link.subnet_ids, link.security_group_ids)]
+    return [LinkKey.of_nlb(nlb_arn) for nlb_arn in link.target_arns]
 
 
 def all_links() -> Iterable[apigateway.VpcLink]:

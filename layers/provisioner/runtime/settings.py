@@ -7,9 +7,12 @@ each function its own environment.
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from provisioner.storage.ledger import Ledger
 
 _SWITCH = {"enabled": True, "disabled": False, "true": True, "false": False}
 
@@ -91,3 +94,10 @@ class Settings(BaseModel):
     def running_as(self, function_arn: str) -> Settings:
         _, _, _, region, account, *_ = function_arn.split(":")
         return self.model_copy(update={"account": account, "region": region})
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger table, bound (``storage.ledger``)."""
+        from provisioner.storage.ledger import Ledger
+
+        return Ledger(self.ledger_table)

@@ -1,4 +1,5 @@
-"""What every task does around its domain work: claim, announce, record."""
+"""What tasks share around their domain work: the request an event is about, and waiting for
+an API Gateway turn. (A request's milestones are told by ``domain.milestones``.)"""
 
 from __future__ import annotations
 
@@ -8,15 +9,15 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from provisioner.aws import announce as announcements
 from provisioner.contract import errors
 from provisioner.contract.payloads import ApiGatewayTurn, RequestRef, ValidateTask, WorkflowKind
-from provisioner.contract.progress import FINAL_STATUSES, Status, outcome_detail_type, progress
+from provisioner.contract.progress import Status, progress
+from provisioner.domain import milestones
+from provisioner.domain.milestones import announce
 from provisioner.domain.pacing import WAIT_NOTICE_SECONDS
 from provisioner.domain.validation import request_ref_from_event
-from provisioner.runtime.observability import bind_request, logger, metrics
+from provisioner.runtime.observability import bind_request, metrics
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
 
 
 @contextmanager
@@ -33,86 +34,19 @@ def answering(task: ValidateTask) -> Iterator[RequestRef]:
         raise
 
 
-def validated[Request](
-    kind: WorkflowKind, task: ValidateTask, settings: Settings, validate: Callable[[], Request]
-) -> Request:
-    """Validate the request. A redelivery that no longer validates (its first delivery
-    deleted the API, or the NLB is gone since) ends as a duplicate, not as a rejection of a
-    request that succeeded."""
-    ref = request_ref_from_event(task.event)
-    try:
-        return validate()
-    except errors.InvalidRequest:
-        ledger.reject_if_duplicate(
-            settings.ledger_table,
-            request_id=ref.request_id,
-            kind=kind.value,
-            fingerprint=ledger.body_hash(task.event.get("detail")),
-            execution_arn=task.execution_arn,
-        )
-        raise
-
-
-def accept(
-    kind: WorkflowKind, request: Any, task: ValidateTask, message: str, settings: Settings
-) -> dict[str, Any]:
-    """Claim the request in the ledger (exactly once) and announce it."""
-    ref = request.ref
-    ledger.claim_request(
-        settings.ledger_table,
-        request_id=ref.request_id,
-        kind=kind.value,
-        fingerprint=ledger.body_hash(task.event.get("detail")),
-        execution_arn=task.execution_arn,
-        ticket_id=ref.ticket_id,
-        requested_by=ref.requested_by,
-    )
-    metrics.add_metric(name="RequestsAccepted", unit=MetricUnit.Count, value=1)
-    note = announce(settings, progress(ref, Status.ACCEPTED, message))
-    return {"request": request.to_wire(), "progress": note}
-
-
-def announce(
+def admit[Request](
+    kind: WorkflowKind,
+    task: ValidateTask,
     settings: Settings,
-    note: dict[str, Any],
-    *,
-    workflow: WorkflowKind | None = None,
-    outcome: Any = None,
-    record: bool = True,
-    **resources: Any,
+    validate: Callable[[], Request],
+    accepted: Callable[[Request], str],
 ) -> dict[str, Any]:
-    """Tell a milestone, in the one place every milestone is told: recorded in the request's
-    ledger entry (with the resources it names; ``record=False`` when the caller recorded it),
-    published on the progress topic and, when it is final, put on the bus as the outcome
-    event. A notification that cannot be sent is logged and does not fail the request (the
-    ledger has it): the workflows' own notify steps worked the same way. The history entry
-    carries the notification's own timestamp: the ticket write-back orders by it."""
-    body = note["message"]
-    status = Status(body["status"])
-    if record:
-        ledger.record_progress(
-            settings.ledger_table,
-            body["requestId"],
-            status=status.value,
-            message=body["message"],
-            resources=resources,
-            outcome=outcome,
-            at=body["timestamp"],
-        )
-    try:
-        if settings.progress_topic_arn:
-            announcements.publish_progress(settings.progress_topic_arn, note)
-        if status in FINAL_STATUSES and settings.request_bus_name and settings.outcome_event_source:
-            assert workflow is not None, "a final milestone names its workflow"
-            announcements.put_outcome(
-                settings.request_bus_name,
-                settings.outcome_event_source,
-                outcome_detail_type(workflow, status),
-                body,
-            )
-    except errors.ProvisionerError:
-        logger.exception("Could not announce", extra={"status": status.value})
-    return note
+    """What every validate task does: validate the request (an error carries the request it is
+    about: :func:`answering`), claim it in the ledger exactly once and tell its acceptance, in
+    the words ``accepted`` gives it."""
+    with answering(task):
+        request = milestones.validated(kind, task, settings, validate)
+        return milestones.accept(kind, request, task, accepted(request), settings)
 
 
 def wait_for_turn(

@@ -7,10 +7,9 @@ from typing import Any
 from provisioner.contract.payloads import EnsureVpcLinkTask, GetVpcLinkStatusTask
 from provisioner.contract.progress import Status, progress
 from provisioner.contract.requests import VpcLinkVersion
-from provisioner.domain import vpc_links
+from provisioner.domain import milestones, vpc_links
 from provisioner.runtime.observability import bind_request, logger
 from provisioner.runtime.settings import Settings
-from provisioner.tasks import common
 
 
 def ensure_link(task: EnsureVpcLinkTask, settings: Settings) -> dict[str, Any]:
@@ -37,7 +36,7 @@ def ensure_link(task: EnsureVpcLinkTask, settings: Settings) -> dict[str, Any]:
     if link.note:
         message += f" {link.note}."
     logger.info("VpcLink chosen", extra={"vpc_link": link.to_wire()})
-    common.announce(
+    milestones.announce(
         settings,
         progress_note := progress(task.request.ref, status, message, vpcLinkId=link.vpc_link_id),
         vpcLinkId=link.vpc_link_id,
@@ -57,5 +56,5 @@ def check_link(task: GetVpcLinkStatusTask, settings: Settings) -> dict[str, Any]
         vpcLinkId=link.vpc_link_id,
     )
     if status is Status.VPC_LINK_AVAILABLE:  # not every PENDING poll: it was told at the first
-        common.announce(settings, note, vpcLinkId=link.vpc_link_id)
+        milestones.announce(settings, note, vpcLinkId=link.vpc_link_id)
     return {"link": link.to_wire(), "progress": note}

@@ -11,12 +11,13 @@ from provisioner.contract.payloads import (
     ApiGatewayTurn,
     CreateApiTask,
     DeployApiTask,
+    ProvisionRequest,
     ValidateTask,
     WorkflowKind,
 )
 from provisioner.contract.progress import Status, progress
 from provisioner.contract.requests import VpcLinkVersion
-from provisioner.domain import rest_apis
+from provisioner.domain import milestones, rest_apis
 from provisioner.domain.validation import validate_request
 from provisioner.runtime.observability import bind_request, metrics
 from provisioner.runtime.settings import Settings
@@ -24,24 +25,26 @@ from provisioner.tasks import common
 
 
 def validate(task: ValidateTask, settings: Settings) -> dict[str, Any]:
-    with common.answering(task):
-        request = common.validated(
-            WorkflowKind.PROVISION,
-            task,
-            settings,
-            lambda: validate_request(
-                task.event, account=settings.account, region=settings.region, settings=settings
-            ),
-        )
-        target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
-        if request.vpc_link_version is VpcLinkVersion.V2:
-            target = f"{target} through a VPC link V2"
-        message = (
-            f"Request accepted: {request.endpoint_type.value} API '{request.api_name}', "
-            f"stage '{request.stage_name}', private integration to {target}, "
-            f"authorization {request.authorization.value}."
-        )
-        return common.accept(WorkflowKind.PROVISION, request, task, message, settings)
+    return common.admit(
+        WorkflowKind.PROVISION,
+        task,
+        settings,
+        lambda: validate_request(
+            task.event, account=settings.account, region=settings.region, settings=settings
+        ),
+        _accepted,
+    )
+
+
+def _accepted(request: ProvisionRequest) -> str:
+    target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
+    if request.vpc_link_version is VpcLinkVersion.V2:
+        target = f"{target} through a VPC link V2"
+    return (
+        f"Request accepted: {request.endpoint_type.value} API '{request.api_name}', "
+        f"stage '{request.stage_name}', private integration to {target}, "
+        f"authorization {request.authorization.value}."
+    )
 
 
 def create_api(task: CreateApiTask, settings: Settings) -> dict[str, Any]:
@@ -66,7 +69,7 @@ def create_api(task: CreateApiTask, settings: Settings) -> dict[str, Any]:
         message += f" V2, integrationTarget {request.nlb_arn}"
     message += "."
     note = progress(request.ref, Status.API_CREATED, message, restApiId=api.rest_api_id)
-    common.announce(settings, note, restApiId=api.rest_api_id)
+    milestones.announce(settings, note, restApiId=api.rest_api_id)
     return {"api": api.to_wire(), "turn": None, "progress": note}
 
 
@@ -93,7 +96,7 @@ def deploy_api(task: DeployApiTask, settings: Settings) -> dict[str, Any]:
         f"API {api.rest_api_id} deployed to stage '{deployment.stage_name}' with "
         f"vpcLinkId={link.vpc_link_id}."
     )
-    common.announce(
+    milestones.announce(
         settings,
         progress(request.ref, Status.API_DEPLOYED, message, **known),
         stageName=deployment.stage_name,
@@ -112,5 +115,5 @@ def deploy_api(task: DeployApiTask, settings: Settings) -> dict[str, Any]:
         howToCall=how,
         **known,
     )
-    common.announce(settings, ready, workflow=WorkflowKind.PROVISION, outcome=ready["message"])
+    milestones.announce(settings, ready, workflow=WorkflowKind.PROVISION, outcome=ready["message"])
     return {"deployment": deployment.to_wire(), "turn": None, "progress": ready}

@@ -8,11 +8,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from provisioner.contract.payloads import RollbackTask, WorkflowKind
 from provisioner.contract.progress import Status, outcome_detail_type, progress
+from provisioner.domain import milestones
 from provisioner.domain.rollback import RollbackReport, rollback_request
 from provisioner.domain.unanswered import StatusChange, answer_stopped_execution
 from provisioner.runtime.observability import bind_request, logger, metrics
 from provisioner.runtime.settings import Settings
-from provisioner.tasks import common
 
 
 def rollback(task: RollbackTask, settings: Settings) -> dict[str, Any]:
@@ -43,6 +43,6 @@ def _told(settings: Settings, workflow: WorkflowKind, report: RollbackReport) ->
         error=report.error,
         **report.known,
     )
-    common.announce(settings, note, workflow=workflow, record=False)
+    milestones.announce(settings, note, workflow=workflow, record=False)
     outcome = {**report.outcome, "detailType": outcome_detail_type(workflow, report.status)}
     return {"outcome": outcome, "progress": note}

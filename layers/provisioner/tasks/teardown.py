@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
 from typing import Any
 
-from provisioner.contract import errors
-from provisioner.contract.payloads import ApiGatewayTurn, TeardownTask, ValidateTask, WorkflowKind
+from provisioner.contract.payloads import (
+    ApiGatewayTurn,
+    TeardownRequest,
+    TeardownTask,
+    ValidateTask,
+    WorkflowKind,
+)
 from provisioner.contract.progress import Status, progress, timestamp
-from provisioner.domain import teardown
+from provisioner.domain import milestones, teardown
 from provisioner.runtime.observability import bind_request
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
 from provisioner.tasks import common
 
 
 def validate_teardown(task: ValidateTask, settings: Settings) -> dict[str, Any]:
-    with common.answering(task):
-        request = common.validated(
-            WorkflowKind.TEARDOWN,
-            task,
-            settings,
-            lambda: teardown.validate_teardown(task.event, settings=settings),
-        )
-        links = ", ".join(request.vpc_link_ids) or "none"
-        message = (
-            f"Teardown accepted: REST API {request.rest_api_id} ('{request.api_name}') will be "
-            f"deleted; VpcLinks it uses: {links}."
-        )
-        return common.accept(WorkflowKind.TEARDOWN, request, task, message, settings)
+    return common.admit(
+        WorkflowKind.TEARDOWN,
+        task,
+        settings,
+        lambda: teardown.validate_teardown(task.event, settings=settings),
+        _accepted,
+    )
+
+
+def _accepted(request: TeardownRequest) -> str:
+    links = ", ".join(request.vpc_link_ids) or "none"
+    return (
+        f"Teardown accepted: REST API {request.rest_api_id} ('{request.api_name}') will be "
+        f"deleted; VpcLinks it uses: {links}."
+    )
 
 
 def delete_api(task: TeardownTask, settings: Settings) -> dict[str, Any]:
@@ -52,7 +57,7 @@ def delete_api(task: TeardownTask, settings: Settings) -> dict[str, Any]:
         f"REST API {request.rest_api_id} {what}, with its stages.",
         restApiId=request.rest_api_id,
     )
-    common.announce(settings, note, restApiId=request.rest_api_id)
+    milestones.announce(settings, note, restApiId=request.rest_api_id)
     return {"deletedAt": timestamp(), "turn": None, "progress": note}
 
 
@@ -76,18 +81,7 @@ def release_links(task: TeardownTask, settings: Settings) -> dict[str, Any]:
         f"REST API {request.rest_api_id} deleted; {fates}.",
         restApiId=request.rest_api_id,
     )
-    common.announce(settings, note, workflow=WorkflowKind.TEARDOWN, outcome=note["message"])
+    milestones.announce(settings, note, workflow=WorkflowKind.TEARDOWN, outcome=note["message"])
     if request.created_by_request:
-        _mark_deleted(settings, request.created_by_request, request.request_id)
+        milestones.mark_deleted(settings, request.created_by_request, request.request_id)
     return {**result, "progress": note}
-
-
-def _mark_deleted(settings: Settings, provisioning_id: str, teardown_id: str) -> None:
-    # Absent when provisioned before the ledger existed: then there is nothing to mark.
-    with suppress(errors.ConditionFailed):
-        ledger.record_progress(
-            settings.ledger_table,
-            provisioning_id,
-            status=Status.DELETED.value,
-            message=f"Deleted by request {teardown_id}.",
-        )

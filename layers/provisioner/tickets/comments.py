@@ -12,6 +12,7 @@ the requester.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -135,9 +136,7 @@ def _rejected(notification: Notification) -> str:
     labels = notification.ticket.field_labels
     if error.fields:
         lines = ["This request could not be started: these fields of the ticket need a change."]
-        lines += [f"- {field_label(f.field, labels)}: {f.rule}" for f in error.fields]
-        if error.more_fields:
-            lines.append(f"- and {error.more_fields} more")
+        lines += _field_lines(error, lambda name: field_label(name, labels))
     else:
         lines = [f"This request could not be started: {error.message or error.code}"]
     if error.remedy:
@@ -156,13 +155,19 @@ def operator_note(notification: Notification) -> str:
     error = notification.error
     if error is not None:
         lines.append(f"Error {error.code}: {error.message}".rstrip(": "))
-        lines += [f"- {f.field}: {f.rule}" for f in error.fields]
-        if error.more_fields:
-            lines.append(f"- and {error.more_fields} more")
+        lines += _field_lines(error, str)
     known = _resources(notification)
     if known:
         lines.append(f"Resources: {known}.")
     return "\n".join(lines)
+
+
+def _field_lines(error: NotifiedError, label: Callable[[str], str]) -> list[str]:
+    """``- <field>: <rule>`` for each field named wrong, and how many more there were."""
+    lines = [f"- {label(f.field)}: {f.rule}" for f in error.fields]
+    if error.more_fields:
+        lines.append(f"- and {error.more_fields} more")
+    return lines
 
 
 def _resources(notification: Notification) -> str:

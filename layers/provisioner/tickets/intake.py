@@ -45,7 +45,6 @@ from provisioner.contract import errors
 from provisioner.contract.requests import TICKET_INTAKE_SOURCE, TicketSystem
 from provisioner.runtime.observability import logger, metrics
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
 from provisioner.tickets import signatures
 from provisioner.tickets.deliveries import (
     BadDelivery,
@@ -159,8 +158,7 @@ def receive(name: str) -> Response[str]:
         return _answer(400, message=f"The delivery is older than {_duration(max_age)}.")
     request_id = request_id_for(request)
     logger.set_correlation_id(request_id)
-    seen = ledger.remember_delivery(
-        settings.ledger_table,
+    seen = settings.ledger.tickets.remember_delivery(
         system.value,
         delivery.delivery_id,
         request_id=request_id,
@@ -179,7 +177,7 @@ def receive(name: str) -> Response[str]:
         )
     except errors.ProvisionerError:
         logger.exception("Could not put the request on the bus")
-        ledger.forget_delivery(settings.ledger_table, system.value, delivery.delivery_id)
+        settings.ledger.tickets.forget_delivery(system.value, delivery.delivery_id)
         return _answer(503, message="Could not take the request now; retry.")
     logger.info("Ticket request on the bus", extra={"kind": request.kind})
     metrics.add_metric(name="TicketRequests", unit=MetricUnit.Count, value=1)

@@ -59,7 +59,7 @@ from provisioner.contract.progress import Status
 from provisioner.contract.requests import TicketSystem
 from provisioner.runtime.observability import logger, metrics
 from provisioner.runtime.settings import Settings
-from provisioner.storage import ledger
+from provisioner.storage.tickets import Tickets, WriteBacks, milestone_name
 from provisioner.tickets import mapping as ticket_mapping
 from provisioner.tickets.clients import (
     Final,
@@ -88,7 +88,7 @@ ORDER_WAIT_SECONDS = 10  # per receive, at most ORDER_MAX_WAIT_SECONDS
 ORDER_MAX_WAIT_SECONDS = 60
 IN_PROGRESS_WAIT_SECONDS = 10  # another delivery of the same notification is writing it back
 # History statuses that a notification told (DELETED is the ledger's only).
-_NOTIFIED = frozenset(status.value for status in Status) - {Status.DELETED.value}
+_NOTIFIED = frozenset(Status) - {Status.DELETED}
 _RECORD_KEYS = ["request_id", "ticket_system", "ticket", "status", "message_id"]
 _warned_not_configured: set[TicketSystem] = set()
 
@@ -206,8 +206,7 @@ def _give_up(notification: Notification, failure: Exception, settings: Settings)
     )
     metrics.add_metric(name="TicketWriteBacksGivenUp", unit=MetricUnit.Count, value=1)
     try:
-        ledger.record_write_back(
-            settings.ledger_table,
+        settings.ledger.tickets.record_write_back(
             notification.request_id,
             notification.milestone,
             step="abandoned",
@@ -241,28 +240,28 @@ def _write_back(notification: dict[str, Any], settings: Settings, receive: int) 
     """Comment (and, when final, move) the ticket; the result is what the idempotency record
     keeps for the other deliveries of this notification."""
     told = Notification.model_validate(notification)
-    table = settings.ledger_table
-    done = ledger.ticket_write_backs(table, told.request_id)
+    tickets = settings.ledger.tickets
+    done = tickets.write_backs(told.request_id)
     if told.milestone in done.settled:
         return {"writtenBack": "before"}  # its idempotency record expired, not the ledger's
     try:
         client = _client(told, settings)
     except CredentialsNotConfigured as missing:
         _not_configured(told, str(missing))
-        return _settled(table, told, "notConfigured")
+        return _settled(tickets, told, "notConfigured")
     except CredentialsMalformed as malformed:
         logger.error(
             "Ticket write-back credentials are malformed; dropped",
             extra={"problems": malformed.problems},
         )
-        return _settled(table, told, "malformedCredentials")
+        return _settled(tickets, told, "malformedCredentials")
     _wait_for_predecessors(told, done, settings, receive)
     final = _final(told, settings) if told.final else None
     try:
         if told.milestone not in done.commented:
             client.comment(told.ticket.key, compose(told), final)
             if final is not None:  # the move may fail after the comment: never comment twice
-                ledger.record_write_back(table, told.request_id, told.milestone, step="commented")
+                tickets.record_write_back(told.request_id, told.milestone, step="commented")
             metrics.add_metric(name="TicketCommentsPosted", unit=MetricUnit.Count, value=1)
         if final is not None:
             client.move(told.ticket.key, final)
@@ -272,16 +271,16 @@ def _write_back(notification: dict[str, Any], settings: Settings, receive: int) 
             extra={"httpStatus": refused.status, "answer": refused.detail},
         )
         metrics.add_metric(name="TicketWriteBacksRefused", unit=MetricUnit.Count, value=1)
-        return _settled(table, told, "refused")
+        return _settled(tickets, told, "refused")
     except TicketSystemBusy as busy:
         wait = retry_delay(busy.retry_after, receive)
         raise Deferred(f"{busy.system.value} answered {busy.status or 'nothing'}", wait) from busy
     logger.info("Written back to the ticket", extra={"moved_to": final.target if final else None})
-    return _settled(table, told, "posted")
+    return _settled(tickets, told, "posted")
 
 
-def _settled(table: str, told: Notification, how: str) -> dict[str, str]:
-    ledger.record_write_back(table, told.request_id, told.milestone, step="settled")
+def _settled(tickets: Tickets, told: Notification, how: str) -> dict[str, str]:
+    tickets.record_write_back(told.request_id, told.milestone, step="settled")
     return {"writtenBack": how}
 
 
@@ -297,17 +296,15 @@ def _not_configured(told: Notification, why: str) -> None:
 
 
 def _wait_for_predecessors(
-    told: Notification, done: ledger.WriteBacks, settings: Settings, receive: int
+    told: Notification, done: WriteBacks, settings: Settings, receive: int
 ) -> None:
     """Raise :class:`Deferred` while an earlier milestone of the request is not written back,
     until half the queue's receives are used up."""
-    request = ledger.get_request(settings.ledger_table, told.request_id) or {}
+    request = settings.ledger.requests.get(told.request_id)
     earlier = {
-        ledger.milestone_name(str(entry["timestamp"]), str(entry["status"]))
-        for entry in request.get("history") or []
-        if isinstance(entry, dict)
-        and str(entry.get("timestamp", "")) < told.timestamp
-        and entry.get("status") in _NOTIFIED
+        milestone_name(entry.timestamp, entry.status.value)
+        for entry in (request.history if request else ())
+        if entry.timestamp < told.timestamp and entry.status in _NOTIFIED
     }
     waiting = sorted(earlier - done.settled - done.abandoned)
     if not waiting:
