@@ -16,6 +16,7 @@ from emulator import fidelity
 from privateapi.network import create_sample_network
 from privateapi.progress import Notification
 from privateapi.waiting import wait_until
+from provisioner.storage.keys import pace_key
 from tests.workflow.conftest import Provisioner
 
 pytestmark = pytest.mark.workflow
@@ -129,7 +130,7 @@ def test_ten_requests_under_the_real_rates_take_their_turns_and_are_never_thrott
     # ... as the ledger's turns say: the last call, and the turns reserved after it
     pace = provisioner.aws.client("dynamodb").get_item(
         TableName=provisioner.aws.outputs["LedgerTableName"],
-        Key={"pk": {"S": "PACE#CreateDeployment"}},
+        Key={"pk": {"S": pace_key("CreateDeployment")["pk"]}},
     )["Item"]
     last_call = float(pace["lastCallAt"]["N"])
     assert last_call == pytest.approx(
