@@ -7,7 +7,9 @@
   the same key would reuse. Links are a scarce quota; ``claim_link`` lets exactly one of N
   simultaneous requests create the link, the others wait for it and reuse it. A V1 link's key
   is its NLB, ``NLB#<arn>`` (as it always was: existing ledgers keep working); a V2 link's is
-  its network, ``VPCLINKV2#<subnets>#<security groups>`` (the VPC is the subnets').
+  its network, ``VPCLINKV2#<subnets>#<security groups>`` (the VPC is the subnets'). The item:
+  ``holder``, ``claimedAt``, ``vpcLinkId`` once created, and ``turnAt`` while the holder
+  waits for its CreateVpcLink turn (a V2 link's, :func:`hold_link_claim`).
 * ``DELIVERY#<system>#<id>``: a ticket delivery already turned into a request (replays and
   redeliveries are answered as duplicates); expires after a day (TTL ``expiration``).
 * ``TICKET#<requestId>``: which of a ticket's request's notifications the ticket write-back
@@ -37,7 +39,8 @@ from provisioner.contract import errors
 # A request that ended like this may be sent again with the same requestId (after a fix).
 RERUNNABLE_STATUSES = ("FAILED", "REJECTED")
 # How long a link claim without a link protects a request that may have crashed: more than
-# the EnsureVpcLink function's timeout, less than the ASL retries LinkCreationInProgress.
+# the EnsureVpcLink function's timeout, less than the ASL retries LinkCreationInProgress. It
+# counts from the claim, or from the holder's CreateVpcLink turn while it waits for it.
 NLB_CLAIM_LEASE = timedelta(seconds=60)
 
 
@@ -432,24 +435,34 @@ class LinkClaim:
     won: bool
     holder: str
     vpc_link_id: str | None
+    # The holder's CreateVpcLink turn, while it waits for it (see hold_link_claim)
+    turn_at: datetime | None = None
 
 
 NlbClaim = LinkClaim  # the name it had when every link served one NLB
 
 
 def claim_link(
-    table: str, key: LinkKey, request_id: str, *, replacing_link: str | None = None
+    table: str,
+    key: LinkKey,
+    request_id: str,
+    *,
+    replacing_link: str | None = None,
 ) -> LinkClaim:
     """Try to become the one request that creates the link for ``key``.
 
     The claim can be taken when nobody holds it, when this request already holds it, when its
-    holder never recorded a link within the lease, or (``replacing_link``) when the link it
-    recorded is gone, FAILED or INACTIVE.
+    holder never recorded a link within the lease (counted from the claim and from the turn
+    it waits for, if any), or (``replacing_link``) when the link it recorded is gone, FAILED
+    or INACTIVE. Taken again by its holder, the claim counts from now, and no turn is waited
+    for any more: the holder makes its call within its function's time, or holds the claim
+    until a new turn again.
     """
     now = datetime.now(UTC)
     condition = (
         "attribute_not_exists(pk) OR holder = :me"
-        " OR (attribute_not_exists(vpcLinkId) AND claimedAt < :stale)"
+        " OR (attribute_not_exists(vpcLinkId) AND claimedAt < :stale"
+        " AND (attribute_not_exists(turnAt) OR turnAt < :stale))"
     )
     values: dict[str, Any] = {
         ":me": request_id,
@@ -476,9 +489,33 @@ def claim_link(
         return LinkClaim(won=True, holder=request_id, vpc_link_id=None)
     except errors.ConditionFailed:
         current = _get(table, key.item_key) or {}
+        turn_at = current.get("turnAt")
         return LinkClaim(
-            won=False, holder=str(current.get("holder")), vpc_link_id=current.get("vpcLinkId")
+            won=False,
+            holder=str(current.get("holder")),
+            vpc_link_id=current.get("vpcLinkId"),
+            turn_at=datetime.fromisoformat(turn_at) if isinstance(turn_at, str) else None,
         )
+
+
+def hold_link_claim(table: str, key: LinkKey, request_id: str, *, turn_at: datetime) -> bool:
+    """The holder waits for its CreateVpcLink turn at ``turn_at`` (a V2 link's, paced): its
+    claim is held until the lease after it, and the others read when to look again. False if
+    the claim is no longer this request's, or has its link already."""
+    try:
+        with clients.aws_errors():
+            clients.dynamodb().update_item(
+                TableName=table,
+                Key=_marshal(key.item_key),
+                UpdateExpression="SET turnAt = :turn",
+                ConditionExpression="holder = :me AND attribute_not_exists(vpcLinkId)",
+                ExpressionAttributeValues=_marshal(
+                    {":turn": turn_at.isoformat(), ":me": request_id}
+                ),
+            )
+    except errors.ConditionFailed:
+        return False
+    return True
 
 
 def record_claimed_link(table: str, key: LinkKey, request_id: str, vpc_link_id: str) -> None:
