@@ -460,3 +460,71 @@ def test_failed_v2_links_roll_back_in_turn(provisioner: Provisioner):
         for state in provisioner.entered_states(execution["executionArn"])
     ]
     assert "WaitForRollbackTurn" in entered and "RollbackInTurn" in entered
+
+
+def test_refused_v2_link_calls_take_new_turns_through_each_workflows_wait(
+    provisioner: Provisioner,
+):
+    # Given an NLB asked for a V2 link, and API Gateway refusing its CreateVpcLink once (another
+    # tool of the account took the rate): the call takes a new turn, 15 s later
+    nlb = provisioner.network.nlb_arn
+    fidelity.throttle("CreateVpcLink", times=1)
+
+    # When the API is requested
+    created = succeeded(provisioner, apiName="orders", targetArn=nlb, vpcLinkVersion="V2")
+
+    # Then its link was created in that turn, waited for in the workflow, and it SUCCEEDED
+    (old_link,) = v2_links(provisioner)
+    assert created["vpcLinkId"] == old_link["VpcLinkId"]
+    provisioned = provisioner.execution()
+    entered = provisioner.entered_states(provisioned["executionArn"])
+    assert entered.count("WaitForCreateVpcLinkTurn") == 1
+    assert entered.count("EnsureVpcLinkInTurn") == 1
+
+    # When its stage is relinked to a V2 link in another network, deleting the old link, and
+    # API Gateway refuses that DeleteVpcLink once
+    other = create_sample_network(
+        provisioner.aws.client("ec2"), provisioner.aws.client("elbv2"), name="elsewhere"
+    )
+    fidelity.throttle("DeleteVpcLink", times=1)
+    moved = relinked(
+        provisioner,
+        targetRequestId=created["requestId"],
+        targetArn=other.nlb_arn,
+        vpcLinkVersion="V2",
+        deleteOldLink=True,
+    )
+
+    # Then the stage was switched once (one deployment more, not two), and the old link was
+    # deleted in its next turn, after a Wait
+    assert moved["vpcLinkId"] != old_link["VpcLinkId"]
+    assert f"old VpcLink {old_link['VpcLinkId']} is being deleted" in moved["message"]
+    assert "redeployed" in moved["message"]
+    deployments = provisioner.apigateway.get_deployments(restApiId=created["restApiId"])["items"]
+    assert len(deployments) == 2
+    (relink,) = provisioner.finished_executions("RelinkStateMachineArn", count=1)
+    relink_states = provisioner.entered_states(relink["executionArn"])
+    assert relink_states.count("RelinkStage") == 1
+    assert relink_states.count("RelinkStageInTurn") == 1
+
+    # When the API is torn down and its link's DeleteVpcLink is refused once too
+    fidelity.throttle("DeleteVpcLink", times=1)
+    torn_down(provisioner, created["requestId"])
+
+    # Then the link was deleted after two Waits: for the turn after the relink's DeleteVpcLink
+    # (made seconds before, 30 s are due), then for a new turn after the refusal; and nothing
+    # is left
+    assert v2_links(provisioner) == []
+    assert provisioner.rest_apis() == []
+    (teardown,) = provisioner.finished_executions("TeardownStateMachineArn", count=1)
+    teardown_states = provisioner.entered_states(teardown["executionArn"])
+    assert teardown_states.count("WaitForDeleteVpcLinkTurn") == 2
+    assert teardown_states[-2:] == ["AreLinksGone", "Succeeded"]
+    # ... as API Gateway saw them: the relink's and the teardown's DeleteVpcLink, each refused
+    # once then made in a turn of its own, 30 s apart, refused or not
+    deletions = [
+        c for c in fidelity.rate_limits.calls("DeleteVpcLink") if c.service == "apigatewayv2"
+    ]
+    assert [c.status for c in deletions] == [429, 200, 429, 200]  # moto answers 200 (AWS 202)
+    gaps = [later.time - earlier.time for earlier, later in itertools.pairwise(deletions)]
+    assert min(gaps) >= 30, gaps
