@@ -59,7 +59,10 @@ _LINK_IN_PROGRESS: State = {
 # one more poll, the deployment or relink and a rollback, each at its worst (every retry above
 # taken, each attempt running to the function's timeout): under an hour together. Two hours
 # of margin over the deadline is above that, and far below the 25 h an execution of a
-# 24-hour link request would otherwise be allowed to go on after it.
+# 24-hour link request would otherwise be allowed to go on after it. The waits for API
+# Gateway's turns (domain.pacing) move a link's deadline on (CreateVpcLink V2) or come before
+# it starts: the margin's other hour holds about two hundred CreateVpcLink turns (15.2 s
+# each, per account) or a hundred DeleteRestApi or DeleteVpcLink turns (30.2 s) ahead.
 LONGEST_LINK_WAIT_SECONDS = 86_400  # contract.requests: timeoutSeconds le=86_400
 LINK_DELETION_SECONDS = 600  # domain.teardown.LINK_DELETION_DEADLINE
 BACKSTOP_MARGIN_SECONDS = 7_200
