@@ -59,7 +59,10 @@ _LINK_IN_PROGRESS: State = {
 # one more poll, the deployment or relink and a rollback, each at its worst (every retry above
 # taken, each attempt running to the function's timeout): under an hour together. Two hours
 # of margin over the deadline is above that, and far below the 25 h an execution of a
-# 24-hour link request would otherwise be allowed to go on after it.
+# 24-hour link request would otherwise be allowed to go on after it. The waits for API
+# Gateway's turns (domain.pacing) move a link's deadline on (CreateVpcLink V2) or come before
+# it starts: the margin's other hour holds about two hundred CreateVpcLink turns (15.2 s
+# each, per account) or a hundred DeleteRestApi or DeleteVpcLink turns (30.2 s) ahead.
 LONGEST_LINK_WAIT_SECONDS = 86_400  # contract.requests: timeoutSeconds le=86_400
 LINK_DELETION_SECONDS = 600  # domain.teardown.LINK_DELETION_DEADLINE
 BACKSTOP_MARGIN_SECONDS = 7_200
@@ -129,20 +132,47 @@ def validate(function: str, comment: str, next_state: str) -> States:
     }
 
 
+def turn_later(result_path: str, wait: str) -> State:
+    """The Choice rule of a paced task's result: its ``turn`` is not null, wait for it."""
+    return {"Variable": f"{result_path}.turn", "IsNull": False, "Next": wait}
+
+
+def wait_for_turn(result_path: str, operation: str, next_state: str) -> State:
+    """The Wait state of a turn: until the turn, rounded up to the second (``domain.pacing``)."""
+    return {
+        "Type": "Wait",
+        "Comment": f"This stack's turn for {operation} (API Gateway's fixed rate).",
+        "TimestampPath": f"{result_path}.turn.waitUntil",
+        "Next": next_state,
+    }
+
+
+_ATTEMPT = {"retryCount.$": "$$.State.RetryCount"}
+
+
 def link_wait(*, next_state: str | None, on_failure: State) -> States:
     """Find or create the link, then poll it until it is AVAILABLE (VpcLinkFailed and
-    VpcLinkTimeout end it); the Wait is the poll interval, shortened to land on the deadline."""
+    VpcLinkTimeout end it); the Wait is the poll interval, shortened to land on the deadline.
+
+    A V2 link's CreateVpcLink is paced (``domain.vpc_links``): EnsureVpcLink may answer a
+    turn, its own or that of the request that creates the link it will share; the workflow
+    waits for it (``WaitForCreateVpcLinkTurn``) and calls ``EnsureVpcLinkInTurn`` with it.
+    The turn is read by the Choice that reads the link's status anyway (GetVpcLinkStatus
+    answers ``turn`` null), so a link made or found at once costs no state more than before."""
+    ensure = {"request.$": "$.request", "startedAt.$": "$$.Execution.StartTime", **_ATTEMPT}
+    selected = {"link.$": "link", "turn.$": "turn"}
     return {
         "EnsureVpcLink": task(
             "EnsureVpcLink",
-            {"request.$": "$.request", "startedAt.$": "$$.Execution.StartTime"},
-            result={"link.$": "link"},
+            ensure,
+            result=selected,
             result_path="$.linkState",
             next_state="IsLinkAvailable",
             comment=(
                 "Reuse the link in service for this request (V1: on its NLB; V2: in its subnets "
-                "and security groups), or create one tagged with the request id; "
-                "LinkCreationInProgress means another request is creating it."
+                "and security groups), or create one tagged with the request id (a V2 link in "
+                "its CreateVpcLink turn); LinkCreationInProgress means another request is "
+                "creating it."
             ),
             retry_first=(_LINK_IN_PROGRESS,),
             catch=[on_failure],
@@ -150,14 +180,27 @@ def link_wait(*, next_state: str | None, on_failure: State) -> States:
         "IsLinkAvailable": {
             "Type": "Choice",
             "Choices": [
+                turn_later("$.linkState", "WaitForCreateVpcLinkTurn"),
                 {
                     "Variable": "$.linkState.link.status",
                     "StringEquals": "AVAILABLE",
                     **({"Next": next_state} if next_state else {"Next": "LinkReady"}),
-                }
+                },
             ],
             "Default": "WaitForLink",
         },
+        "WaitForCreateVpcLinkTurn": wait_for_turn(
+            "$.linkState", "CreateVpcLink V2", "EnsureVpcLinkInTurn"
+        ),
+        "EnsureVpcLinkInTurn": task(
+            "EnsureVpcLink",
+            {**ensure, "turn.$": "$.linkState.turn"},
+            result=selected,
+            result_path="$.linkState",
+            next_state="IsLinkAvailable",
+            retry_first=(_LINK_IN_PROGRESS,),
+            catch=[on_failure],
+        ),
         "WaitForLink": {
             "Type": "Wait",
             "SecondsPath": "$.linkState.link.nextPollSeconds",
@@ -166,7 +209,7 @@ def link_wait(*, next_state: str | None, on_failure: State) -> States:
         "GetVpcLinkStatus": task(
             "GetVpcLinkStatus",
             {"request.$": "$.request", "link.$": "$.linkState.link"},
-            result={"link.$": "link"},
+            result=selected,
             result_path="$.linkState",
             next_state="IsLinkAvailable",
             comment=(
@@ -188,19 +231,22 @@ def paced(
     next_state: str,
     catch: list[State],
     comment: str,
+    carried: dict[str, str] | None = None,
 ) -> States:
     """A task whose API Gateway call is paced (``provisioner.domain.pacing``): its result has a
     ``turn``, null when the call was made. A task that found its turn free goes on at once (a
     Choice more, no Wait, no Lambda); otherwise the workflow waits for the turn in a Wait
     state, where no Lambda runs, and calls the task again with it (``<name>InTurn``). The
-    retry count tells the task whether its turn was spent by a failed attempt."""
+    retry count tells the task whether its turn was spent by a failed attempt. ``carried``:
+    what the task answered with its turn and is given back with it (what it did before)."""
     choice, wait, again = f"Is{operation}TurnLater", f"WaitFor{operation}Turn", f"{name}InTurn"
-    attempt = {"retryCount.$": "$$.State.RetryCount"}
-    selected = {**result, "turn.$": "turn"}
+    carried = carried or {}
+    selected = {**result, "turn.$": "turn", **{f"{key}.$": key for key in carried}}
+    back = {f"{key}.$": path for key, path in carried.items()}
     return {
         name: task(
             name,
-            {**payload, **attempt},
+            {**payload, **_ATTEMPT},
             result=selected,
             result_path=result_path,
             next_state=choice,
@@ -209,18 +255,13 @@ def paced(
         ),
         choice: {
             "Type": "Choice",
-            "Choices": [{"Variable": f"{result_path}.turn", "IsNull": False, "Next": wait}],
+            "Choices": [turn_later(result_path, wait)],
             "Default": next_state,
         },
-        wait: {
-            "Type": "Wait",
-            "Comment": f"This stack's turn for {operation} (API Gateway's fixed rate).",
-            "TimestampPath": f"{result_path}.turn.waitUntil",
-            "Next": again,
-        },
+        wait: wait_for_turn(result_path, operation, again),
         again: task(
             name,
-            {**payload, **attempt, "turn.$": f"{result_path}.turn"},
+            {**payload, **_ATTEMPT, "turn.$": f"{result_path}.turn", **back},
             result=selected,
             result_path=result_path,
             next_state=choice,
@@ -232,33 +273,60 @@ def paced(
 def failure_tail(workflow: str) -> States:
     """Roll back what the request created (found by its tags), tell the requester why, and end
     with the error's name; a rollback that keeps failing ends ``RollbackIncomplete`` (the
-    stopped-execution watch answers then)."""
+    stopped-execution watch answers then).
+
+    The rollback's DeleteRestApi and a V2 link's DeleteVpcLink are paced: the rollback may
+    answer a turn with what it did so far (``rolledBack``); the workflow waits for it
+    (``WaitForRollbackTurn``) and calls ``RollbackInTurn`` with both. The turn is read by the
+    Choice that reads the outcome anyway: a rollback that found its turns free costs no state
+    more than before."""
     ended_with_its_error = {
         "Type": "Fail",
         "ErrorPath": "$.rollback.outcome.error.code",
         "CausePath": "$.rollback.outcome.error.message",
     }
+    rollback = {"workflow": workflow, "executionArn.$": "$$.Execution.Id", "state.$": "$"}
+    selected = {"outcome.$": "outcome", "turn.$": "turn", "rolledBack.$": "rolledBack"}
+    incomplete = catch_all("RollbackIncomplete", "$.rollbackError")
     return {
         "Rollback": task(
             "RollbackRequest",
-            {"workflow": workflow, "executionArn.$": "$$.Execution.Id", "state.$": "$"},
-            result={"outcome.$": "outcome"},
+            {**rollback, **_ATTEMPT},
+            result=selected,
             result_path="$.rollback",
             next_state="WasRejected",
             comment="Deletes what this request created and tells the requester why it failed.",
-            catch=[catch_all("RollbackIncomplete", "$.rollbackError")],
+            catch=[incomplete],
         ),
         "WasRejected": {
             "Type": "Choice",
+            "Comment": "A turn: the rollback waits for it (DeleteRestApi, DeleteVpcLink V2).",
             "Choices": [
+                turn_later("$.rollback", "WaitForRollbackTurn"),
                 {
                     "Variable": "$.rollback.outcome.status",
                     "StringEquals": "REJECTED",
                     "Next": "Rejected",
-                }
+                },
             ],
             "Default": "Failed",
         },
+        "WaitForRollbackTurn": wait_for_turn(
+            "$.rollback", "DeleteRestApi or DeleteVpcLink V2", "RollbackInTurn"
+        ),
+        "RollbackInTurn": task(
+            "RollbackRequest",
+            {
+                **rollback,
+                **_ATTEMPT,
+                "turn.$": "$.rollback.turn",
+                "rolledBack.$": "$.rollback.rolledBack",
+            },
+            result=selected,
+            result_path="$.rollback",
+            next_state="WasRejected",
+            catch=[incomplete],
+        ),
         "Rejected": ended_with_its_error,
         "Failed": dict(ended_with_its_error),
         "RollbackIncomplete": {
@@ -377,6 +445,13 @@ def provision() -> State:
 def teardown() -> State:
     """Validate (our API only); delete it; release its links, waiting until they are gone."""
     to_rollback = catch_all("Rollback", "$.error")
+    released = {
+        "pending.$": "pending",
+        "nextPollSeconds.$": "nextPollSeconds",
+        "turn.$": "turn",
+        "startedAt.$": "startedAt",
+        "progress.$": "progress",
+    }
     states: States = {
         **validate(
             "ValidateTeardown",
@@ -396,36 +471,51 @@ def teardown() -> State:
         ),
         "ReleaseVpcLinks": task(
             "ReleaseVpcLinks",
-            {"request.$": "$.request", "startedAt.$": "$.deletion.deletedAt"},
-            result={
-                "pending.$": "pending",
-                "nextPollSeconds.$": "nextPollSeconds",
-                "progress.$": "progress",
-            },
+            {"request.$": "$.request", "startedAt.$": "$.deletion.deletedAt", **_ATTEMPT},
+            result=released,
             result_path="$.release",
             next_state="AreLinksGone",
             comment=(
-                "Deletes our unused links; called again while any is DELETING (the deadline "
-                "counts from the API's deletion, not from a wait for its turn)."
+                "Deletes our unused links (a V2 link in its DeleteVpcLink turn); called again "
+                "while any is DELETING (the deadline counts from the API's deletion, not from "
+                "a wait for a turn: startedAt is moved on by the waits)."
             ),
             catch=[to_rollback],
         ),
         "AreLinksGone": {
             "Type": "Choice",
             "Choices": [
+                turn_later("$.release", "WaitForDeleteVpcLinkTurn"),
                 {
                     "Variable": "$.release.pending",
                     "BooleanEquals": True,
                     "Next": "WaitForLinkDeletion",
-                }
+                },
             ],
             "Default": "Succeeded",
         },
+        "WaitForDeleteVpcLinkTurn": wait_for_turn(
+            "$.release", "DeleteVpcLink V2", "ReleaseVpcLinksAgain"
+        ),
         "WaitForLinkDeletion": {
             "Type": "Wait",
             "SecondsPath": "$.release.nextPollSeconds",
-            "Next": "ReleaseVpcLinks",
+            "Next": "ReleaseVpcLinksAgain",
         },
+        "ReleaseVpcLinksAgain": task(
+            "ReleaseVpcLinks",
+            {
+                "request.$": "$.request",
+                "startedAt.$": "$.release.startedAt",
+                "turn.$": "$.release.turn",
+                **_ATTEMPT,
+            },
+            result=released,
+            result_path="$.release",
+            next_state="AreLinksGone",
+            comment="After a poll's wait (turn null) or in its DeleteVpcLink turn.",
+            catch=[to_rollback],
+        ),
         "Succeeded": succeeded("$.release"),
         **failure_tail("TEARDOWN"),
     }
@@ -450,8 +540,9 @@ def relink() -> State:
             "EnsureVpcLink",
         ),
         **link_wait(next_state="RelinkStage", on_failure=to_rollback),
-        "RelinkStage": task(
+        **paced(
             "RelinkStage",
+            "DeleteVpcLink",
             {"request.$": "$.request", "link.$": "$.linkState.link"},
             result={"progress.$": "progress"},
             result_path="$.done",
@@ -459,9 +550,11 @@ def relink() -> State:
             comment=(
                 "Changes the vpcLinkId stage variable now that the link is AVAILABLE (with a "
                 "new deployment whose integrations name the new target when a V2 link is on "
-                "either side); optionally deletes the old link."
+                "either side); optionally deletes the old link (a V2 link in its DeleteVpcLink "
+                "turn: the stage is switched first, and not again in the turn)."
             ),
             catch=[to_rollback],
+            carried={"switched": "$.done.switched"},
         ),
         "Succeeded": succeeded("$.done"),
         **failure_tail("RELINK"),

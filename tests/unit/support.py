@@ -137,6 +137,8 @@ class FrozenClock:
     def now(self, tz: Any = None) -> datetime:
         return self.at
 
+    fromisoformat = staticmethod(datetime.fromisoformat)
+
     def advance(self, by: timedelta) -> None:
         self.at += by
 

@@ -203,7 +203,7 @@ def test_the_tasks_chain_into_a_deployed_api_on_its_link(
         {"request": request, "startedAt": started_at}, lambda_context
     )
     link = ensured["link"]
-    assert set(ensured) == {"link", "progress"}
+    assert set(ensured) == {"link", "turn", "progress"}
     assert link["createdByThisRequest"] is True
     assert link["status"] in {"PENDING", "AVAILABLE"}
     assert 1 <= link["nextPollSeconds"] <= 15
@@ -339,7 +339,7 @@ def test_rollback_of_a_rejected_event_returns_a_rejected_outcome(
     )
 
     # Then the outcome is REJECTED with every field error, and nothing changed
-    assert set(result) == {"outcome", "progress"}
+    assert set(result) == {"outcome", "turn", "rolledBack", "progress"}
     assert result["outcome"]["status"] == "REJECTED"
     assert result["outcome"]["detailType"] == "PrivateApiRequestRejected"
     assert result["outcome"]["deleted"] == []

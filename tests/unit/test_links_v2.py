@@ -627,7 +627,7 @@ def test_a_relink_from_v1_to_v2_changes_the_integration_target_and_redeploys(
         _relink_request((v1.request, None, _api(v1)), v2, v1.vpc_link_id, alb.arn),
         v2,
         settings=settings,
-    )
+    ).news
 
     # Then the integrations name the ALB, the stage has a new deployment and the new link
     (integration,) = _integrations(apigw, v1.rest_api_id).values()
@@ -656,7 +656,7 @@ def test_a_relink_from_v2_back_to_v1_removes_the_integration_target(
 
     said = relink.relink_stage(
         _relink_request(provisioned, v1, v2.vpc_link_id, network.nlb_arn), v1, settings=settings
-    )
+    ).news
 
     (integration,) = _integrations(apigw, api.rest_api_id).values()
     assert "integrationTarget" not in integration
@@ -681,7 +681,7 @@ def test_a_relink_from_v1_to_v1_only_changes_the_stage_variable(
         _relink_request((v1.request, None, _api(v1)), other, v1.vpc_link_id, second_nlb_arn),
         other,
         settings=settings,
-    )
+    ).news
 
     stage = apigw.get_stage(restApiId=v1.rest_api_id, stageName="prod")
     assert (stage["deploymentId"], stage["variables"]["vpcLinkId"]) == (

@@ -365,6 +365,50 @@ def test_a_retried_attempt_does_not_use_its_predecessors_turn(paced, clock):
     assert again.at_seconds == pytest.approx(held.at_seconds + SPACING)
 
 
+def test_new_turns_after_a_refusal_count_the_wait_from_the_first(paced, clock):
+    # Given a call refused in its first turn, which then waits for a second
+    assert take(paced, "r-1") is None
+    first = take(paced, "r-2")
+    clock.at = first.at_seconds
+
+    def refused(in_turn: bool) -> str:
+        raise errors.TooManyRequests("AWS throttled the control plane: Too Many Requests")
+
+    second = pacing.in_turn(
+        DEPLOY, first, retried=False, settings=paced, caller="r-2", call=refused
+    )
+
+    # Then the second turn's wait counts from the first turn's reservation (what a deadline
+    # leaves out, ApiGatewayTurn.waited_seconds)
+    assert isinstance(second, ApiGatewayTurn)
+    assert second.queued_at == first.reserved_at
+    assert second.waited_seconds == pytest.approx(second.at_seconds - T0)
+
+
+def test_without_a_wait_state_a_far_turn_is_given_up_for_a_call_out_of_turn_recorded(paced, clock):
+    # Given five calls queued for CreateDeployment (the next turn 31.2 s away)
+    assert take(paced, "r-0") is None
+    for n in range(1, 6):
+        assert isinstance(take(paced, f"r-{n}"), ApiGatewayTurn)
+    made: list[tuple[bool, float]] = []
+    clock.at += 1
+
+    # When a caller with no Wait state (the answer to a stopped execution) may pause 10 s
+    pacing.in_turn_here(
+        DEPLOY,
+        within=10,
+        settings=paced,
+        caller="stopped",
+        call=lambda in_turn: made.append((in_turn, clock.at)),
+    )
+
+    # Then it does not pause: it calls at once, retried by botocore (out of turn), and the
+    # call is recorded, so that the calls made in turns keep their distance from it
+    assert made == [(False, T0 + 1)]
+    assert clock.paused == []
+    assert record().last_call_at == T0 + 1
+
+
 # --- the tasks ---------------------------------------------------------------------------------
 @pytest.fixture
 def handler_settings(paced: Settings) -> Settings:

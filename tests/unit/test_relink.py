@@ -219,7 +219,7 @@ def test_the_stage_is_pointed_at_an_available_link_and_the_old_one_left_alone(
     # When the stage is relinked without deleteOldLink
     old_fate = relink.relink_stage(
         relink_request(api, target, delete_old_link=False), target, settings=settings
-    )
+    ).news
 
     # Then the stage uses the new link and the old link is untouched
     assert stage_link(apigw, api) == target.vpc_link_id
@@ -249,7 +249,7 @@ def test_delete_old_link_deletes_our_link_once_unused_and_frees_its_nlb(
 
     old_fate = relink.relink_stage(
         relink_request(api, target, delete_old_link=True), target, settings=settings
-    )
+    ).news
 
     assert old_fate == f"old VpcLink {api.vpc_link_id} is being deleted"
     assert live_link_ids(apigw) == [target.vpc_link_id]
@@ -267,7 +267,7 @@ def test_delete_old_link_keeps_a_link_another_api_uses(
     # When the first moves to a new link and asks to delete the old one
     old_fate = relink.relink_stage(
         relink_request(api, target, delete_old_link=True), target, settings=settings
-    )
+    ).news
 
     # Then the old link stays, with AWS's reason, and the other API still uses it
     assert old_fate is not None
@@ -288,7 +288,7 @@ def test_delete_old_link_keeps_a_link_we_did_not_create(
 
     old_fate = relink.relink_stage(
         relink_request(api, target, delete_old_link=True), target, settings=settings
-    )
+    ).news
 
     assert old_fate == f"old VpcLink {shared['id']} kept: not created by this control plane"
     assert shared["id"] in live_link_ids(apigw)

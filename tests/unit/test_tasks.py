@@ -178,6 +178,8 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(network, provi
         "nextPollSeconds": 15,
         "progress": None,
         "links": [{"vpcLinkId": api.vpc_link_id, "state": "DELETING", "reason": "being deleted"}],
+        "turn": None,  # no DeleteVpcLink turn to wait for (a V1 link's has no rate of its own)
+        "startedAt": deleted["deletedAt"],  # the deadline still counts from the deletion
     }
     assert ledger_item("DEL-1")["status"] == "API_DELETED"
 
@@ -307,8 +309,10 @@ def test_the_relink_tasks_move_the_stage_to_a_new_link_and_delete_the_old_one(
         RelinkTask.model_validate({"request": request, "link": link}), running_settings()
     )
 
-    # Then the stage uses the new link, the old one is being deleted, and it SUCCEEDED
-    assert set(done) == {"progress"}
+    # Then the stage uses the new link, the old one is being deleted, and it SUCCEEDED (no
+    # DeleteVpcLink turn waited for: the old link is V1)
+    assert set(done) == {"progress", "turn", "switched"}
+    assert done["turn"] is None
     body = progress_of(done, "SUCCEEDED", "REL-1")
     assert (body["vpcLinkId"], body["restApiId"], body["stageName"]) == (
         link["vpcLinkId"],
@@ -367,7 +371,8 @@ def test_a_failed_request_of_each_workflow_names_its_outcome_event(aws, workflow
     )
 
     # Then the outcome is FAILED, for the workflow's own failure event, and recorded
-    assert set(result) == {"outcome", "progress"}
+    assert set(result) == {"outcome", "turn", "rolledBack", "progress"}
+    assert (result["turn"], result["rolledBack"]) == (None, None)  # no turn to wait for
     outcome = result["outcome"]
     assert (outcome["status"], outcome["detailType"]) == ("FAILED", detail_type)
     assert outcome["error"]["code"] == "VpcLinkTimeout"

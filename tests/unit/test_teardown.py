@@ -207,7 +207,7 @@ def test_our_unreferenced_link_is_deleted_and_the_nlb_claim_forgotten(
     teardown.delete_api(request, settings=settings)
 
     # When its links are released
-    first = teardown.release_links(request, started_at=now_iso(), settings=settings)
+    first = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
 
     # Then the link is being deleted and the NLB no longer names it
     assert first == [
@@ -216,7 +216,7 @@ def test_our_unreferenced_link_is_deleted_and_the_nlb_claim_forgotten(
     assert stored(LinkKey.of_nlb(network.nlb_arn).item_key) is None
 
     # And a later call sees it gone
-    later = teardown.release_links(request, started_at=now_iso(), settings=settings)
+    later = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
     assert later == [LinkRelease(vpc_link_id=api.vpc_link_id, state="DELETED", reason="deleted")]
     assert inventory().vpc_link_ids == []
 
@@ -234,7 +234,7 @@ def test_a_link_another_api_uses_is_kept_with_aws_reason(
     # When the first is torn down
     request = teardown_of(first)
     teardown.delete_api(request, settings=settings)
-    [release] = teardown.release_links(request, started_at=now_iso(), settings=settings)
+    [release] = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
 
     # Then the link is kept with AWS's refusal, and the NLB's claim still names it
     assert (release.vpc_link_id, release.state) == (first.vpc_link_id, "KEPT")
@@ -255,7 +255,7 @@ def test_a_link_we_did_not_create_is_kept(network, provision, apigw, inventory, 
     # When the API is torn down
     request = teardown_of(api)
     teardown.delete_api(request, settings=settings)
-    releases = teardown.release_links(request, started_at=now_iso(), settings=settings)
+    releases = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
 
     # Then the link stays
     assert releases == [
@@ -271,7 +271,7 @@ def test_keep_vpc_link_keeps_our_link(network, provision, inventory, settings):
     request = teardown_of(api, keep_vpc_link=True)
     teardown.delete_api(request, settings=settings)
 
-    releases = teardown.release_links(request, started_at=now_iso(), settings=settings)
+    releases = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
 
     assert releases == [
         LinkRelease(vpc_link_id=api.vpc_link_id, state="KEPT", reason="keepVpcLink was asked")
@@ -286,7 +286,7 @@ def test_a_link_still_deleting_before_the_deadline_is_waited_for(network, provis
     teardown.delete_api(request, settings=settings)
     hold_link_deleting(api.vpc_link_id)
 
-    releases = teardown.release_links(request, started_at=now_iso(), settings=settings)
+    releases = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
 
     assert [(r.state, r.reason) for r in releases] == [("DELETING", "being deleted")]
 
@@ -313,6 +313,8 @@ def test_a_finished_release_past_the_deadline_is_not_a_timeout(network, provisio
     teardown.delete_api(request, settings=settings)
     started = datetime.now(UTC) - teardown.LINK_DELETION_DEADLINE * 2
 
-    releases = teardown.release_links(request, started_at=started.isoformat(), settings=settings)
+    releases = teardown.release_links(
+        request, started_at=started.isoformat(), settings=settings
+    ).releases
 
     assert [r.state for r in releases] == ["KEPT"]

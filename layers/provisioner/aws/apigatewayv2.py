@@ -12,14 +12,27 @@ API Gateway" (apigateway-vpc-links-v2.html). The links are described as :mod:`.a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner.aws import clients
 from provisioner.aws.apigateway import VpcLink
 from provisioner.aws.clients import aws_errors
 from provisioner.contract import errors
 
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
+
 VERSION = "V2"
+
+
+def _client(in_turn: bool) -> ApiGatewayV2Client:
+    """``in_turn``: a call this stack paced (domain.pacing), made once; else retried by botocore."""
+    return clients.apigatewayv2_in_turn() if in_turn else clients.apigatewayv2()
+
+
+def prepare_paced_calls() -> None:
+    """Make the client of the paced calls now, before a turn's gate (see ``apigateway``'s)."""
+    clients.apigatewayv2_in_turn()
 
 
 def _link(item: Any) -> VpcLink:
@@ -58,16 +71,23 @@ def get_vpc_link(vpc_link_id: str) -> VpcLink | None:
 
 
 def create_vpc_link(
-    name: str, subnet_ids: list[str], security_group_ids: list[str], tags: dict[str, str]
+    name: str,
+    subnet_ids: list[str],
+    security_group_ids: list[str],
+    tags: dict[str, str],
+    *,
+    in_turn: bool = False,
 ) -> VpcLink:
+    """CreateVpcLink: 1 call every 15 s per account and region (paced: ``in_turn``)."""
     arguments: dict[str, Any] = {"Name": name, "SubnetIds": subnet_ids, "Tags": tags}
     if security_group_ids:  # optional: without any, the interfaces get the VPC's default group
         arguments["SecurityGroupIds"] = security_group_ids
     with aws_errors():
-        return _link(clients.apigatewayv2().create_vpc_link(**arguments))
+        return _link(_client(in_turn).create_vpc_link(**arguments))
 
 
-def delete_vpc_link(vpc_link_id: str) -> None:
-    """Delete a link; AWS refuses (``AwsRequestRejected``) while a REST API uses it."""
+def delete_vpc_link(vpc_link_id: str, *, in_turn: bool = False) -> None:
+    """Delete a link; AWS refuses (``AwsRequestRejected``) while a REST API uses it.
+    DeleteVpcLink: 1 call every 30 s per account and region (paced: ``in_turn``)."""
     with aws_errors():
-        clients.apigatewayv2().delete_vpc_link(VpcLinkId=vpc_link_id)
+        _client(in_turn).delete_vpc_link(VpcLinkId=vpc_link_id)

@@ -59,6 +59,12 @@ def apigatewayv2() -> ApiGatewayV2Client:
 
 
 @cache
+def apigatewayv2_in_turn() -> ApiGatewayV2Client:
+    """API Gateway V2 for the paced calls (VPC links V2): one attempt, like apigateway's."""
+    return boto3.client("apigatewayv2", config=_ONE_ATTEMPT)
+
+
+@cache
 def ec2() -> EC2Client:
     return boto3.client("ec2", config=_CONFIG)
 
@@ -105,8 +111,21 @@ def stepfunctions() -> SFNClient:
 
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or regions)."""
-    made = (apigateway, apigateway_in_turn, apigatewayv2, elbv2, ec2, lambda_, cognito_idp)
-    for client in (*made, dynamodb, sns, sqs, events, stepfunctions):
+    for client in (
+        apigateway,
+        apigateway_in_turn,
+        apigatewayv2,
+        apigatewayv2_in_turn,
+        elbv2,
+        ec2,
+        lambda_,
+        cognito_idp,
+        dynamodb,
+        sns,
+        sqs,
+        events,
+        stepfunctions,
+    ):
         client.cache_clear()
 
 

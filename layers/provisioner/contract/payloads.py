@@ -121,7 +121,11 @@ class DeploymentState(WireModel):
 
 class ApiGatewayTurn(WireModel):
     """A turn reserved for one call of a rate-limited API Gateway operation (domain.pacing):
-    the workflow waits until ``waitUntil`` in a Wait state, then calls the task again with it."""
+    the workflow waits until ``waitUntil`` in a Wait state, then calls the task again with it.
+
+    ``holder``: set when the turn is another request's, not this task's own: the task waits
+    for that request's call, whose result it will share (a VPC link V2 that request creates
+    for the same subnets and security groups, ``domain.vpc_links``), and holds no turn."""
 
     queue: str  # the ledger's PACE#<queue>
     operation: str  # as API Gateway names it
@@ -130,6 +134,10 @@ class ApiGatewayTurn(WireModel):
     reserved_at: str
     wait_seconds: int
     turns: int = 1  # how many turns this call has taken (a call AWS refused takes another)
+    # When this call began to wait: its first turn's reservation, kept through the new turns
+    # it took since (a refused call, a late predecessor, a retried attempt). None: reserved_at.
+    queued_at: str | None = None
+    holder: str | None = None  # the request whose turn this is, when it is not this task's
 
     @property
     def at_seconds(self) -> float:
@@ -137,8 +145,15 @@ class ApiGatewayTurn(WireModel):
 
     @property
     def waited_seconds(self) -> float:
-        """From the reservation to the turn: what a deadline must not count."""
-        return max(0.0, self.at_seconds - _epoch_seconds(self.reserved_at))
+        """From the first reservation to this turn: what a deadline must not count."""
+        return max(0.0, self.at_seconds - _epoch_seconds(self.queued_at or self.reserved_at))
+
+    def after(self, earlier: ApiGatewayTurn | None) -> ApiGatewayTurn:
+        """This turn, taken by a call that was already waiting for ``earlier``: its wait
+        counts from ``earlier``'s first reservation."""
+        if earlier is None:
+            return self
+        return self.model_copy(update={"queued_at": earlier.queued_at or earlier.reserved_at})
 
 
 def _epoch_seconds(moment: str) -> float:
@@ -161,8 +176,19 @@ class ValidateTask(WireModel):
     execution_arn: str
 
 
-class EnsureVpcLinkTask(WireModel):
+class PacedTask(WireModel):
+    """A task whose API Gateway call is paced (domain.pacing): ``turn`` is the turn it waited
+    for (none on its first call), ``retryCount`` the ASL's ``$$.State.RetryCount``."""
+
     model_config = ConfigDict(extra="ignore")
+    turn: ApiGatewayTurn | None = None
+    retry_count: int = 0
+
+
+class EnsureVpcLinkTask(PacedTask):
+    """A V2 link's CreateVpcLink is paced; ``turn`` may also be the turn of the request that
+    creates the link this one will share (``ApiGatewayTurn.holder``)."""
+
     request: LinkRequest
     started_at: str
 
@@ -171,15 +197,6 @@ class GetVpcLinkStatusTask(WireModel):
     model_config = ConfigDict(extra="ignore")
     request: LinkRequest
     link: VpcLinkState
-
-
-class PacedTask(WireModel):
-    """A task whose API Gateway call is paced (domain.pacing): ``turn`` is the turn it waited
-    for (none on its first call), ``retryCount`` the ASL's ``$$.State.RetryCount``."""
-
-    model_config = ConfigDict(extra="ignore")
-    turn: ApiGatewayTurn | None = None
-    retry_count: int = 0
 
 
 class CreateApiTask(PacedTask):
@@ -228,11 +245,21 @@ class FailedState(BaseModel):
         return error or AwsError(Error="States.Runtime", Cause="the workflow lost its error")
 
 
-class RollbackTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
+class RolledBack(WireModel):
+    """What a rollback has done so far, when it waits for a turn before going on (a paced
+    DeleteRestApi or DeleteVpcLink): what it deleted and kept is gone from AWS's listings by
+    the time it is called again, so it is told."""
+
+    deleted: list[str] = Field(default_factory=list)
+    kept: list[str] = Field(default_factory=list)
+    known: dict[str, str] = Field(default_factory=dict)  # restApiId, vpcLinkId
+
+
+class RollbackTask(PacedTask):
     workflow: WorkflowKind
     execution_arn: str
     state: FailedState
+    rolled_back: RolledBack | None = None  # by its earlier calls, before a wait for a turn
 
 
 class TeardownRequest(RequestRef):
@@ -246,7 +273,8 @@ class TeardownRequest(RequestRef):
 class TeardownTask(PacedTask):
     request: TeardownRequest
     # ReleaseVpcLinks: when the API was deleted; the links' deletion deadline counts from it
-    # (not from the execution's start: a wait for a DeleteRestApi turn must not eat it)
+    # (not from the execution's start: a wait for a DeleteRestApi turn must not eat it), and
+    # the release answers it moved on by its waits for DeleteVpcLink (V2) turns.
     started_at: str = ""
 
 
@@ -269,7 +297,14 @@ class RelinkRequest(RequestRef):
     security_group_ids: list[str] | None = None
 
 
-class RelinkTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
+class StageSwitched(WireModel):
+    """The stage points at its new link: what the switch did, when the relink then waits for
+    a turn to delete the old link (a V2 link's DeleteVpcLink is paced) and is called again."""
+
+    redeployed: str | None = None  # the integrations redeployed for a change of link version
+
+
+class RelinkTask(PacedTask):
     request: RelinkRequest
     link: VpcLinkState
+    switched: StageSwitched | None = None  # by its earlier call, before a wait for a turn

@@ -43,12 +43,25 @@ ran out; instead, every call of a paced operation is made in a turn:
   turn of the request behind it: it takes a new turn, at most :data:`MAX_TURNS` in all, then
   raises ``TooManyRequests`` for the ASL's backoff and full jitter.
 
-The rest of API Gateway's rates (every operation together: 10 per second, bursts of 40) are
-not paced: botocore's retries and the ASL's backoff absorb them.
+* **A task may make several paced calls** (a rollback deletes its API, then its V2 link):
+  :class:`Turns` holds the one turn the workflow waited for and gives it to the call of its
+  queue, once; each other call takes the free turn or answers a turn of its own, and the task
+  answers that turn with what it did so far. A turn answered in a chain of waits (a refused
+  call, a late predecessor, a retried attempt, another request's turn waited for first)
+  keeps the moment the first wait began (``ApiGatewayTurn.queued_at``): a deadline leaves out
+  ``waited_seconds``.
+* **Where no Wait state can wait** (the answer to an execution that stopped, an EventBridge
+  target with no workflow), :func:`in_turn_here` pauses in the task for a turn that comes
+  within a bound, and past it makes the call at once, outside any turn, and records it.
 
-The V2 link calls are in the table for the code that makes them: ``in_turn(Paced.
-CREATE_VPC_LINK_V2, ...)`` around CreateVpcLink, the task wrapped by ``workflows.paced``;
-the link's deadline then starts after the wait (``ApiGatewayTurn.waited_seconds``).
+Who calls what in turn: ``rest_apis`` (CreateRestApi, CreateDeployment), ``teardown``
+(DeleteRestApi), ``vpc_links`` (a V2 link's CreateVpcLink, its claim held through the wait;
+a V2 link's DeleteVpcLink, for teardown, relink and rollback) and ``rollback`` (DeleteRestApi;
+the workflow's Rollback task waits in ``WaitForRollbackTurn``).
+
+The rest of API Gateway's rates (every operation together: 10 per second, bursts of 40) are
+not paced: botocore's retries and the ASL's backoff absorb them. Neither is a V1 link's
+CreateVpcLink or DeleteVpcLink: API Gateway gives them no rate of their own.
 """
 
 from __future__ import annotations
@@ -56,11 +69,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from provisioner.aws import apigateway
+from provisioner.aws import apigateway, apigatewayv2
 from provisioner.contract import errors
 from provisioner.contract.payloads import ApiGatewayTurn
 from provisioner.contract.progress import timestamp
@@ -109,6 +122,11 @@ class Paced(StrEnum):
     def rate(self) -> PacedRate:
         return RATES[self]
 
+    @property
+    def links_v2(self) -> bool:
+        """An ``apigatewayv2`` operation (a VPC link V2's)."""
+        return self in (Paced.CREATE_VPC_LINK_V2, Paced.DELETE_VPC_LINK_V2)
+
 
 RATES: dict[Paced, PacedRate] = {
     Paced.CREATE_REST_API: PacedRate("CreateRestApi", 3, "1 request every 3 seconds"),
@@ -147,12 +165,13 @@ def in_turn[Result](
     if not settings.api_gateway_pacing:
         return call(False)
     turns = turn.turns if turn else 0
-    apigateway.prepare_paced_calls()  # nothing slow between the gate and the call
+    # nothing slow between the gate and the call
+    (apigatewayv2 if queue.links_v2 else apigateway).prepare_paced_calls()
     waiting = take_turn(
         queue, None if retried else turn, settings=settings, caller=caller, turns=turns
     )
     if waiting is not None:
-        return waiting
+        return waiting.after(turn)
     try:
         return call(True)
     except (errors.TooManyRequests, errors.TransientAwsError) as error:
@@ -165,7 +184,90 @@ def in_turn[Result](
         "API Gateway refused a paced call: it takes a new turn",
         extra={"operation": queue.rate.operation, "error": refused.message},
     )
-    return _reserve(queue, settings=settings, turns=turns + 1)
+    return _reserve(queue, settings=settings, turns=turns + 1).after(turn)
+
+
+@dataclass
+class Turns:
+    """The paced calls of one invocation of a task, in turn (:func:`in_turn` for each).
+
+    ``turn``: the turn the workflow waited for; the call of its queue uses it, once (a second
+    call of the same queue, or a call of another queue, takes the free turn or answers a turn
+    of its own). A turn with a ``holder`` is another request's, waited for by this one: it is
+    nobody's turn here, but the waits that follow it count from it. ``retried``: this
+    invocation is an ASL retry, whose ``turn`` was spent by its failed predecessor.
+    ``pause_within``: no Wait state will wait for a turn (:func:`in_turn_here`)."""
+
+    settings: Settings
+    caller: str
+    turn: ApiGatewayTurn | None = None
+    retried: bool = False
+    pause_within: float | None = None
+    _held: ApiGatewayTurn | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.turn is not None and self.turn.holder is None:
+            self._held = self.turn
+
+    def call[Result](self, queue: Paced, call: Callable[[bool], Result]) -> Result | ApiGatewayTurn:
+        """Make ``call`` in its turn (see :func:`in_turn`), or answer the turn to wait for."""
+        if self.pause_within is not None:
+            return in_turn_here(
+                queue,
+                within=self.pause_within,
+                settings=self.settings,
+                caller=self.caller,
+                call=call,
+            )
+        held = self._held if self._held is not None and self._held.queue == queue else None
+        if held is not None:
+            self._held = None  # used once
+        made = in_turn(
+            queue, held, retried=self.retried, settings=self.settings, caller=self.caller, call=call
+        )
+        return made.after(self.turn) if isinstance(made, ApiGatewayTurn) else made
+
+
+def in_turn_here[Result](
+    queue: Paced, *, within: float, settings: Settings, caller: str, call: Callable[[bool], Result]
+) -> Result:
+    """``call`` in its turn for a caller with no Wait state to wait in (the answer to an
+    execution that stopped: an EventBridge target): as :func:`in_turn`, but a turn that comes
+    within ``within`` seconds from now is paused for here (the function's timeout bounds it);
+    a later one is given up (its slot goes unused) and the call is made at once, outside any
+    turn, and recorded, so that the calls made in turns keep their distance from it."""
+    if not settings.api_gateway_pacing:
+        return call(False)
+    until = _now() + within
+    turn: ApiGatewayTurn | None = None
+    for _ in range(MAX_TURNS):
+        made = in_turn(queue, turn, retried=False, settings=settings, caller=caller, call=call)
+        if not isinstance(made, ApiGatewayTurn):
+            return made
+        if made.at_seconds > until:
+            break
+        _pause(max(0.0, made.at_seconds - _now()))
+        turn = made
+    logger.warning(
+        "No turn within the task's time: the call is made out of turn",
+        extra={"operation": queue.rate.operation, "within": within},
+    )
+    called_at = _now()
+    try:
+        return call(False)
+    finally:
+        record_call(queue, settings=settings, caller=caller, at=called_at)
+
+
+def others_turn(
+    queue: Paced, *, holder: str, at: float, earlier: ApiGatewayTurn | None
+) -> ApiGatewayTurn:
+    """Another request's turn (``holder``) for a call whose result this one will share: it
+    waits for it in the same Wait state as for a turn of its own, holding none. ``at``: when
+    to look again (a little after that request's turn)."""
+    now = _now()
+    turn = _turn(queue, max(at, now), now, turns=0)
+    return turn.model_copy(update={"holder": holder}).after(earlier)
 
 
 def turn_ahead(

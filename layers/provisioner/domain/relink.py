@@ -6,17 +6,28 @@ From a V1 link to a V1 link only the variable changes, as it always did. When a 
 on either side, the integrations' ``integrationTarget`` must change too (V2 needs the load
 balancer's ARN, V1 none), and a stage serves the integrations of its deployment: the stage gets
 a new deployment and its new ``vpcLinkId`` in one call (``rest_apis.move_stage_to_link``).
+
+The old link, when asked to be deleted and it is a V2 link, is deleted in its DeleteVpcLink
+turn (``domain.pacing``): when the turn is not now, the stage has been switched already; the
+task answers the turn with what the switch did, the workflow waits for it and calls the task
+again with both, which then only deletes the old link.
 """
 
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from provisioner.aws import apigateway
 from provisioner.contract import errors
 from provisioner.contract.errors import FieldError
-from provisioner.contract.payloads import RelinkRequest, VpcLinkState
+from provisioner.contract.payloads import (
+    ApiGatewayTurn,
+    RelinkRequest,
+    StageSwitched,
+    VpcLinkState,
+)
 from provisioner.contract.progress import Status
 from provisioner.contract.requests import (
     REQUEST_ID_PATTERN,
@@ -26,7 +37,7 @@ from provisioner.contract.requests import (
     RelinkDetail,
     VpcLinkVersion,
 )
-from provisioner.domain import vpc_links
+from provisioner.domain import pacing, vpc_links
 from provisioner.domain.rest_apis import integration_target, move_stage_to_link, point_stage_at_link
 from provisioner.domain.teardown import find_managed_api
 from provisioner.domain.validation import (
@@ -93,12 +104,41 @@ def _stage_of(
     return None, [FieldError("detail.stageName", f"{rule} (stages: {names})")]
 
 
-def relink_stage(request: RelinkRequest, link: VpcLinkState, *, settings: Settings) -> str | None:
-    """Switch the stage, then (if asked) delete the old link when we made it and it is unused.
+@dataclass(frozen=True)
+class Relinked:
+    """The stage switched (``switched``: what that did); ``waiting``: the old link's
+    DeleteVpcLink turn to wait for, else ``news`` (what else the requester should be told:
+    the integrations redeployed, what became of the old link; or None)."""
 
-    Returns what else the requester should be told (the integrations redeployed for a change
-    of link version, what became of the old link), or None. Safe to run again.
+    switched: StageSwitched
+    news: str | None = None
+    waiting: ApiGatewayTurn | None = None
+
+
+def relink_stage(
+    request: RelinkRequest,
+    link: VpcLinkState,
+    *,
+    settings: Settings,
+    switched: StageSwitched | None = None,
+    turn: ApiGatewayTurn | None = None,
+    retried: bool = False,
+) -> Relinked:
+    """Switch the stage (unless ``switched`` says an earlier call did), then (if asked) delete
+    the old link when we made it and it is unused, in its turn (``turn``). Safe to run again.
     """
+    if switched is None:
+        switched = StageSwitched(redeployed=_switch_stage(request, link, settings))
+    turns = pacing.Turns(settings, caller=request.request_id, turn=turn, retried=retried)
+    old_link = _release_old_link(request, link, settings, turns)
+    if isinstance(old_link, ApiGatewayTurn):
+        return Relinked(switched, waiting=old_link)
+    news = "; ".join(filter(None, [switched.redeployed, old_link])) or None
+    return Relinked(switched, news=news)
+
+
+def _switch_stage(request: RelinkRequest, link: VpcLinkState, settings: Settings) -> str | None:
+    """Record the new link's use, then point the stage at it; what was redeployed, if any."""
     if request.provisioned_by:
         # The ledger learns first that the API uses the new link: a rollback from here on
         # cannot delete it from under the stage.
@@ -109,9 +149,7 @@ def relink_stage(request: RelinkRequest, link: VpcLinkState, *, settings: Settin
                 message=f"Relinked to VpcLink {link.vpc_link_id} by request {request.request_id}.",
                 resources={"vpcLinkId": link.vpc_link_id},
             )
-    redeployed = _switch(request, link)
-    news = [redeployed, _release_old_link(request, link, settings)]
-    return "; ".join(filter(None, news)) or None
+    return _switch(request, link)
 
 
 def _switch(request: RelinkRequest, link: VpcLinkState) -> str | None:
@@ -139,7 +177,9 @@ def _switch(request: RelinkRequest, link: VpcLinkState) -> str | None:
     )
 
 
-def _release_old_link(request: RelinkRequest, link: VpcLinkState, settings: Settings) -> str | None:
+def _release_old_link(
+    request: RelinkRequest, link: VpcLinkState, settings: Settings, turns: pacing.Turns
+) -> str | ApiGatewayTurn | None:
     old = request.old_vpc_link_id
     if not request.delete_old_link or not old or old == link.vpc_link_id:
         return None
@@ -147,6 +187,9 @@ def _release_old_link(request: RelinkRequest, link: VpcLinkState, settings: Sett
         old,
         ignoring=[request.request_id, *filter(None, [request.provisioned_by])],
         settings=settings,
+        turns=turns,
     )
+    if isinstance(release, ApiGatewayTurn):
+        return release
     fate = {"DELETED": "was already gone", "DELETING": "is being deleted"}
     return f"old VpcLink {old} {fate.get(release.state, f'kept: {release.reason}')}"

@@ -4,11 +4,20 @@ Resources are found by their tags, not by the workflow's state: a Parallel branc
 failed loses its sibling's output, and a crash can happen between "created" and "recorded".
 The API goes first (deleting it deletes its stages and integrations), then the link, and a
 link is deleted only if this request created it and AWS agrees nothing references it.
+
+DeleteRestApi (1 call every 30 s per account) and a V2 link's DeleteVpcLink (1 every 30 s)
+are made in turn (``domain.pacing``), as the teardown makes them: when a turn is not now, the
+rollback answers it with what it did so far (``RollbackReport.waiting``), the workflow waits
+for it (``WaitForRollbackTurn``) and calls the rollback again with both (``RollbackInTurn``);
+each call finds what is left by its tags and goes on. The answer to an execution that stopped
+(``domain.unanswered``) has no Wait state: it pauses in its function for a turn within
+:data:`STOPPED_PAUSE_SECONDS`, and past that calls out of turn, recorded (``pacing.in_turn_here``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +27,12 @@ from pydantic import ValidationError
 from provisioner.aws import apigateway
 from provisioner.contract import errors
 from provisioner.contract.payloads import (
+    ApiGatewayTurn,
     AwsError,
     FailedState,
     RequestRef,
     RollbackTask,
+    RolledBack,
     WorkflowKind,
 )
 from provisioner.contract.progress import Status, timestamp
@@ -47,6 +58,9 @@ _REMEDIES = {
     "ExecutionAborted": "The workflow was stopped by an operator; send the request again.",
 }
 _MAX_CAUSE = 1000
+# The answer to a stopped execution pauses at most this long for each paced call's turn (its
+# function's timeout is 120 s: an API and a V2 link, each paused for, fit in it).
+STOPPED_PAUSE_SECONDS = 40.0
 _INVALID = frozenset({errors.InvalidRequest.__name__, errors.ExposureNotAllowed.__name__})
 _REJECTIONS = _INVALID | {errors.DuplicateRequestConflict.__name__}
 
@@ -61,6 +75,12 @@ class RollbackReport:
     known: dict[str, str] = field(default_factory=dict)  # restApiId, vpcLinkId: for the message
     # When the outcome was reached: the ledger's history entry and the notification share it.
     at: str = field(default_factory=timestamp)
+    # Not done: the turn of a paced call to wait for (deleted and kept say what was done so far)
+    waiting: ApiGatewayTurn | None = None
+
+    @property
+    def so_far(self) -> RolledBack:
+        return RolledBack(deleted=self.deleted, kept=self.kept, known=self.known)
 
     @property
     def outcome(self) -> dict[str, Any]:
@@ -120,9 +140,15 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackReport:
+def rollback_request(
+    task: RollbackTask, *, settings: Settings, pause_within: float | None = None
+) -> RollbackReport:
     """Undo what this execution's request created; only the execution that owns the request
-    in the ledger may: a failed duplicate delivery must not undo the original's work."""
+    in the ledger may: a failed duplicate delivery must not undo the original's work.
+
+    The report has ``waiting`` when a paced call's turn is not now (the workflow waits, then
+    calls again with ``task.turn`` and ``task.rolled_back``); ``pause_within``: no Wait state
+    will wait, pause here (see ``pacing.in_turn_here``)."""
     state = task.state
     ref = state.request.ref if state.request else _who_to_answer(state)
     error = describe_error(state.the_error)
@@ -138,12 +164,29 @@ def rollback_request(task: RollbackTask, *, settings: Settings) -> RollbackRepor
             )
         return report
 
-    report = RollbackReport(ref=ref, status=Status.FAILED, error=error)
+    done = task.rolled_back or RolledBack()
+    report = RollbackReport(
+        ref=ref,
+        status=Status.FAILED,
+        error=error,
+        deleted=list(done.deleted),
+        kept=list(done.kept),
+        known=dict(done.known),
+    )
     owner = settings.ledger.requests.get(ref.request_id)
     if owner is None or owner.execution_arn != task.execution_arn:
         return report  # this delivery failed before it claimed the request: it created nothing
     if task.workflow is not WorkflowKind.TEARDOWN:  # a teardown creates nothing
-        _delete_created(ref.request_id, report, settings)
+        turns = pacing.Turns(
+            settings,
+            caller=ref.request_id,
+            turn=task.turn,
+            retried=task.retry_count > 0,
+            pause_within=pause_within,
+        )
+        report.waiting = _delete_created(ref.request_id, report, settings, turns)
+        if report.waiting is not None:
+            return report
     report.at = timestamp()  # the outcome is reached once the rollback is done
     try:
         settings.ledger.requests.record_progress(
@@ -174,23 +217,35 @@ def _who_to_answer(state: FailedState) -> RequestRef:
     return ref
 
 
-def _delete_created(request_id: str, report: RollbackReport, settings: Settings) -> None:
+def _deletion_of(rest_api_id: str) -> Callable[[bool], None]:
+    def delete(in_turn: bool) -> None:
+        apigateway.delete_rest_api(rest_api_id, in_turn=in_turn)
+
+    return delete
+
+
+def _delete_created(
+    request_id: str, report: RollbackReport, settings: Settings, turns: pacing.Turns
+) -> ApiGatewayTurn | None:
+    """Delete what the request created, each paced call in its turn; the turn to wait for
+    when one is not now (what was done so far is in the report)."""
     for api in list(apigateway.rest_apis()):
         if created_by(api.tags, request_id, settings):
-            # Not in a turn (a rollback must not wait behind teardowns): recorded, so that the
-            # teardowns' DeleteRestApi calls keep their distance from it.
-            called_at = pacing.now()
-            apigateway.delete_rest_api(api.id)
-            pacing.record_call(
-                pacing.Paced.DELETE_REST_API, settings=settings, caller=request_id, at=called_at
-            )
+            deleted = turns.call(pacing.Paced.DELETE_REST_API, _deletion_of(api.id))
+            if deleted is not None:
+                return deleted
             report.deleted.append(f"REST API {api.id}")
             report.known["restApiId"] = api.id
     for link in list(vpc_links.all_links()):  # V1 and V2
         if created_by(link.tags, request_id, settings) and link.status != "DELETING":
-            release = vpc_links.release_link(link.id, ignoring=[request_id], settings=settings)
+            release = vpc_links.release_link(
+                link.id, ignoring=[request_id], settings=settings, turns=turns
+            )
+            if isinstance(release, ApiGatewayTurn):
+                return release
             report.known["vpcLinkId"] = link.id
             if release.state == "KEPT":  # another request reused it meanwhile
                 report.kept.append(f"VpcLink {link.id} ({release.reason})")
             else:
                 report.deleted.append(f"VpcLink {link.id}")
+    return None

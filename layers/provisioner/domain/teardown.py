@@ -6,6 +6,7 @@ REJECTED before a single call that changes AWS.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from provisioner.aws import apigateway
 from provisioner.contract import errors
 from provisioner.contract.errors import FieldError
 from provisioner.contract.payloads import ApiGatewayTurn, LinkRelease, TeardownRequest
+from provisioner.contract.progress import timestamp
 from provisioner.contract.requests import (
     MANAGED_BY_TAG,
     REQUEST_ID_PATTERN,
@@ -112,25 +114,58 @@ def delete_api(
     )
 
 
+@dataclass(frozen=True)
+class LinkReleases:
+    """What became of the API's links; ``turn``: a V2 link's DeleteVpcLink turn to wait for
+    before the rest (the task is called again with it). ``started_at``: from when the links'
+    deletion deadline counts, moved on by the waits for turns."""
+
+    releases: list[LinkRelease]
+    turn: ApiGatewayTurn | None
+    started_at: str
+
+
 def release_links(
-    request: TeardownRequest, *, started_at: str, settings: Settings
-) -> list[LinkRelease]:
+    request: TeardownRequest,
+    *,
+    started_at: str,
+    settings: Settings,
+    turn: ApiGatewayTurn | None = None,
+    retried: bool = False,
+) -> LinkReleases:
     """Delete each link the API used if we created it and nothing references it any more;
-    called again while any is DELETING, so the NLB is free when the teardown reports done."""
-    releases = [_release(link_id, request, settings) for link_id in request.vpc_link_ids]
-    started = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    called again while any is DELETING, so the NLB is free when the teardown reports done.
+    A V2 link is deleted in its DeleteVpcLink turn (``turn``, once waited for); the deadline
+    (``LINK_DELETION_DEADLINE`` from ``started_at``) does not count that wait."""
+    if turn is not None:
+        started_at = timestamp(_parse(started_at) + timedelta(seconds=turn.waited_seconds))
+    started = _parse(started_at)
+    turns = pacing.Turns(settings, caller=request.request_id, turn=turn, retried=retried)
+    releases: list[LinkRelease] = []
+    for link_id in request.vpc_link_ids:
+        release = _release(link_id, request, settings, turns)
+        if isinstance(release, ApiGatewayTurn):
+            return LinkReleases(releases, release, started_at)
+        releases.append(release)
     if any(r.state == "DELETING" for r in releases) and (
         datetime.now(UTC) > started + LINK_DELETION_DEADLINE
     ):
         raise errors.VpcLinkTimeout(
             f"VpcLinks {request.vpc_link_ids} were still DELETING after {LINK_DELETION_DEADLINE}"
         )
-    return releases
+    return LinkReleases(releases, None, started_at)
 
 
-def _release(link_id: str, request: TeardownRequest, settings: Settings) -> LinkRelease:
+def _release(
+    link_id: str, request: TeardownRequest, settings: Settings, turns: pacing.Turns
+) -> LinkRelease | ApiGatewayTurn:
     if request.keep_vpc_link:
         return LinkRelease(vpc_link_id=link_id, state="KEPT", reason="keepVpcLink was asked")
     # The API is gone: its provisioning request no longer uses the link.
     ignoring = [request.request_id, *filter(None, [request.created_by_request])]
-    return vpc_links.release_link(link_id, ignoring=ignoring, settings=settings)
+    return vpc_links.release_link(link_id, ignoring=ignoring, settings=settings, turns=turns)
+
+
+def _parse(moment: str) -> datetime:
+    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

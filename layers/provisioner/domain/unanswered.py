@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from provisioner.aws import executions
 from provisioner.contract.payloads import AwsError, FailedState, RollbackTask, WorkflowKind
-from provisioner.domain.rollback import RollbackReport, rollback_request
+from provisioner.domain.rollback import STOPPED_PAUSE_SECONDS, RollbackReport, rollback_request
 from provisioner.runtime.settings import Settings
 
 # The states a workflow ends in once it has answered (statemachine/*.asl.json).
@@ -82,7 +82,8 @@ def answer_stopped_execution(
         execution_arn=stopped.execution_arn,
         state=FailedState(id=event.get("id"), detail=event.get("detail"), error=error),
     )
-    return workflow, rollback_request(task, settings=settings)
+    # No Wait state here: a paced call's turn is paused for in the function, within a bound
+    return workflow, rollback_request(task, settings=settings, pause_within=STOPPED_PAUSE_SECONDS)
 
 
 def _event(stopped: StoppedExecution) -> dict[str, Any]:

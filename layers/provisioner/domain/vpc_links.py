@@ -11,6 +11,44 @@ state machine retries, and find the new link on their next attempt.
 A V2 link that went INACTIVE (60 days without traffic) is not gone: it is not reused (no stage
 may point at it until traffic has made it AVAILABLE again, and traffic needs a stage), nor
 deleted; the requester is told about it.
+
+A V2 link's CreateVpcLink is paced (1 call every 15 s per account, ``domain.pacing``); a V1
+link's has no rate of its own and is made at once, as before. The claim and the turn:
+
+* **The claim comes first, the turn second.** A request that finds no link in service claims
+  the link's key, and only the winner asks for a CreateVpcLink turn: N requests for one
+  network take one turn, not N. A winner whose turn is free creates the link at once, in the
+  same invocation, as before pacing.
+* **A winner that must wait holds its claim through the wait.** It records its turn on the
+  claim (``ledger.hold_link_claim``, ``turnAt``): the lease (``ledger.NLB_CLAIM_LEASE``,
+  60 s) then counts from the turn, not from the claim, so no other request takes the claim
+  over while the holder waits in its Wait state, however far the turn. The task answers the
+  turn; at it, the workflow calls the task again (``EnsureVpcLinkInTurn``), which looks for a
+  link and claims again like any attempt (the claim is still its own: taken again, it counts
+  from now) and creates the link in its turn. A turn that does not come (a late predecessor,
+  a refused call) is a new turn, held the same way.
+* **The others wait for the holder's turn, not for their retries to run out.** A request that
+  loses the claim to a holder waiting for its turn answers that turn as one it waits for
+  (``ApiGatewayTurn.holder``: no turn of its own, see ``pacing.others_turn``), a moment after
+  it, and looks again then: it finds the holder's link and reuses it. A holder that has no
+  turn recorded is creating its link now: ``LinkCreationInProgress`` as before, retried by the
+  state machine within seconds.
+* **Why never two links for one key.** A request creates a link only in the invocation in
+  which its claim was written (taken, or taken again at its turn), within the function's
+  timeout (30 s) of that write, and the lease protects the claim for 60 s after it (or after
+  the turn it holds). So a takeover, only after the lease, comes after any link the holder
+  created, and the one taking over lists the links after that (its list and its claim are
+  in one invocation, also within 30 s): it sees the holder's link and reuses it. A holder
+  whose Wait ended more than a lease after its turn (Step Functions or Lambda that late) may
+  have lost its claim: its claim is then refused, it creates nothing and waits for the new
+  holder's link like any other request. An execution that stops in its Wait holds the key
+  until its turn and the lease have passed; then the next request takes the claim over.
+* **Deadlines do not count the wait.** The link's deadline (``timeoutSeconds``) is moved on
+  by the time waited for CreateVpcLink turns, its own or the holder's
+  (``ApiGatewayTurn.waited_seconds``, from the first wait).
+
+A V2 link's DeleteVpcLink (1 call every 30 s) is paced too (:func:`release_link`, for the
+teardown, the relink and the rollback): the task answers its turn, the workflow waits.
 """
 
 from __future__ import annotations
@@ -28,8 +66,9 @@ from provisioner.contract.errors import (
     VpcLinkInactive,
     VpcLinkTimeout,
 )
-from provisioner.contract.payloads import LinkRelease, LinkRequest, VpcLinkState
+from provisioner.contract.payloads import ApiGatewayTurn, LinkRelease, LinkRequest, VpcLinkState
 from provisioner.contract.requests import VpcLinkVersion
+from provisioner.domain import pacing
 from provisioner.domain.ownership import created_by, managed_here, ownership_tags
 from provisioner.domain.validation import INACTIVE_HELP, find_link
 from provisioner.runtime.settings import Settings
@@ -41,6 +80,9 @@ _V2_FAILED_REMEDY = (
     "Check that the subnets and security groups exist, lie in the load balancer's VPC and have "
     "free addresses (name others with subnetIds / securityGroupIds); then request again."
 )
+# A request waiting for another's CreateVpcLink turn looks again this long after that turn:
+# the holder's Wait ends on the next whole second, then it creates the link and records it.
+HOLDERS_CALL_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -93,12 +135,22 @@ class WantedLink:
     def get(self, vpc_link_id: str) -> apigateway.VpcLink | None:
         return find_link(vpc_link_id, self.version.value)
 
-    def create(self, request: LinkRequest, settings: Settings) -> apigateway.VpcLink:
+    def create(
+        self, request: LinkRequest, settings: Settings, turns: pacing.Turns
+    ) -> apigateway.VpcLink | ApiGatewayTurn:
+        """A new link; a V2 link in its CreateVpcLink turn, or the turn to wait for."""
         name = f"{request.api_name}-{request.request_id}"[:128]
         tags = ownership_tags(request.request_id, request.tags, settings)
         if self.version is VpcLinkVersion.V2:
-            return apigatewayv2.create_vpc_link(
-                name, list(self.subnet_ids), list(self.security_group_ids), tags
+            return turns.call(
+                pacing.Paced.CREATE_VPC_LINK_V2,
+                lambda in_turn: apigatewayv2.create_vpc_link(
+                    name,
+                    list(self.subnet_ids),
+                    list(self.security_group_ids),
+                    tags,
+                    in_turn=in_turn,
+                ),
             )
         return apigateway.create_vpc_link(
             name=name,
@@ -108,10 +160,22 @@ class WantedLink:
         )
 
 
-def ensure_vpc_link(request: LinkRequest, *, started_at: str, settings: Settings) -> VpcLinkState:
+def ensure_vpc_link(
+    request: LinkRequest,
+    *,
+    started_at: str,
+    settings: Settings,
+    turn: ApiGatewayTurn | None = None,
+    retried: bool = False,
+) -> VpcLinkState | ApiGatewayTurn:
     """The link this request will use: the one it named, one it created on an earlier attempt,
-    one already serving it, or a new one tagged with the request id."""
-    deadline = _parse_time(started_at) + timedelta(seconds=request.timeout_seconds)
+    one already serving it, or a new one tagged with the request id; or the turn to wait for
+    (a V2 link's CreateVpcLink turn, this request's own or the holder's of the link's claim).
+
+    ``turn``: the turn the workflow waited for; ``retried``: this attempt is an ASL retry
+    (its own turn was spent). The deadline leaves out the time waited for turns."""
+    waited = turn.waited_seconds if turn is not None else 0.0
+    deadline = _parse_time(started_at) + timedelta(seconds=request.timeout_seconds + waited)
     if request.vpc_link_id:
         named = find_link(request.vpc_link_id)
         if named is None:
@@ -126,33 +190,71 @@ def ensure_vpc_link(request: LinkRequest, *, started_at: str, settings: Settings
         link, created = existing
         return _state(link, created=created, deadline=deadline, settings=settings, note=note)
 
-    claim = settings.ledger.link_claims.claim(wanted.key, request.request_id)
+    claims, key, me = settings.ledger.link_claims, wanted.key, request.request_id
+    claim = claims.claim(key, me)
     if not claim.won and claim.vpc_link_id:
         recorded = wanted.get(claim.vpc_link_id)
         if recorded is not None and recorded.status in apigateway.LINK_STATUSES_IN_SERVICE:
             # Created by the holder since we listed the links: reuse it.
             return _state(recorded, created=False, deadline=deadline, settings=settings)
         # The holder's link is gone, FAILED or INACTIVE: take over from it.
-        claim = settings.ledger.link_claims.claim(
-            wanted.key, request.request_id, replacing_link=claim.vpc_link_id
-        )
+        claim = claims.claim(key, me, replacing_link=claim.vpc_link_id)
     if not claim.won:
+        if claim.turn_at is not None and claim.turn_at > _now():
+            # The holder waits for its CreateVpcLink turn: wait for it too, then look again.
+            at = claim.turn_at.timestamp() + HOLDERS_CALL_SECONDS
+            queue = pacing.Paced.CREATE_VPC_LINK_V2
+            return pacing.others_turn(queue, holder=claim.holder, at=at, earlier=turn)
         raise LinkCreationInProgress(
             f"request {claim.holder} is creating the VpcLink for {wanted.described}; "
             "it will be reused"
         )
-    try:
-        created_link = wanted.create(request, settings)
-    except ProvisionerError:
-        # Nothing was created: let the next request for this key try at once, not after the lease.
-        settings.ledger.link_claims.release_unused(wanted.key, request.request_id)
-        raise
-    settings.ledger.link_claims.record_link(wanted.key, request.request_id, created_link.id)
+    created_link = _create_claimed(request, wanted, settings, turn=turn, retried=retried)
+    if isinstance(created_link, ApiGatewayTurn):
+        return created_link
     return _state(created_link, created=True, deadline=deadline, settings=settings, note=note)
 
 
-def release_link(vpc_link_id: str, *, ignoring: Collection[str], settings: Settings) -> LinkRelease:
-    """Delete a link (V1 or V2) this control plane created, unless a request still uses it.
+def _create_claimed(
+    request: LinkRequest,
+    wanted: WantedLink,
+    settings: Settings,
+    *,
+    turn: ApiGatewayTurn | None,
+    retried: bool,
+) -> apigateway.VpcLink | ApiGatewayTurn:
+    """Create the link whose key this request has just claimed (in this invocation), and
+    record it on the claim; or, when a V2 link's CreateVpcLink turn is not now, hold the claim
+    until the lease after that turn and answer the turn."""
+    claims, key, me = settings.ledger.link_claims, wanted.key, request.request_id
+    turns = pacing.Turns(settings, caller=me, turn=turn, retried=retried)
+    try:
+        created = wanted.create(request, settings, turns)
+    except ProvisionerError:
+        # Nothing was created: let the next request for this key try at once, not after the lease.
+        claims.release_unused(key, me)
+        raise
+    if isinstance(created, ApiGatewayTurn):
+        if not claims.hold(key, me, turn_at=_moment(created.at_seconds)):
+            # Taken over meanwhile (only if this invocation outlived the lease): not ours to make
+            raise LinkCreationInProgress(
+                f"another request is creating the VpcLink for {wanted.described}; it will be reused"
+            )
+        return created
+    claims.record_link(key, me, created.id)
+    return created
+
+
+def release_link(
+    vpc_link_id: str,
+    *,
+    ignoring: Collection[str],
+    settings: Settings,
+    turns: pacing.Turns | None = None,
+) -> LinkRelease | ApiGatewayTurn:
+    """Delete a link (V1 or V2) this control plane created, unless a request still uses it;
+    or, for a V2 link whose DeleteVpcLink turn is not now, the turn to wait for (``turns``:
+    the task's, see ``pacing.Turns``; by default a turn of ``ignoring[0]``'s own).
 
     Every integration reaches its link through the ``vpcLinkId`` stage variable, so AWS cannot
     know which stages use a link, and may let it be deleted under them: the ledger knows
@@ -175,7 +277,13 @@ def release_link(vpc_link_id: str, *, ignoring: Collection[str], settings: Setti
         )
     try:
         if link.version == "V2":
-            apigatewayv2.delete_vpc_link(vpc_link_id)
+            turns = turns or pacing.Turns(settings, caller=next(iter(ignoring), vpc_link_id))
+            waiting = turns.call(
+                pacing.Paced.DELETE_VPC_LINK_V2,
+                lambda in_turn: apigatewayv2.delete_vpc_link(vpc_link_id, in_turn=in_turn),
+            )
+            if waiting is not None:
+                return waiting
         else:
             apigateway.delete_vpc_link(vpc_link_id)
     except ProvisionerError as refused:
@@ -281,6 +389,15 @@ def _state(
         vpc_link_version=VpcLinkVersion(link.version),
         note=note,
     )
+
+
+def _now() -> datetime:
+    """Now, on the clock of the turns (``pacing.now``: the tests move it)."""
+    return _moment(pacing.now())
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _parse_time(value: str) -> datetime:

@@ -4,17 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.contract.payloads import EnsureVpcLinkTask, GetVpcLinkStatusTask
+from provisioner.contract.payloads import (
+    ApiGatewayTurn,
+    EnsureVpcLinkTask,
+    GetVpcLinkStatusTask,
+    LinkRequest,
+)
 from provisioner.contract.progress import Status, progress
 from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import milestones, vpc_links
 from provisioner.runtime.observability import bind_request, logger
 from provisioner.runtime.settings import Settings
+from provisioner.tasks import common
 
 
 def ensure_link(task: EnsureVpcLinkTask, settings: Settings) -> dict[str, Any]:
+    """``{"link", "turn": None, "progress"}``, or ``{"link": None, "turn", "progress"}`` while
+    a V2 link's CreateVpcLink turn has not come, this request's own or the one of the request
+    that creates the link this one will share (the workflow waits for it and calls again)."""
     bind_request(task.request)
-    link = vpc_links.ensure_vpc_link(task.request, started_at=task.started_at, settings=settings)
+    link = vpc_links.ensure_vpc_link(
+        task.request,
+        started_at=task.started_at,
+        settings=settings,
+        turn=task.turn,
+        retried=task.retry_count > 0,
+    )
+    if isinstance(link, ApiGatewayTurn):
+        return {
+            "link": None,
+            **common.wait_for_turn(settings, task.request.ref, link, _what(task.request, link)),
+        }
     origin = "Created" if link.created_by_this_request else "Reusing"
     name = f"VpcLink {link.vpc_link_id}"
     if link.vpc_link_version is VpcLinkVersion.V2:
@@ -42,7 +62,18 @@ def ensure_link(task: EnsureVpcLinkTask, settings: Settings) -> dict[str, Any]:
         vpcLinkId=link.vpc_link_id,
         createdVpcLink=link.created_by_this_request,
     )
-    return {"link": link.to_wire(), "progress": progress_note}
+    return {"link": link.to_wire(), "turn": None, "progress": progress_note}
+
+
+def _what(request: LinkRequest, turn: ApiGatewayTurn) -> str:
+    """What waits for the turn, in the requester's words."""
+    network = vpc_links.WantedLink.of(request).described
+    if turn.holder is None:
+        return f"the VPC link V2 for {network} is created"
+    return (
+        f"the VPC link V2 for {network}, which request {turn.holder} creates and this "
+        "request will share, is created"
+    )
 
 
 def check_link(task: GetVpcLinkStatusTask, settings: Settings) -> dict[str, Any]:
@@ -57,4 +88,5 @@ def check_link(task: GetVpcLinkStatusTask, settings: Settings) -> dict[str, Any]
     )
     if status is Status.VPC_LINK_AVAILABLE:  # not every PENDING poll: it was told at the first
         milestones.announce(settings, note, vpcLinkId=link.vpc_link_id)
-    return {"link": link.to_wire(), "progress": note}
+    # No turn, ever: the Choice that follows reads EnsureVpcLink's, which may have one.
+    return {"link": link.to_wire(), "turn": None, "progress": note}

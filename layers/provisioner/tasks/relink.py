@@ -36,9 +36,25 @@ def _accepted(request: RelinkRequest) -> str:
 
 
 def relink_stage(task: RelinkTask, settings: Settings) -> dict[str, Any]:
+    """``{"progress", "turn": None, "switched"}``, or ``{"progress", "turn", "switched"}`` once
+    the stage is switched but the old V2 link's DeleteVpcLink turn has not come (the workflow
+    waits for it, then calls again with both: only the old link is deleted then)."""
     request = task.request
     bind_request(request)
-    news = relink.relink_stage(request, task.link, settings=settings)
+    relinked = relink.relink_stage(
+        request,
+        task.link,
+        settings=settings,
+        switched=task.switched,
+        turn=task.turn,
+        retried=task.retry_count > 0,
+    )
+    switched = relinked.switched.to_wire()
+    if relinked.waiting is not None:
+        what = f"the old VpcLink {request.old_vpc_link_id} is deleted"
+        waiting = common.wait_for_turn(settings, request.ref, relinked.waiting, what)
+        return {**waiting, "switched": switched}
+    news = relinked.news
     message = (
         f"Stage '{request.stage_name}' of API {request.rest_api_id} now uses VpcLink "
         f"{task.link.vpc_link_id}" + (f"; {news}." if news else ".")
@@ -58,4 +74,4 @@ def relink_stage(task: RelinkTask, settings: Settings) -> dict[str, Any]:
         vpcLinkId=task.link.vpc_link_id,
         outcome=note["message"],
     )
-    return {"progress": note}
+    return {"progress": note, "turn": None, "switched": switched}

@@ -13,10 +13,20 @@ from provisioner.domain.rollback import RollbackReport, rollback_request
 from provisioner.domain.unanswered import StatusChange, answer_stopped_execution
 from provisioner.runtime.observability import bind_request, logger, metrics
 from provisioner.runtime.settings import Settings
+from provisioner.tasks import common
 
 
 def rollback(task: RollbackTask, settings: Settings) -> dict[str, Any]:
-    return _told(settings, task.workflow, rollback_request(task, settings=settings))
+    """``{"outcome", "turn": None, "rolledBack": None, "progress"}``, or, while the turn of a
+    paced call (DeleteRestApi, a V2 link's DeleteVpcLink) has not come, ``{"outcome": None,
+    "turn", "rolledBack", "progress"}`` (the workflow waits for it and calls again with both)."""
+    report = rollback_request(task, settings=settings)
+    if report.waiting is not None:
+        bind_request(report.ref)
+        what = f"the rollback of request {report.ref.request_id} goes on"
+        waiting = common.wait_for_turn(settings, report.ref, report.waiting, what)
+        return {"outcome": None, "rolledBack": report.so_far.to_wire(), **waiting}
+    return {**_told(settings, task.workflow, report), "turn": None, "rolledBack": None}
 
 
 def answer_stopped(change: StatusChange, settings: Settings) -> dict[str, Any]:

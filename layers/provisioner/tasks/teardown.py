@@ -62,16 +62,34 @@ def delete_api(task: TeardownTask, settings: Settings) -> dict[str, Any]:
 
 
 def release_links(task: TeardownTask, settings: Settings) -> dict[str, Any]:
+    """``{"pending", "nextPollSeconds", "links", "turn", "startedAt", "progress"}``: ``turn``
+    while a V2 link's DeleteVpcLink turn has not come (the workflow waits for it, then calls
+    again with it); ``startedAt``: from when the next call counts the deletion deadline."""
     request = task.request
     bind_request(request)
-    releases = teardown.release_links(request, started_at=task.started_at, settings=settings)
-    pending = any(release.state == "DELETING" for release in releases)
+    released = teardown.release_links(
+        request,
+        started_at=task.started_at,
+        settings=settings,
+        turn=task.turn,
+        retried=task.retry_count > 0,
+    )
+    releases = released.releases
+    pending = released.turn is not None or any(r.state == "DELETING" for r in releases)
     result: dict[str, Any] = {
         "pending": pending,
         "nextPollSeconds": settings.poll_interval_seconds,
         "links": [release.to_wire() for release in releases],
+        "turn": None,
+        "startedAt": released.started_at,
         "progress": None,  # the SUCCEEDED notification, once no link is DELETING
     }
+    if released.turn is not None:
+        what = f"REST API {request.rest_api_id}'s VPC link V2 is deleted"
+        waiting = common.wait_for_turn(
+            settings, request.ref, released.turn, what, restApiId=request.rest_api_id
+        )
+        return {**result, **waiting}
     if pending:
         return result
     fates = "; ".join(f"VpcLink {r.vpc_link_id} {r.reason}" for r in releases) or "no VpcLink"
