@@ -209,6 +209,11 @@ class Turns:
         if self.turn is not None and self.turn.holder is None:
             self._held = self.turn
 
+    def ahead(self, queue: Paced) -> ApiGatewayTurn | None:
+        """The turn to wait for before the work that prepares ``queue``'s call (see
+        :func:`turn_ahead`), or None: prepare now."""
+        return turn_ahead(queue, self.turn, retried=self.retried, settings=self.settings)
+
     def call[Result](self, queue: Paced, call: Callable[[bool], Result]) -> Result | ApiGatewayTurn:
         """Make ``call`` in its turn (see :func:`in_turn`), or answer the turn to wait for."""
         if self.pause_within is not None:

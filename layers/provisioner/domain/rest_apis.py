@@ -90,18 +90,15 @@ def create_api(
     """The REST API with the tutorial's private integration on ``/`` (and ``/{proxy+}``); or,
     when CreateRestApi's turn is not now, the turn to wait for (see ``pacing.in_turn``)."""
     queue = pacing.create_rest_api_queue(request.endpoint_type.value)
-    ahead = pacing.turn_ahead(queue, turn, retried=retried, settings=settings)
+    turns = pacing.Turns(settings, caller=request.request_id, turn=turn, retried=retried)
+    ahead = turns.ahead(queue)
     if ahead is not None:
         return ahead  # is the API there already? asked in its turn
     api = api_created_by(request.request_id, settings)
     if api is None:
-        made = pacing.in_turn(
+        made = turns.call(
             queue,
-            turn,
-            retried=retried,
-            settings=settings,
-            caller=request.request_id,
-            call=lambda in_turn: apigateway.create_rest_api(
+            lambda in_turn: apigateway.create_rest_api(
                 name=request.api_name,
                 endpoint_type=request.endpoint_type.value,
                 description=(
@@ -219,7 +216,8 @@ def deploy_api(
     """Deploy to the stage with ``vpcLinkId`` set in the same call, once the link is ready;
     or, when CreateDeployment's turn is not now, the turn to wait for."""
     queue = pacing.Paced.CREATE_DEPLOYMENT
-    ahead = pacing.turn_ahead(queue, turn, retried=retried, settings=settings)
+    turns = pacing.Turns(settings, caller=request.request_id, turn=turn, retried=retried)
+    ahead = turns.ahead(queue)
     if ahead is not None:
         return ahead  # the link's status and the stage: checked in its turn
     _require_available(link)
@@ -227,13 +225,9 @@ def deploy_api(
     if stage and created_by(stage.get("tags", {}), request.request_id, settings):
         deployment_id = str(stage["deploymentId"])
     else:
-        made = pacing.in_turn(
+        made = turns.call(
             queue,
-            turn,
-            retried=retried,
-            settings=settings,
-            caller=request.request_id,
-            call=lambda in_turn: apigateway.create_deployment(
+            lambda in_turn: apigateway.create_deployment(
                 api.rest_api_id,
                 request.stage_name,
                 variables={STAGE_VARIABLE: link.vpc_link_id},
