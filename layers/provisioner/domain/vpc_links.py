@@ -20,7 +20,7 @@ link's has no rate of its own and is made at once, as before. The claim and the 
   network take one turn, not N. A winner whose turn is free creates the link at once, in the
   same invocation, as before pacing.
 * **A winner that must wait holds its claim through the wait.** It records its turn on the
-  claim (``ledger.hold_link_claim``, ``turnAt``): the lease (``ledger.NLB_CLAIM_LEASE``,
+  claim (``LinkClaims.hold``, ``turnAt``): the lease (``link_claims.CLAIM_LEASE``,
   60 s) then counts from the turn, not from the claim, so no other request takes the claim
   over while the holder waits in its Wait state, however far the turn. The task answers the
   turn; at it, the workflow calls the task again (``EnsureVpcLinkInTurn``), which looks for a
