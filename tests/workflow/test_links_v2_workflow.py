@@ -415,7 +415,8 @@ def test_v2_links_for_several_networks_at_once_are_created_and_deleted_in_turn(
 
     # When the five APIs are torn down at once
     teardown_ids = [
-        provisioner.put("PrivateApiDeletionRequested", {"targetRequestId": rid}) for rid in ids
+        provisioner.put({"targetRequestId": rid}, detail_type="PrivateApiDeletionRequested")
+        for rid in ids
     ]
     torn = {tid: provisioner.notifications(tid)[-1].status for tid in teardown_ids}
 
