@@ -15,7 +15,7 @@ from bench import burst, coldstart, provisioning
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5, help="runs per side for (a)")
+    parser.add_argument("--repeats", type=int, default=9, help="runs per side for (a)")
     parser.add_argument("--provisionings", type=int, default=3, help="sequential runs for (b)")
     parser.add_argument("--poll-interval", type=int, default=2, help="PollIntervalSeconds")
     parser.add_argument("--pending-seconds", type=float, default=4.0, help="VpcLink PENDING")
@@ -92,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "\n".join(coldstart.report(results, args.repeats, not args.trace_disabled)), flush=True
         )
         print(flush=True)
+        if not args.trace_disabled and results:
+            tracer = coldstart.measure_tracer(functions[0], args.repeats)
+            print("\n".join(coldstart.report_tracer(tracer, results[0].baseline_median)))
+            print(flush=True)
         summary.append(_summary_coldstart(results))
         failed |= not all(r.passed for r in results)
         failed |= statistics.median(r.ratio for r in results) > coldstart.TARGET_MEDIAN_RATIO

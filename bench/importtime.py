@@ -1,12 +1,21 @@
-"""Parse ``python -X importtime`` output and say which imports dominate.
+"""Parse ``python -X importtime`` output and say which imports a handler adds to the baseline.
 
 Each line is ``import time: <self us> | <cumulative us> | <indent><module>``; a module's
 parent is the nearest earlier line with a smaller indent (Python prints children first).
+
+Cumulative time charges a module for everything imported first below it: whichever of our
+modules happens to import boto3 first would be charged for all of botocore, which the baseline
+(``import boto3`` and a client) pays for just the same. So the time attributed here is
+exclusive (each module's self time, counted once) and only that of the modules the baseline
+does not import: what the handler adds. What it imports that the baseline imports too is
+reported apart, as one figure.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 _PREFIX = "import time:"
@@ -27,11 +36,23 @@ class ImportLine:
 
 @dataclass(frozen=True)
 class Contributor:
-    """One edge from our code (handler or layer) into a third-party package."""
+    """One edge from our code (handler or layer) into a third-party package, charged with
+    the self time of the modules below it that the baseline does not import."""
 
     importer: str
     module: str
-    cumulative_ms: float
+    added_ms: float
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Where one handler's import time goes, exclusive and net of the baseline."""
+
+    added_ms: float  # self time of the modules the baseline does not import
+    shared_ms: float  # self time of the modules the baseline imports too (already paid there)
+    entry_points: list[Contributor]  # our imports of third-party code, by what they add
+    own: list[tuple[str, float]]  # our modules by self time (class bodies, models, ...)
+    packages: list[tuple[str, float]]  # top-level packages by the self time they add
 
 
 def parse(stderr: str) -> list[ImportLine]:
@@ -57,32 +78,66 @@ def parse(stderr: str) -> list[ImportLine]:
     ]
 
 
-def _first_party(module: str | None, first_party: frozenset[str]) -> bool:
+def _first_party(module: str | None, first_party: Collection[str]) -> bool:
     return module is not None and module.split(".")[0] in first_party
 
 
-def entry_points(
-    lines: list[ImportLine], first_party: frozenset[str], top: int = 5
-) -> list[Contributor]:
-    """Imports of third-party modules made directly by our modules, costliest first.
-
-    These do not nest (third-party code never imports ours), so they add up, and each one
-    names the line of ours that would have to become lazy to save its cost.
-    """
-    edges = [
-        Contributor(line.parent or "?", line.module, line.cumulative_us / 1000)
-        for line in lines
-        if _first_party(line.parent, first_party) and not _first_party(line.module, first_party)
-    ]
-    return sorted(edges, key=lambda edge: edge.cumulative_ms, reverse=True)[:top]
+def _subtree(lines: list[ImportLine], index: int) -> list[ImportLine]:
+    """The line at ``index`` and every import made below it (printed just before it)."""
+    start = index
+    while start > 0 and lines[start - 1].depth > lines[index].depth:
+        start -= 1
+    return lines[start : index + 1]
 
 
-def package_self_times(lines: list[ImportLine], top: int = 5) -> list[tuple[str, float]]:
-    """Top-level packages by the summed self time of their modules (exclusive, in ms)."""
-    totals: dict[str, float] = defaultdict(float)
-    for line in lines:
-        totals[line.package] += line.self_us / 1000
+def _top(totals: dict[str, float], top: int) -> list[tuple[str, float]]:
     return sorted(totals.items(), key=lambda item: item[1], reverse=True)[:top]
+
+
+def attribute(
+    lines: list[ImportLine],
+    baseline_modules: Collection[str],
+    first_party: Collection[str],
+    top: int = 5,
+) -> Attribution:
+    """What a handler's import adds to the baseline's, attributed exclusively.
+
+    Entry points are the imports of third-party modules made directly by our modules; each is
+    charged the self time of the modules below it that the baseline does not import, so they
+    add up, and each names the line of ours that would have to become lazy to save its cost.
+    """
+    baseline = frozenset(baseline_modules)
+    added = [line for line in lines if line.module not in baseline]
+    edges = [
+        Contributor(
+            line.parent or "?",
+            line.module,
+            sum(m.self_us for m in _subtree(lines, index) if m.module not in baseline) / 1000,
+        )
+        for index, line in enumerate(lines)
+        if _first_party(line.parent, first_party)
+        and not _first_party(line.module, first_party)
+        and line.module not in baseline
+    ]
+    packages: dict[str, float] = defaultdict(float)
+    for line in added:
+        packages[line.package] += line.self_us / 1000
+    own = {
+        line.module: line.self_us / 1000 for line in lines if _first_party(line.module, first_party)
+    }
+    return Attribution(
+        added_ms=sum(line.self_us for line in added) / 1000,
+        shared_ms=sum(line.self_us for line in lines if line.module in baseline) / 1000,
+        entry_points=sorted(edges, key=lambda edge: edge.added_ms, reverse=True)[:top],
+        own=_top(own, top),
+        packages=_top(packages, top),
+    )
+
+
+def median_run(runs: list[Attribution]) -> Attribution:
+    """The run whose added time is the median one (runs are noisy; one run stays consistent)."""
+    middle = statistics.median_low(run.added_ms for run in runs)
+    return next(run for run in runs if run.added_ms == middle)
 
 
 def total_ms(lines: list[ImportLine], module: str) -> float:
