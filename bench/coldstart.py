@@ -6,10 +6,12 @@ excluded from both sides. Baseline and handler runs alternate (their order flips
 repetition to cancel drift) and medians are compared.
 
 The baseline is the same code for every function (``import boto3`` and a client: nothing of
-the function's own), so every function is compared with the median of all the baseline runs
-of the run (one pool, ``repeats`` x functions runs), not with its own handful: on a shared
-machine one function's five baseline runs could land anywhere from 0.8 to 1.3 times the
-others', and its ratio with them.
+the function's own), so a function is not compared with its own handful of baseline runs (on a
+shared machine one function's five could land anywhere from 0.8 to 1.3 times the others', and
+its ratio with them) but with a pool: each round runs every function once beside a baseline
+run, a handler run is divided by the median of its round's baseline runs (one per function,
+taken within the same half minute, so a change of load during the run cancels out), and a
+function's ratio is the median of its rounds' ratios.
 """
 
 from __future__ import annotations
@@ -45,10 +47,10 @@ PROFILE_RUNS = 3  # -X importtime runs per function over target; the median one 
 @dataclass
 class ColdStart:
     function: FunctionSpec
-    # every baseline run of the measurement, shared by all its functions
-    baseline_pool: list[float]
-    handler_ms: list[float] = field(default_factory=list)
-    baseline_ms: list[float] = field(default_factory=list)  # this function's own turns
+    # the baseline runs of each round of the measurement, shared by all its functions
+    rounds: list[list[float]]
+    handler_ms: list[float] = field(default_factory=list)  # one per round
+    baseline_ms: list[float] = field(default_factory=list)  # the ones beside this function
     why: importtime.Attribution | None = None
     importtime_total_ms: float = 0.0
 
@@ -58,7 +60,7 @@ class ColdStart:
 
     @property
     def baseline_median(self) -> float:
-        return statistics.median(self.baseline_pool)
+        return statistics.median(ms for runs in self.rounds for ms in runs)
 
     @property
     def own_baseline_median(self) -> float:
@@ -66,7 +68,10 @@ class ColdStart:
 
     @property
     def ratio(self) -> float:
-        return self.handler_median / self.baseline_median
+        return statistics.median(
+            handler / statistics.median(baseline)
+            for handler, baseline in zip(self.handler_ms, self.rounds, strict=True)
+        )
 
     @property
     def passed(self) -> bool:
@@ -138,32 +143,34 @@ def baseline_modules(function: FunctionSpec, env: dict[str, str]) -> frozenset[s
 
 
 def _profile(result: ColdStart, env: dict[str, str], baseline: frozenset[str]) -> None:
-    runs = []
+    runs: list[tuple[importtime.Attribution, float]] = []
     for _ in range(PROFILE_RUNS):
         lines = _importtime(f"import {module(result.function)}", result.function, env)
-        runs.append(importtime.attribute(lines, baseline, FIRST_PARTY))
-        result.importtime_total_ms = importtime.total_ms(lines, module(result.function))
-    result.why = importtime.median_run(runs)
+        attribution = importtime.attribute(lines, baseline, FIRST_PARTY)
+        runs.append((attribution, importtime.total_ms(lines, module(result.function))))
+    result.why = importtime.median_run([attribution for attribution, _ in runs])
+    result.importtime_total_ms = next(total for a, total in runs if a is result.why)
 
 
 def measure(
     functions: list[FunctionSpec], repeats: int, *, tracing: bool = True
 ) -> list[ColdStart]:
-    pool: list[float] = []
-    results = [ColdStart(function, pool) for function in functions]
+    rounds: list[list[float]] = []
+    results = [ColdStart(function, rounds) for function in functions]
     envs = [environment(f, tracing=tracing) for f in functions]
     if results:  # warm-up, not counted: page cache and .pyc files
         _child(_BASELINE, results[0].function, envs[0])
     for result, env in zip(results, envs, strict=True):
         _child(_CANDIDATE, result.function, env)
     for repeat in range(repeats):
+        rounds.append([])
         for result, env in zip(results, envs, strict=True):
             pair = [("baseline", _BASELINE), ("handler", _CANDIDATE)]
             for side, code in pair if repeat % 2 == 0 else reversed(pair):
                 elapsed = _child(code, result.function, env)
                 if side == "baseline":
                     result.baseline_ms.append(elapsed)
-                    pool.append(elapsed)
+                    rounds[-1].append(elapsed)
                 else:
                     result.handler_ms.append(elapsed)
     failing = [(r, env) for r, env in zip(results, envs, strict=True) if not r.passed]
@@ -220,14 +227,15 @@ def _verdict(passed: bool) -> str:
 
 
 def report(results: list[ColdStart], repeats: int, tracing: bool) -> list[str]:
-    pool = results[0].baseline_pool if results else []
+    runs = sum(len(r) for r in results[0].rounds) if results else 0
     lines = [
         f"(a) Cold-start import: handler module vs `import boto3` + boto3.client('apigateway'), "
         f"fresh interpreter each, median of {repeats}, alternating",
         f"    environment: template variables + Lambda runtime variables; "
         f"POWERTOOLS_TRACE_DISABLED {_trace_note(tracing)}",
-        f"    baseline: the median of all {len(pool)} baseline runs (one pool for every "
-        f"function; 'own' is the median of the {repeats} run beside each function, for the noise)",
+        f"    baseline: all {runs} baseline runs, one beside each handler run; a ratio is the "
+        f"median over the {repeats} rounds of a handler run / its round's median baseline "
+        f"('own': the median of the baseline runs beside this function, to show the noise)",
         "",
         f"    {'function':<31} {'handler ms':>10} {'baseline ms':>11} {'own':>6} {'ratio':>6} "
         f"{'target':>7}  result",
