@@ -3,8 +3,6 @@
 the state of what was found or made. camelCase on the wire, like the request contract.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -38,7 +36,7 @@ class RequestRef(WireModel):
     ticket: TicketRef | None = None
 
     @property
-    def ref(self) -> RequestRef:
+    def ref(self) -> "RequestRef":
         return RequestRef(
             request_id=self.request_id,
             ticket_id=self.ticket_id,
@@ -148,7 +146,7 @@ class ApiGatewayTurn(WireModel):
         """From the first reservation to this turn: what a deadline must not count."""
         return max(0.0, self.at_seconds - _epoch_seconds(self.queued_at or self.reserved_at))
 
-    def after(self, earlier: ApiGatewayTurn | None) -> ApiGatewayTurn:
+    def after(self, earlier: "ApiGatewayTurn | None") -> "ApiGatewayTurn":
         """This turn, taken by a call that was already waiting for ``earlier``: its wait
         counts from ``earlier``'s first reservation."""
         if earlier is None:

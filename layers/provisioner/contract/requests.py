@@ -3,8 +3,6 @@
 is reported with the field's documented name.
 """
 
-from __future__ import annotations
-
 import re
 import unicodedata
 from enum import StrEnum

@@ -1,8 +1,6 @@
 """The wire format every model of the contract shares: camelCase on the wire (like API
 Gateway's own JSON), snake_case in Python, unknown fields refused."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict

@@ -11,8 +11,6 @@ what the request created is rolled back (when this execution owned it, as the wo
 rollback does), the ledger records FAILED, and the requester is told why.
 """
 
-from __future__ import annotations
-
 import json
 from typing import Any
 

@@ -4,10 +4,8 @@ Read when a handler runs, never at import time, so tests and the embedded runtim
 each function its own environment.
 """
 
-from __future__ import annotations
-
 import os
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -88,15 +86,15 @@ class Settings(BaseModel):
     region: str = ""
 
     @classmethod
-    def from_environment(cls) -> Settings:
+    def from_environment(cls) -> Self:
         return cls.model_validate(dict(os.environ))
 
-    def running_as(self, function_arn: str) -> Settings:
+    def running_as(self, function_arn: str) -> Self:
         _, _, _, region, account, *_ = function_arn.split(":")
         return self.model_copy(update={"account": account, "region": region})
 
     @property
-    def ledger(self) -> Ledger:
+    def ledger(self) -> "Ledger":
         """The ledger table, bound (``storage.ledger``)."""
         from provisioner.storage.ledger import Ledger
 

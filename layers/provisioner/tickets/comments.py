@@ -10,8 +10,6 @@ goes to a separate note, which the systems that have one (ServiceNow's work note
 the requester.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated

@@ -18,8 +18,6 @@ configured, and its tickets are not written back (a warning, once per execution 
 Secret values are ``SecretStr``: they never show in a ``repr``, a log line or an error.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 

@@ -12,9 +12,7 @@ Field sources, by system:
 * GitHub: the label of an issue form field (its ``### <label>`` section of the body).
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -68,7 +66,7 @@ class KindRule(WireModel):
     fields: dict[str, FieldSource]
 
     @model_validator(mode="after")
-    def _known_fields(self) -> KindRule:
+    def _known_fields(self) -> Self:
         unknown = sorted(set(self.fields) - REQUEST_FIELDS[self.kind])
         if unknown:
             raise ValueError(f"a {self.kind} request has no field {', '.join(unknown)}")
