@@ -10,9 +10,12 @@ patching it cost every cold start (``make bench`` (a) measured it).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools import Logger, Metrics
 
-from provisioner.contract.payloads import RequestRef
+if TYPE_CHECKING:  # the type only: the ticket functions need no workflow payload models
+    from provisioner.contract.payloads import RequestRef
 
 logger = Logger()
 metrics = Metrics()
