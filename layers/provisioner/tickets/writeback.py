@@ -57,6 +57,7 @@ from provisioner.aws import queues
 from provisioner.contract import errors
 from provisioner.contract.progress import Status
 from provisioner.contract.requests import TicketSystem
+from provisioner.runtime.batch import QueueMessage
 from provisioner.runtime.observability import logger, metrics
 from provisioner.runtime.settings import Settings
 from provisioner.storage.tickets import Tickets, WriteBacks, milestone_name
@@ -76,7 +77,6 @@ from provisioner.tickets.credentials import (
 )
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 IDEMPOTENCY_EXPIRY_SECONDS = 7 * 24 * 3600
@@ -111,11 +111,11 @@ def delivery_order(record: dict[str, Any]) -> tuple[str, str]:
         return "", ""
 
 
-def write_back(record: SQSRecord, settings: Settings, context: LambdaContext) -> None:
+def write_back(record: QueueMessage, settings: Settings, context: LambdaContext) -> None:
     """Write one notification back to its ticket; raise to have SQS deliver it again."""
     logger.remove_keys(_RECORD_KEYS)
     logger.append_keys(message_id=record.message_id)
-    receive = int(record.attributes.approximate_receive_count or 1)
+    receive = record.receive_count
     try:
         notification = Notification.model_validate_json(record.body)
     except ValidationError as invalid:
@@ -174,7 +174,7 @@ def _written_back_once(settings: Settings, context: LambdaContext) -> Any:
     )
 
 
-def _defer(failure: Exception, settings: Settings, record: SQSRecord, receive: int) -> None:
+def _defer(failure: Exception, settings: Settings, record: QueueMessage, receive: int) -> None:
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
     )
@@ -215,7 +215,7 @@ def _give_up(notification: Notification, failure: Exception, settings: Settings)
         logger.exception("Could not record the abandoned write-back")
 
 
-def _delay(settings: Settings, record: SQSRecord, seconds: int) -> None:
+def _delay(settings: Settings, record: QueueMessage, seconds: int) -> None:
     if not settings.ticket_writeback_queue_url:
         logger.warning("No queue URL: the queue's visibility timeout decides when it comes back")
         return
