@@ -145,7 +145,10 @@ def baseline_modules(function: FunctionSpec, env: dict[str, str]) -> frozenset[s
 def _profile(result: ColdStart, env: dict[str, str], baseline: frozenset[str]) -> None:
     runs: list[tuple[importtime.Attribution, float]] = []
     for _ in range(PROFILE_RUNS):
-        lines = _importtime(f"import {module(result.function)}", result.function, env)
+        lines = importtime.imported_by(
+            _importtime(f"import {module(result.function)}", result.function, env),
+            module(result.function),
+        )
         attribution = importtime.attribute(lines, baseline, FIRST_PARTY)
         runs.append((attribution, importtime.total_ms(lines, module(result.function))))
     result.why = importtime.median_run([attribution for attribution, _ in runs])

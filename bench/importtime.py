@@ -142,3 +142,9 @@ def median_run(runs: list[Attribution]) -> Attribution:
 
 def total_ms(lines: list[ImportLine], module: str) -> float:
     return next((line.cumulative_us / 1000 for line in lines if line.module == module), 0.0)
+
+
+def imported_by(lines: list[ImportLine], module: str) -> list[ImportLine]:
+    """``module``'s line and the imports below it: not the interpreter's own start-up."""
+    index = next((i for i, line in enumerate(lines) if line.module == module), None)
+    return _subtree(lines, index) if index is not None else lines
