@@ -61,11 +61,16 @@ class Requester:
         """A provisioning request (``PrivateApiRequested``) with these fields."""
         return self.put(detail)
 
+    def put_all(self, details: list[dict[str, Any]], *, detail_type: str = PROVISION) -> None:
+        """Events in one PutEvents call (10 at most, EventBridge's limit): they arrive at the
+        same moment. Each detail is put as given (a requestId, if any, is its own)."""
+        self._put_entries([self._entry(detail, detail_type, DEFAULT_SOURCE) for detail in details])
+
     def put_copies(
         self, detail: dict[str, Any], copies: int, *, detail_type: str = PROVISION
     ) -> None:
         """``copies`` identical events in one PutEvents call: they arrive at the same moment."""
-        self._put_entries([self._entry(detail, detail_type, DEFAULT_SOURCE)] * copies)
+        self.put_all([detail] * copies, detail_type=detail_type)
 
     def _entry(self, detail: dict[str, Any], detail_type: str, source: str) -> dict[str, str]:
         return {

@@ -429,8 +429,7 @@ def test_a_relink_switches_the_stage_once_and_deletes_the_old_v2_link_in_its_tur
     api = rest_apis.create_api(request, settings=settings)
     rest_apis.deploy_api(request, old, api, settings=settings)
     new = available_v2_link(make_request, alb, settings, 2)
-    assert pacing.take_turn(DELETE, None, settings=paced, caller="teardown") is None
-    LEDGER.pace.record_returned(DELETE, now=clock.at, caller="teardown")
+    teardown_called(DELETE, paced, clock)
     relinking = RelinkRequest(
         request_id="relink-1",
         api_name=request.api_name,
@@ -470,6 +469,24 @@ def test_a_relink_switches_the_stage_once_and_deletes_the_old_v2_link_in_its_tur
     assert f"old VpcLink {old.vpc_link_id} is being deleted" in done.news
 
 
+def claimed_by(execution: str, request_id: str) -> None:
+    """The provisioning ``request_id``, claimed in the ledger by ``execution``."""
+    LEDGER.requests.claim(
+        request_id=request_id,
+        kind="PROVISION",
+        fingerprint="x",
+        execution_arn=execution,
+        ticket_id=None,
+        requested_by=None,
+    )
+
+
+def teardown_called(queue: Paced, paced: Settings, clock: SharedClock) -> None:
+    """A teardown made ``queue``'s call just now, in its turn (free), and it came back."""
+    assert pacing.take_turn(queue, None, settings=paced, caller="teardown") is None
+    LEDGER.pace.record_returned(queue, now=clock.at, caller="teardown")
+
+
 # --- the rollback's DeleteRestApi and DeleteVpcLink (V2) in turn ---------------------------------
 def test_a_rollback_waits_for_each_turn_and_tells_everything_it_deleted(
     alb, make_request, settings, paced, clock
@@ -480,17 +497,9 @@ def test_a_rollback_waits_for_each_turn_and_tells_everything_it_deleted(
     assert isinstance(link, VpcLinkState)
     api = rest_apis.create_api(request, settings=settings)
     execution = "arn:aws:states:us-east-1:123456789012:execution:provision:failed-1"
-    LEDGER.requests.claim(
-        request_id=request.request_id,
-        kind="PROVISION",
-        fingerprint="x",
-        execution_arn=execution,
-        ticket_id=None,
-        requested_by=None,
-    )
+    claimed_by(execution, request.request_id)
     # ... and a teardown just made its DeleteRestApi call
-    assert pacing.take_turn(Paced.DELETE_REST_API, None, settings=paced, caller="teardown") is None
-    LEDGER.pace.record_returned(Paced.DELETE_REST_API, now=clock.at, caller="teardown")
+    teardown_called(Paced.DELETE_REST_API, paced, clock)
     task: dict[str, Any] = {
         "workflow": "PROVISION",
         "executionArn": execution,
@@ -513,8 +522,7 @@ def test_a_rollback_waits_for_each_turn_and_tells_everything_it_deleted(
 
     # When, at its turn, it runs again, and a teardown takes DeleteVpcLink just before
     clock.at = ApiGatewayTurn.model_validate(first["turn"]).at_seconds
-    assert pacing.take_turn(DELETE, None, settings=paced, caller="teardown") is None
-    LEDGER.pace.record_returned(DELETE, now=clock.at, caller="teardown")
+    teardown_called(DELETE, paced, clock)
     second = rollback_tasks.rollback(
         RollbackTask.model_validate(
             {**task, "turn": first["turn"], "rolledBack": first["rolledBack"]}
@@ -561,16 +569,8 @@ def test_the_answer_to_a_stopped_execution_pauses_for_a_near_turn_in_its_functio
     request = v2_request(make_request, alb)
     api = rest_apis.create_api(request, settings=settings)
     execution = "arn:aws:states:us-east-1:123456789012:execution:provision:stopped-1"
-    LEDGER.requests.claim(
-        request_id=request.request_id,
-        kind="PROVISION",
-        fingerprint="x",
-        execution_arn=execution,
-        ticket_id=None,
-        requested_by=None,
-    )
-    assert pacing.take_turn(Paced.DELETE_REST_API, None, settings=paced, caller="teardown") is None
-    LEDGER.pace.record_returned(Paced.DELETE_REST_API, now=clock.at, caller="teardown")
+    claimed_by(execution, request.request_id)
+    teardown_called(Paced.DELETE_REST_API, paced, clock)
     from provisioner.domain.rollback import STOPPED_PAUSE_SECONDS, rollback_request
 
     # When its rollback runs where no Wait state can wait for a turn

@@ -9,7 +9,6 @@ two pytest workers at once.
 from __future__ import annotations
 
 import itertools
-import json
 import uuid
 from typing import Any
 
@@ -27,24 +26,18 @@ pytestmark = pytest.mark.workflow
 def v2_requests_at_once(provisioner: Provisioner, targets: list[str], **detail: Any) -> list[str]:
     """One request per target (an NLB asked for a V2 link), put on the bus in one call."""
     ids = [f"v2-{index}-{uuid.uuid4().hex[:6]}" for index in range(len(targets))]
-    entries = [
-        {
-            "EventBusName": provisioner.aws.outputs["RequestBusName"],
-            "Source": "tests",
-            "DetailType": "PrivateApiRequested",
-            "Detail": json.dumps(
-                {
-                    "requestId": rid,
-                    "apiName": f"api-{index}",
-                    "targetArn": target,
-                    "vpcLinkVersion": "V2",
-                    **detail,
-                }
-            ),
-        }
-        for index, (rid, target) in enumerate(zip(ids, targets, strict=True))
-    ]
-    assert provisioner.aws.client("events").put_events(Entries=entries)["FailedEntryCount"] == 0
+    provisioner.put_all(
+        [
+            {
+                "requestId": rid,
+                "apiName": f"api-{index}",
+                "targetArn": target,
+                "vpcLinkVersion": "V2",
+                **detail,
+            }
+            for index, (rid, target) in enumerate(zip(ids, targets, strict=True))
+        ]
+    )
     return ids
 
 
