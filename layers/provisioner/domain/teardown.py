@@ -104,14 +104,8 @@ def delete_api(
             return False
         return True
 
-    return pacing.in_turn(
-        pacing.Paced.DELETE_REST_API,
-        turn,
-        retried=retried,
-        settings=settings,
-        caller=request.request_id,
-        call=delete,
-    )
+    turns = pacing.Turns(settings, caller=request.request_id, turn=turn, retried=retried)
+    return turns.call(pacing.Paced.DELETE_REST_API, delete)
 
 
 @dataclass(frozen=True)
