@@ -57,3 +57,20 @@ def _shared_client_class(creator: Any, service_name: str, service_model: Any) ->
 
 
 botocore.client.ClientCreator._create_client_class = _shared_client_class  # type: ignore[method-assign]
+
+
+# The order test files are handed to pytest-xdist's workers (`make test`: `--dist loadfile
+# --no-loadscope-reorder`, so this order is kept): the long ones first, so that at the end of
+# a run the workers share out short files rather than one worker running a long one alone.
+# A workflow or end-to-end file takes 10 to 130 s (an embedded AWS each, whole executions),
+# most unit files a few seconds, an emulator file 10 to 20 s. xdist's own order (most tests
+# first) handed out the one-test workflow files last. Within a tier the order is pytest's.
+_FIRST_TO_LAST = ("workflow", "e2e", "unit", "emulator")
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    def tier(item: Any) -> int:
+        folder = item.path.parent.name
+        return _FIRST_TO_LAST.index(folder) if folder in _FIRST_TO_LAST else len(_FIRST_TO_LAST)
+
+    items.sort(key=tier)  # stable: a file's tests stay together and in their order
