@@ -81,14 +81,16 @@ e2e: venv
 
 # The static checks (ruff, mypy, sam validate, sam build, checkov: about a minute of one core on
 # a fresh clone) run one after another beside pytest, whose workers spend much of their time
-# waiting: two jobs at once, each line printed whole. `make checks` and `make pytest` run one side.
+# waiting: two jobs at once. Each check's output is printed whole when it ends (-O); pytest's
+# as it comes (a recipe line marked `+` is not held back by -O; it also runs under make -n).
+# `make checks` and `make pytest` run one side.
 test: venv
-	@$(MAKE) --no-print-directory -j2 --output-sync=line pytest checks
+	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest checks
 
 checks: lint typecheck validate build scan
 
 pytest: venv
-	$(BIN)/pytest $(PYTEST_ARGS)
+	+$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv
 	$(PY) -m emulator demo --time-scale $(TIME_SCALE)

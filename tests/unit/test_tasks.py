@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from provisioner.aws import announce as announcements
 from provisioner.contract import errors
 from provisioner.contract.errors import FieldError, InvalidRequest
 from provisioner.contract.payloads import (
@@ -144,7 +145,9 @@ def test_validate_teardown_raises_for_an_api_we_did_not_create_and_records_nothi
     assert inventory().rest_api_ids == [api_id]
 
 
-def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(network, provision, inventory):
+def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(
+    network, provision, inventory, monkeypatch
+):
     # Given a provisioned API, SUCCEEDED in the ledger, and its teardown validated
     api = provision()
     claimed_provisioning(api)
@@ -183,10 +186,23 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(network, provi
     }
     assert ledger_item("DEL-1")["status"] == "API_DELETED"
 
-    # When it runs again once the link is gone
-    done = teardown_tasks.release_links(release, running_settings())
+    # When it runs again once the link is gone, with a progress topic (the provisioning's
+    # status in the ledger noted as each notification is published)
+    status_when_told: list[tuple[str, str]] = []
 
-    # Then the teardown SUCCEEDED, and the provisioning request is marked DELETED
+    def publish(topic_arn: str, note: dict[str, Any]) -> None:
+        status_when_told.append(
+            (note["message"]["status"], ledger_item(api.request.request_id)["status"])
+        )
+
+    monkeypatch.setattr(announcements, "publish_progress", publish)
+    topic = "arn:aws:sns:us-east-1:123456789012:progress"
+    settings = running_settings().model_copy(update={"progress_topic_arn": topic})
+    done = teardown_tasks.release_links(release, settings)
+
+    # Then the teardown SUCCEEDED, and the provisioning request was marked DELETED before
+    # anyone heard it
+    assert status_when_told == [("SUCCEEDED", "DELETED")]
     assert (done["pending"], done["links"]) == (
         False,
         [{"vpcLinkId": api.vpc_link_id, "state": "DELETED", "reason": "deleted"}],

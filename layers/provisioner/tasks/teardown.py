@@ -99,7 +99,9 @@ def release_links(task: TeardownTask, settings: Settings) -> dict[str, Any]:
         f"REST API {request.rest_api_id} deleted; {fates}.",
         restApiId=request.rest_api_id,
     )
-    milestones.announce(settings, note, workflow=WorkflowKind.TEARDOWN, outcome=note["message"])
+    # The provisioning is DELETED in the ledger before anyone hears SUCCEEDED: a requester
+    # (or a script) that asks its status on the notification finds it already so.
     if request.created_by_request:
         milestones.mark_deleted(settings, request.created_by_request, request.request_id)
+    milestones.announce(settings, note, workflow=WorkflowKind.TEARDOWN, outcome=note["message"])
     return {**result, "progress": note}
