@@ -89,11 +89,9 @@ def vpc_links() -> Iterator[VpcLink]:
 
 
 def get_vpc_link(vpc_link_id: str) -> VpcLink | None:
-    try:
-        with aws_errors():
-            return VpcLink.from_aws(clients.apigateway().get_vpc_link(vpcLinkId=vpc_link_id))
-    except errors.ResourceNotFound:
-        return None
+    return clients.if_found(
+        lambda: VpcLink.from_aws(clients.apigateway().get_vpc_link(vpcLinkId=vpc_link_id))
+    )
 
 
 def create_vpc_link(name: str, nlb_arn: str, description: str, tags: dict[str, str]) -> VpcLink:
@@ -120,11 +118,9 @@ def rest_apis() -> Iterator[RestApi]:
 
 
 def get_rest_api(rest_api_id: str) -> RestApi | None:
-    try:
-        with aws_errors():
-            return _rest_api(clients.apigateway().get_rest_api(restApiId=rest_api_id))
-    except errors.ResourceNotFound:
-        return None
+    return clients.if_found(
+        lambda: _rest_api(clients.apigateway().get_rest_api(restApiId=rest_api_id))
+    )
 
 
 def _rest_api(item: Any) -> RestApi:
@@ -336,11 +332,9 @@ def create_authorizer(rest_api_id: str, name: str, settings: dict[str, Any]) -> 
 
 
 def get_stage(rest_api_id: str, stage_name: str) -> dict[str, Any] | None:
-    try:
-        with aws_errors():
-            return dict(clients.apigateway().get_stage(restApiId=rest_api_id, stageName=stage_name))
-    except errors.ResourceNotFound:
-        return None
+    return clients.if_found(
+        lambda: dict(clients.apigateway().get_stage(restApiId=rest_api_id, stageName=stage_name))
+    )
 
 
 def stages(rest_api_id: str) -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from provisioner.aws import clients
 from provisioner.aws.apigateway import VpcLink
 from provisioner.aws.clients import aws_errors
-from provisioner.contract import errors
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
@@ -63,11 +62,9 @@ def vpc_links() -> Iterator[VpcLink]:
 
 
 def get_vpc_link(vpc_link_id: str) -> VpcLink | None:
-    try:
-        with aws_errors():
-            return _link(clients.apigatewayv2().get_vpc_link(VpcLinkId=vpc_link_id))
-    except errors.ResourceNotFound:
-        return None
+    return clients.if_found(
+        lambda: _link(clients.apigatewayv2().get_vpc_link(VpcLinkId=vpc_link_id))
+    )
 
 
 def create_vpc_link(

@@ -7,36 +7,29 @@ import json
 from typing import Any
 
 from provisioner.aws import clients
-from provisioner.contract import errors
 
 APIGATEWAY_PRINCIPAL = "apigateway.amazonaws.com"
 
 
 def user_pool_exists(user_pool_id: str) -> bool:
-    try:
-        with clients.aws_errors():
-            clients.cognito_idp().describe_user_pool(UserPoolId=user_pool_id)
-    except errors.ResourceNotFound:
-        return False
-    return True
+    pool = clients.if_found(
+        lambda: clients.cognito_idp().describe_user_pool(UserPoolId=user_pool_id)
+    )
+    return pool is not None
 
 
 def function_exists(function_arn: str) -> bool:
-    try:
-        with clients.aws_errors():
-            clients.lambda_().get_function(FunctionName=function_arn)
-    except errors.ResourceNotFound:
-        return False
-    return True
+    function = clients.if_found(lambda: clients.lambda_().get_function(FunctionName=function_arn))
+    return function is not None
 
 
 def api_gateway_may_invoke(function_arn: str) -> bool:
     """Whether the function's resource policy lets API Gateway invoke it: its owner's
     consent, given with ``aws lambda add-permission``; this control plane never grants it."""
-    try:
-        with clients.aws_errors():
-            policy = clients.lambda_().get_policy(FunctionName=function_arn)["Policy"]
-    except errors.ResourceNotFound:  # no resource policy at all
+    policy = clients.if_found(
+        lambda: clients.lambda_().get_policy(FunctionName=function_arn)["Policy"]
+    )
+    if policy is None:  # no resource policy at all
         return False
     statements = json.loads(policy).get("Statement", [])
     return any(_allows_api_gateway(statement) for statement in statements)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -185,3 +185,13 @@ def aws_errors() -> Iterator[None]:
         yield
     except ClientError as error:
         raise translate(error) from error
+
+
+def if_found[Answer](call: Callable[[], Answer]) -> Answer | None:
+    """What ``call`` answers, or None when AWS says what it asks for does not exist
+    (``ResourceNotFound``); any other error raised as :func:`aws_errors` names it."""
+    try:
+        with aws_errors():
+            return call()
+    except errors.ResourceNotFound:
+        return None

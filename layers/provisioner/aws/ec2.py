@@ -3,7 +3,9 @@ subnets and security groups exist, and where (for a VPC link V2)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from provisioner.aws import clients
 
@@ -41,29 +43,39 @@ def find_vpc_endpoints(ids: list[str]) -> dict[str, VpcEndpoint]:
 def subnet_vpcs(subnet_ids: list[str]) -> dict[str, str]:
     """``{subnet id: its VPC id}`` for those of ``subnet_ids`` that exist (a filter, not ids:
     DescribeSubnets with one missing id fails as a whole)."""
-    if not subnet_ids:
-        return {}
-    with clients.aws_errors():
-        pages = (
+    return _vpc_of_each(
+        subnet_ids,
+        "Subnets",
+        "SubnetId",
+        lambda: (
             clients.ec2()
             .get_paginator("describe_subnets")
             .paginate(Filters=[{"Name": "subnet-id", "Values": subnet_ids}])
-        )
-        return {s["SubnetId"]: s["VpcId"] for page in pages for s in page.get("Subnets", [])}
+        ),
+    )
 
 
 def security_group_vpcs(group_ids: list[str]) -> dict[str, str]:
     """``{security group id: its VPC id}`` for those of ``group_ids`` that exist."""
-    if not group_ids:
-        return {}
-    with clients.aws_errors():
-        pages = (
+    return _vpc_of_each(
+        group_ids,
+        "SecurityGroups",
+        "GroupId",
+        lambda: (
             clients.ec2()
             .get_paginator("describe_security_groups")
             .paginate(Filters=[{"Name": "group-id", "Values": group_ids}])
-        )
+        ),
+    )
+
+
+def _vpc_of_each(
+    ids: list[str], items: str, id_key: str, pages: Callable[[], Iterable[Mapping[str, Any]]]
+) -> dict[str, str]:
+    """``{id: its VPC id}`` from the ``items`` of a filtered Describe call's ``pages``."""
+    if not ids:
+        return {}
+    with clients.aws_errors():
         return {
-            g["GroupId"]: g.get("VpcId", "")
-            for page in pages
-            for g in page.get("SecurityGroups", [])
+            item[id_key]: item.get("VpcId", "") for page in pages() for item in page.get(items, [])
         }

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from provisioner.aws import clients
-from provisioner.contract import errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +21,10 @@ class LoadBalancer:
 
 def find_load_balancer(arn: str) -> LoadBalancer | None:
     """The load balancer with this ARN, or None when it does not exist."""
-    try:
-        with clients.aws_errors():
-            found = clients.elbv2().describe_load_balancers(LoadBalancerArns=[arn])
-    except errors.ResourceNotFound:
+    found = clients.if_found(
+        lambda: clients.elbv2().describe_load_balancers(LoadBalancerArns=[arn])
+    )
+    if found is None:
         return None
     for lb in found.get("LoadBalancers", []):
         return LoadBalancer(
