@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -232,8 +232,7 @@ def validate_request(
     )
 
 
-@dataclass(frozen=True)
-class LinkTarget:
+class LinkTarget(NamedTuple):
     """The load balancer a request reaches, and the link that reaches it."""
 
     load_balancer: elbv2.LoadBalancer
