@@ -8,8 +8,7 @@ target: a V2 link serves every load balancer its subnets reach, and the integrat
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from provisioner.aws import clients
 from provisioner.aws.clients import aws_errors
@@ -26,17 +25,16 @@ STAGE_LINK_CONNECTION = "${stageVariables.vpcLinkId}"
 _LARGEST_PAGES: Any = {"PaginationConfig": {"PageSize": 500}}
 
 
-@dataclass(frozen=True, slots=True)
-class VpcLink:
+class VpcLink(NamedTuple):
     id: str
     name: str
     status: str
     status_message: str | None
     target_arns: list[str]
-    tags: dict[str, str] = field(default_factory=dict)
-    version: str = "V1"
-    subnet_ids: list[str] = field(default_factory=list)  # V2 only
-    security_group_ids: list[str] = field(default_factory=list)  # V2 only
+    tags: dict[str, str]
+    version: str
+    subnet_ids: list[str]  # V2 only
+    security_group_ids: list[str]  # V2 only
 
     @classmethod
     def from_aws(cls, item: Any) -> VpcLink:
@@ -47,11 +45,13 @@ class VpcLink:
             status_message=item.get("statusMessage"),
             target_arns=list(item.get("targetArns", [])),
             tags=dict(item.get("tags") or {}),
+            version="V1",
+            subnet_ids=[],
+            security_group_ids=[],
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RestApi:
+class RestApi(NamedTuple):
     id: str
     name: str
     root_resource_id: str
@@ -237,8 +237,7 @@ def put_private_integration(
         client.put_integration(**integration)
 
 
-@dataclass(frozen=True, slots=True)
-class StageLinkIntegration:
+class StageLinkIntegration(NamedTuple):
     """An integration that takes its VpcLink from the ``vpcLinkId`` stage variable."""
 
     resource_id: str

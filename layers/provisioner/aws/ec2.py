@@ -4,14 +4,12 @@ subnets and security groups exist, and where (for a VPC link V2)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from provisioner.aws import clients
 
 
-@dataclass(frozen=True, slots=True)
-class VpcEndpoint:
+class VpcEndpoint(NamedTuple):
     id: str
     type: str  # Interface, Gateway, GatewayLoadBalancer, ...
     service_name: str  # com.amazonaws.<region>.execute-api for API Gateway

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from provisioner.aws import clients
 
 
-@dataclass(frozen=True, slots=True)
-class LoadBalancer:
+class LoadBalancer(NamedTuple):
     arn: str
     type: str
     dns_name: str
     state: str
-    vpc_id: str = ""
-    subnet_ids: list[str] = field(default_factory=list)
+    vpc_id: str
+    subnet_ids: list[str]
     # An ALB always has some; an NLB only when it was created with them.
-    security_group_ids: list[str] = field(default_factory=list)
+    security_group_ids: list[str]
 
 
 def find_load_balancer(arn: str) -> LoadBalancer | None:

@@ -207,10 +207,6 @@ class DeployApiTask(PacedTask):
     api: ApiState
 
 
-class SetStageVariableTask(DeployApiTask):
-    deployment: DeploymentState
-
-
 class BranchFailure(BaseModel):
     """What a Parallel branch that failed ends with (``{"failure": {Error, Cause}}``)."""
 

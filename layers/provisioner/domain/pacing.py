@@ -69,9 +69,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from provisioner.aws import apigateway, apigatewayv2
 from provisioner.contract import errors
@@ -96,8 +96,7 @@ _MOST_POLLS = round(MAX_PAUSE_SECONDS / IN_FLIGHT_POLL_SECONDS)
 WAIT_NOTICE_SECONDS = 10
 
 
-@dataclass(frozen=True)
-class PacedRate:
+class PacedRate(NamedTuple):
     operation: str  # as API Gateway names it
     seconds: float  # one call every this many seconds, per account and region
     quota: str  # as the quotas page words it
@@ -187,7 +186,6 @@ def in_turn[Result](
     return _reserve(queue, settings=settings, turns=turns + 1).after(turn)
 
 
-@dataclass
 class Turns:
     """The paced calls of one invocation of a task, in turn (:func:`in_turn` for each).
 
@@ -196,18 +194,28 @@ class Turns:
     of its own). A turn with a ``holder`` is another request's, waited for by this one: it is
     nobody's turn here, but the waits that follow it count from it. ``retried``: this
     invocation is an ASL retry, whose ``turn`` was spent by its failed predecessor.
-    ``pause_within``: no Wait state will wait for a turn (:func:`in_turn_here`)."""
+    ``pause_within``: no Wait state will wait for a turn (:func:`in_turn_here`).
 
-    settings: Settings
-    caller: str
-    turn: ApiGatewayTurn | None = None
-    retried: bool = False
-    pause_within: float | None = None
-    _held: ApiGatewayTurn | None = field(init=False, default=None)
+    A plain class, not a dataclass: generating a dataclass's methods costs every function that
+    imports it a cold start (about 3 M instructions)."""
 
-    def __post_init__(self) -> None:
-        if self.turn is not None and self.turn.holder is None:
-            self._held = self.turn
+    __slots__ = ("_held", "caller", "pause_within", "retried", "settings", "turn")
+
+    def __init__(
+        self,
+        settings: Settings,
+        caller: str,
+        turn: ApiGatewayTurn | None = None,
+        retried: bool = False,
+        pause_within: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.caller = caller
+        self.turn = turn
+        self.retried = retried
+        self.pause_within = pause_within
+        held = turn is not None and turn.holder is None
+        self._held: ApiGatewayTurn | None = turn if held else None
 
     def ahead(self, queue: Paced) -> ApiGatewayTurn | None:
         """The turn to wait for before the work that prepares ``queue``'s call (see
@@ -343,7 +351,7 @@ def _at_turn(
             if polls <= _MOST_POLLS:
                 _pause(IN_FLIGHT_POLL_SECONDS)
                 continue
-            seen, late = replace(seen, last_call_at=now), spacing  # as if it came back now
+            seen, late = seen._replace(last_call_at=now), spacing  # as if it came back now
         if late > MAX_PAUSE_SECONDS:
             logger.info(
                 "Another call was made in this turn or is still in flight: taking a new one",

@@ -16,8 +16,7 @@ again with both, which then only deletes the old link.
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from provisioner.aws import apigateway
 from provisioner.contract import errors
@@ -104,8 +103,7 @@ def _stage_of(
     return None, [FieldError("detail.stageName", f"{rule} (stages: {names})")]
 
 
-@dataclass(frozen=True)
-class Relinked:
+class Relinked(NamedTuple):
     """The stage switched (``switched``: what that did); ``waiting``: the old link's
     DeleteVpcLink turn to wait for, else ``news`` (what else the requester should be told:
     the integrations redeployed, what became of the old link; or None)."""

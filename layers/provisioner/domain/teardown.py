@@ -6,9 +6,8 @@ REJECTED before a single call that changes AWS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from provisioner.aws import apigateway
 from provisioner.contract import errors
@@ -108,8 +107,7 @@ def delete_api(
     return turns.call(pacing.Paced.DELETE_REST_API, delete)
 
 
-@dataclass(frozen=True)
-class LinkReleases:
+class LinkReleases(NamedTuple):
     """What became of the API's links; ``turn``: a V2 link's DeleteVpcLink turn to wait for
     before the rest (the task is called again with it). ``started_at``: from when the links'
     deletion deadline counts, moved on by the waits for turns."""

@@ -14,8 +14,7 @@ Last, once the load balancer is otherwise fine, its owner's consent to its expos
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -80,8 +79,7 @@ def _valid(kind: Any, value: Any) -> str | None:
         return None
 
 
-@dataclass
-class ParsedDetail[DetailModel: BaseModel]:
+class ParsedDetail[DetailModel: BaseModel](NamedTuple):
     """An event's ``detail`` as far as its shape goes: the model when every field is right,
     and every shape problem; :meth:`well_formed` gives a field that is right by itself, so the
     checks that need AWS still run and every problem is reported at once."""
@@ -89,7 +87,7 @@ class ParsedDetail[DetailModel: BaseModel]:
     event_id: str
     raw: dict[str, Any]
     detail: DetailModel | None
-    problems: list[FieldError] = field(default_factory=list)
+    problems: list[FieldError]
 
     def well_formed(self, name: str, pattern: str) -> str | None:
         value = self.raw.get(name)
@@ -232,8 +230,7 @@ def validate_request(
     )
 
 
-@dataclass(frozen=True)
-class LinkTarget:
+class LinkTarget(NamedTuple):
     """The load balancer a request reaches, and the link that reaches it."""
 
     load_balancer: elbv2.LoadBalancer

@@ -54,8 +54,8 @@ teardown, the relink and the rollback): the task answers its turn, the workflow 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from provisioner.aws import apigateway, apigatewayv2
 from provisioner.contract.errors import (
@@ -85,8 +85,7 @@ _V2_FAILED_REMEDY = (
 HOLDERS_CALL_SECONDS = 3
 
 
-@dataclass(frozen=True)
-class WantedLink:
+class WantedLink(NamedTuple):
     """The link a request wants: V1 on its NLB, or V2 in its subnets and security groups."""
 
     version: VpcLinkVersion

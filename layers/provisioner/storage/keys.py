@@ -13,8 +13,7 @@ that a tool outside the functions imports it without the layer's dependencies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 type Key = dict[str, str]
 
@@ -41,8 +40,7 @@ def answer_key(execution_arn: str) -> Key:
     return {"pk": f"ANSWER#{execution_arn}"}
 
 
-@dataclass(frozen=True)
-class LinkKey:
+class LinkKey(NamedTuple):
     """What makes two requests want the same VpcLink, as the ledger item that claims it."""
 
     pk: str

@@ -6,8 +6,7 @@ from, ``lastCallAt``, when the last call was made (epoch seconds), and ``inFligh
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from provisioner.contract import errors
 from provisioner.storage.keys import pace_key
@@ -21,8 +20,7 @@ IN_FLIGHT_BOUND_SECONDS = 30
 _NOT_IN_FLIGHT = "(attribute_not_exists(inFlightSince) OR inFlightSince <= :stale)"
 
 
-@dataclass(frozen=True)
-class PaceRecord:
+class PaceRecord(NamedTuple):
     """An operation's turns as they stood: 0 when no turn was ever reserved or no call made.
     ``in_flight_since``: a call passed its gate then and has not come back yet (None: none)."""
 

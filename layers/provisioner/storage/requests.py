@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import suppress
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from provisioner.contract import errors
 from provisioner.contract.payloads import WorkflowKind
@@ -31,8 +30,7 @@ def body_hash(detail: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class Milestone:
+class Milestone(NamedTuple):
     """One entry of a request's history, as its notification told it."""
 
     status: Status
@@ -40,21 +38,20 @@ class Milestone:
     timestamp: str
 
 
-@dataclass(frozen=True)
-class RequestItem:
-    """A request as the ledger has it."""
+class RequestItem(NamedTuple):
+    """A request as the ledger has it (:meth:`read`)."""
 
     request_id: str
     kind: WorkflowKind
     status: Status
-    attempt: int = 0  # 0: rejected before it was ever claimed
-    body_hash: str | None = None
-    execution_arn: str | None = None
-    resources: dict[str, Any] = field(default_factory=dict)
-    history: tuple[Milestone, ...] = ()
-    outcome: Any = None
-    ticket_id: str | None = None
-    requested_by: str | None = None
+    attempt: int  # 0: rejected before it was ever claimed
+    body_hash: str | None
+    execution_arn: str | None
+    resources: dict[str, Any]
+    history: tuple[Milestone, ...]
+    outcome: Any
+    ticket_id: str | None
+    requested_by: str | None
 
     @classmethod
     def read(cls, item: dict[str, Any]) -> RequestItem:
@@ -83,8 +80,7 @@ class RequestItem:
         return self.status not in _DONE_USING.get(self.kind, FINAL_STATUSES)
 
 
-@dataclass(frozen=True)
-class RequestClaim:
+class RequestClaim(NamedTuple):
     request_id: str
     kind: str
     attempt: int
