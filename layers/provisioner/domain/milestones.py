@@ -15,9 +15,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from provisioner.aws import announce as announcements
 from provisioner.contract import errors
+from provisioner.contract.events import request_ref_from_event
 from provisioner.contract.payloads import ValidateTask, WorkflowKind
 from provisioner.contract.progress import FINAL_STATUSES, Status, outcome_detail_type, progress
-from provisioner.domain.validation import request_ref_from_event
 from provisioner.runtime.observability import logger, metrics
 from provisioner.runtime.settings import Settings
 from provisioner.storage.requests import body_hash
