@@ -116,3 +116,29 @@ def test_a_workflow_handler_past_validation_imports_no_request_validation(handle
     # Then neither the request contract's detail models nor the validation was loaded
     loaded = [m for m in modules if m in THE_VALIDATE_TASKS_OWN]
     assert loaded == []
+
+
+# The payload models are split by workflow (contract/payloads/<workflow>.py): a function
+# defines its own workflow's models, beside the shared ones, not every workflow's.
+OWN_PAYLOADS = {
+    "create_api": {"provisioning"},
+    "deploy_api": {"provisioning"},
+    "relink_stage": {"relink", "provisioning"},  # it moves the stage as provisioning made it
+    "delete_api": {"teardown"},
+    "release_vpc_links": {"teardown"},
+    "rollback_request": {"rollback"},
+    "answer_stopped_execution": {"rollback"},
+    "ensure_vpc_link": set(),
+    "get_vpc_link_status": set(),
+}
+
+
+@pytest.mark.parametrize("handler", sorted(OWN_PAYLOADS))
+def test_a_workflow_handler_defines_only_its_own_workflows_payloads(handler: str) -> None:
+    # When the handler module is imported, as at a cold start
+    modules = _modules_after_import(handler)
+
+    # Then of the workflows' payload modules, only its own were loaded
+    prefix = "provisioner.contract.payloads."
+    loaded = {m.removeprefix(prefix) for m in modules if m.startswith(prefix)}
+    assert loaded == OWN_PAYLOADS[handler]

@@ -24,7 +24,8 @@ from provisioner.contract.errors import (
     VpcLinkFailed,
     VpcLinkInactive,
 )
-from provisioner.contract.payloads import RelinkRequest, VpcLinkState
+from provisioner.contract.payloads import VpcLinkState
+from provisioner.contract.payloads.relink import RelinkRequest
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG, VpcLinkVersion
 from provisioner.domain import relink, rest_apis, validation, vpc_links
 from provisioner.domain.validation import validate_request
@@ -713,7 +714,7 @@ def test_a_relink_validates_the_v2_fields_like_a_provisioning(alb, provision, se
 
 
 def _api(provisioned: Any) -> Any:
-    from provisioner.contract.payloads import ApiState
+    from provisioner.contract.payloads.provisioning import ApiState
 
     return ApiState(
         rest_api_id=provisioned.rest_api_id, root_resource_id="", created_by_this_request=True

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from provisioner.contract.errors import InvalidRequest, StageNotSafe
-from provisioner.contract.payloads import RelinkRequest, VpcLinkState
+from provisioner.contract.payloads import VpcLinkState
+from provisioner.contract.payloads.relink import RelinkRequest
 from provisioner.contract.requests import MANAGED_BY_TAG
 from provisioner.domain import relink, validation
 from provisioner.domain.vpc_links import ensure_vpc_link

@@ -12,13 +12,10 @@ import pytest
 from provisioner.aws import announce as announcements
 from provisioner.contract import errors
 from provisioner.contract.errors import FieldError, InvalidRequest
-from provisioner.contract.payloads import (
-    EnsureVpcLinkTask,
-    RelinkTask,
-    RollbackTask,
-    TeardownTask,
-    ValidateTask,
-)
+from provisioner.contract.payloads import EnsureVpcLinkTask, ValidateTask
+from provisioner.contract.payloads.relink import RelinkTask
+from provisioner.contract.payloads.rollback import RollbackTask
+from provisioner.contract.payloads.teardown import TeardownTask
 from provisioner.runtime.settings import Settings
 from provisioner.storage.ledger import Ledger
 from provisioner.storage.requests import body_hash

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from provisioner.contract.errors import InvalidRequest, VpcLinkTimeout
-from provisioner.contract.payloads import TeardownRequest
+from provisioner.contract.payloads.teardown import TeardownRequest
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
 from provisioner.domain import teardown, validation
 from provisioner.domain.teardown import LinkRelease

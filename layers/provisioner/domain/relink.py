@@ -20,12 +20,8 @@ from typing import NamedTuple
 
 from provisioner.aws import apigatewayv2
 from provisioner.contract import errors
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    RelinkRequest,
-    StageSwitched,
-    VpcLinkState,
-)
+from provisioner.contract.payloads import ApiGatewayTurn, VpcLinkState
+from provisioner.contract.payloads.relink import RelinkRequest, StageSwitched
 from provisioner.contract.progress import Status
 from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import pacing, vpc_links

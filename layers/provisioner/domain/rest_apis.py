@@ -16,13 +16,8 @@ from typing import Any
 
 from provisioner.aws import apigateway, apigatewayv2
 from provisioner.contract.errors import ProvisionerError, StageNotSafe
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    ApiState,
-    DeploymentState,
-    ProvisionRequest,
-    VpcLinkState,
-)
+from provisioner.contract.payloads import ApiGatewayTurn, VpcLinkState
+from provisioner.contract.payloads.provisioning import ApiState, DeploymentState, ProvisionRequest
 from provisioner.contract.progress import invoke_url
 from provisioner.contract.requests import Authorization, EndpointType, VpcLinkVersion
 from provisioner.domain import pacing

@@ -27,15 +27,8 @@ from pydantic import ValidationError
 from provisioner.aws import apigateway
 from provisioner.contract import errors
 from provisioner.contract.events import request_ref_from_event
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    AwsError,
-    FailedState,
-    RequestRef,
-    RollbackTask,
-    RolledBack,
-    WorkflowKind,
-)
+from provisioner.contract.payloads import ApiGatewayTurn, AwsError, RequestRef, WorkflowKind
+from provisioner.contract.payloads.rollback import FailedState, RollbackTask, RolledBack
 from provisioner.contract.progress import Status, timestamp
 from provisioner.contract.requests import TicketRef
 from provisioner.domain import pacing, vpc_links

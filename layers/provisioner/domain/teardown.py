@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 from provisioner.aws import apigateway
 from provisioner.contract import errors
-from provisioner.contract.payloads import ApiGatewayTurn, LinkRelease, TeardownRequest
+from provisioner.contract.payloads import ApiGatewayTurn, LinkRelease
+from provisioner.contract.payloads.teardown import TeardownRequest
 from provisioner.contract.progress import timestamp
 from provisioner.domain import pacing, vpc_links
 from provisioner.runtime.settings import Settings

@@ -23,7 +23,9 @@ from provisioner.aws import apigateway, apigatewayv2, ec2, elbv2
 from provisioner.contract.details import RelinkDetail, RequestDetail, TeardownDetail
 from provisioner.contract.errors import FieldError, InvalidRequest
 from provisioner.contract.events import ParsedDetail, parse_detail
-from provisioner.contract.payloads import ProvisionRequest, RelinkRequest, TeardownRequest
+from provisioner.contract.payloads.provisioning import ProvisionRequest
+from provisioner.contract.payloads.relink import RelinkRequest
+from provisioner.contract.payloads.teardown import TeardownRequest
 from provisioner.contract.requests import (
     EXPOSE_TAG,
     EXPOSE_TAG_VALUE,

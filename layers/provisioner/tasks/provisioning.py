@@ -7,12 +7,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from provisioner.aws import apigateway
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    CreateApiTask,
-    DeployApiTask,
-    WorkflowKind,
-)
+from provisioner.contract.payloads import ApiGatewayTurn, WorkflowKind
+from provisioner.contract.payloads.provisioning import CreateApiTask, DeployApiTask
 from provisioner.contract.progress import Status, progress
 from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import milestones, rest_apis

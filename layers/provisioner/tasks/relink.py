@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.contract.payloads import RelinkTask, WorkflowKind
+from provisioner.contract.payloads import WorkflowKind
+from provisioner.contract.payloads.relink import RelinkTask
 from provisioner.contract.progress import Status, progress
 from provisioner.domain import milestones, relink
 from provisioner.runtime.observability import bind_request

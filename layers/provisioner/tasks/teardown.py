@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.contract.payloads import ApiGatewayTurn, TeardownTask, WorkflowKind
+from provisioner.contract.payloads import ApiGatewayTurn, WorkflowKind
+from provisioner.contract.payloads.teardown import TeardownTask
 from provisioner.contract.progress import Status, progress, timestamp
 from provisioner.domain import milestones, teardown
 from provisioner.runtime.observability import bind_request

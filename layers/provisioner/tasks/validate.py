@@ -10,14 +10,10 @@ from typing import Any
 
 from provisioner.contract import errors
 from provisioner.contract.events import request_ref_from_event
-from provisioner.contract.payloads import (
-    ProvisionRequest,
-    RelinkRequest,
-    RequestRef,
-    TeardownRequest,
-    ValidateTask,
-    WorkflowKind,
-)
+from provisioner.contract.payloads import RequestRef, ValidateTask, WorkflowKind
+from provisioner.contract.payloads.provisioning import ProvisionRequest
+from provisioner.contract.payloads.relink import RelinkRequest
+from provisioner.contract.payloads.teardown import TeardownRequest
 from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import milestones, validation
 from provisioner.runtime.observability import bind_request
