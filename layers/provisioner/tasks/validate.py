@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from provisioner.contract import errors
@@ -22,15 +23,8 @@ from provisioner.runtime.settings import Settings
 
 def validate_request(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     """A ``PrivateApiRequested`` event."""
-    return _admit(
-        WorkflowKind.PROVISION,
-        task,
-        settings,
-        lambda: validation.validate_request(
-            task.event, account=settings.account, region=settings.region, settings=settings
-        ),
-        _provisioning_accepted,
-    )
+    validate = partial(validation.validate_request, task.event, **_where(settings))
+    return _admit(WorkflowKind.PROVISION, task, settings, validate, _provisioning_accepted)
 
 
 def _provisioning_accepted(request: ProvisionRequest) -> str:
@@ -46,13 +40,8 @@ def _provisioning_accepted(request: ProvisionRequest) -> str:
 
 def validate_teardown(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     """A ``PrivateApiDeletionRequested`` event."""
-    return _admit(
-        WorkflowKind.TEARDOWN,
-        task,
-        settings,
-        lambda: validation.validate_teardown(task.event, settings=settings),
-        _teardown_accepted,
-    )
+    validate = partial(validation.validate_teardown, task.event, settings=settings)
+    return _admit(WorkflowKind.TEARDOWN, task, settings, validate, _teardown_accepted)
 
 
 def _teardown_accepted(request: TeardownRequest) -> str:
@@ -65,25 +54,26 @@ def _teardown_accepted(request: TeardownRequest) -> str:
 
 def validate_relink(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     """A ``PrivateApiRelinkRequested`` event."""
-    return _admit(
-        WorkflowKind.RELINK,
-        task,
-        settings,
-        lambda: validation.validate_relink(
-            task.event, account=settings.account, region=settings.region, settings=settings
-        ),
-        _relink_accepted,
-    )
+    validate = partial(validation.validate_relink, task.event, **_where(settings))
+    return _admit(WorkflowKind.RELINK, task, settings, validate, _relink_accepted)
 
 
 def _relink_accepted(request: RelinkRequest) -> str:
-    target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
-    if not request.vpc_link_id and request.vpc_link_version is VpcLinkVersion.V2:
-        target = f"a VPC link V2 to {target}"
+    if request.vpc_link_id:
+        target = f"VpcLink {request.vpc_link_id}"
+    elif request.vpc_link_version is VpcLinkVersion.V2:
+        target = f"a VPC link V2 to {request.nlb_arn}"
+    else:
+        target = f"{request.nlb_arn}"
     return (
         f"Relink accepted: stage '{request.stage_name}' of API {request.rest_api_id} will move "
         f"from VpcLink {request.old_vpc_link_id} to {target} once it is AVAILABLE."
     )
+
+
+def _where(settings: Settings) -> dict[str, Any]:
+    """Where the stack runs, which a provisioning's or a relink's load balancer must share."""
+    return {"account": settings.account, "region": settings.region, "settings": settings}
 
 
 def _admit[Request](
