@@ -113,9 +113,13 @@ def test_a_workflow_handler_past_validation_imports_no_request_validation(handle
     # When the handler module of a task after Validate is imported, as at a cold start
     modules = _modules_after_import(handler)
 
-    # Then neither the request contract's detail models nor the validation was loaded
+    # Then neither the request contract's detail models nor the validation was loaded, nor
+    # the reading of a request event, but by the rollback (it answers a request that failed
+    # validation from its event)
     loaded = [m for m in modules if m in THE_VALIDATE_TASKS_OWN]
     assert loaded == []
+    reads_events = handler in {"rollback_request", "answer_stopped_execution"}
+    assert ("provisioner.contract.events" in modules) == reads_events
 
 
 # The payload models are split by workflow (contract/payloads/<workflow>.py): a function

@@ -86,8 +86,8 @@ def _admit[Request](
     """What every validate task does: validate the request (an error carries the request it is
     about: :func:`answering`), claim it in the ledger exactly once and tell its acceptance, in
     the words ``accepted`` gives it."""
-    with answering(task):
-        request = milestones.validated(kind, task, settings, validate)
+    with answering(task) as ref:
+        request = milestones.validated(kind, ref, task, settings, validate)
         return milestones.accept(kind, request, task, accepted(request), settings)
 
 
