@@ -1,6 +1,6 @@
 """Delete the torn-down API's links we created and nothing else uses; wait until they are gone."""
 
-from provisioner.contract.payloads import TeardownTask
+from provisioner.contract.payloads.teardown import TeardownTask
 from provisioner.runtime.task import lambda_task
 from provisioner.tasks import teardown
 

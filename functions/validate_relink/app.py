@@ -2,6 +2,6 @@
 
 from provisioner.contract.payloads import ValidateTask
 from provisioner.runtime.task import lambda_task
-from provisioner.tasks import relink
+from provisioner.tasks import validate
 
-handler = lambda_task(ValidateTask, relink.validate_relink)
+handler = lambda_task(ValidateTask, validate.validate_relink)

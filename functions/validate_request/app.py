@@ -3,6 +3,6 @@ the request."""
 
 from provisioner.contract.payloads import ValidateTask
 from provisioner.runtime.task import lambda_task
-from provisioner.tasks import provisioning
+from provisioner.tasks import validate
 
-handler = lambda_task(ValidateTask, provisioning.validate)
+handler = lambda_task(ValidateTask, validate.validate_request)

@@ -2,6 +2,6 @@
 
 from provisioner.contract.payloads import ValidateTask
 from provisioner.runtime.task import lambda_task
-from provisioner.tasks import teardown
+from provisioner.tasks import validate
 
-handler = lambda_task(ValidateTask, teardown.validate_teardown)
+handler = lambda_task(ValidateTask, validate.validate_teardown)

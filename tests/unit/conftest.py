@@ -306,7 +306,7 @@ def make_event() -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def make_request(network: Network) -> Callable[..., Any]:
     """A validated ``ProvisionRequest`` for the test NLB, with overrides (snake_case)."""
-    from provisioner.contract.payloads import ProvisionRequest
+    from provisioner.contract.payloads.provisioning import ProvisionRequest
     from provisioner.contract.requests import EndpointType
 
     def build(**overrides: Any) -> ProvisionRequest:

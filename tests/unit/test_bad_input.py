@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from provisioner.contract.errors import MAX_LISTED_FIELDS, InvalidRequest
-from provisioner.domain import relink, teardown
-from provisioner.domain.validation import request_ref_from_event, validate_request
+from provisioner.contract.events import request_ref_from_event
+from provisioner.domain import validation
+from provisioner.domain.validation import validate_request
 
 from .support import ACCOUNT, REGION, eventbridge_event
 
@@ -91,7 +92,7 @@ def test_a_relink_validates_its_tags_like_a_provisioning(provision, second_nlb_a
 
     # When a relink names reserved and malformed tags, then it is rejected for them
     with pytest.raises(InvalidRequest) as raised:
-        relink.validate_relink(
+        validation.validate_relink(
             eventbridge_event(detail, detail_type="PrivateApiRelinkRequested"),
             account=ACCOUNT,
             region=REGION,
@@ -124,8 +125,8 @@ def test_a_detail_that_is_not_an_object_is_named_as_such(aws, settings, detail, 
         "provision": lambda e: validate_request(
             e, account=ACCOUNT, region=REGION, settings=settings
         ),
-        "teardown": lambda e: teardown.validate_teardown(e, settings=settings),
-        "relink": lambda e: relink.validate_relink(
+        "teardown": lambda e: validation.validate_teardown(e, settings=settings),
+        "relink": lambda e: validation.validate_relink(
             e, account=ACCOUNT, region=REGION, settings=settings
         ),
     }[kind]

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed
 from hypothesis import settings as hypothesis_settings
 
-from provisioner.domain import relink, teardown
+from provisioner.domain import validation
 from provisioner.domain.validation import validate_request
 from tests.requests_corpus import (
     MAX_DETAIL,
@@ -90,12 +90,12 @@ KINDS = {
     ),
     "teardown": (
         teardown_cases,
-        lambda settings: lambda event: teardown.validate_teardown(event, settings=settings),
+        lambda settings: lambda event: validation.validate_teardown(event, settings=settings),
     ),
     "relink": (
         relink_cases,
         lambda settings: (
-            lambda event: relink.validate_relink(
+            lambda event: validation.validate_relink(
                 event, account=ACCOUNT, region=REGION, settings=settings
             )
         ),

@@ -18,7 +18,7 @@ HANDLERS = sorted(path.parent.name for path in (REPO / "functions").glob("*/app.
 
 # Powertools Tracer and the X-Ray SDK: Tracing Active needs neither (runtime.observability).
 # The Parser's event models: our own models validate the workflow's payloads, the edge imports
-# the Parser when a request arrives (domain.validation). Powertools' event handler and batch
+# the Parser when a request arrives (contract.events). Powertools' event handler and batch
 # utility: every resolver, asyncio and every event source's data class, for one route
 # (tickets.intake) and one queue (runtime.batch).
 NOT_AT_INIT = (
@@ -88,3 +88,61 @@ def test_a_workflow_handler_defines_its_records_without_dataclasses(handler: str
 
     # Then no dataclass is defined but the rollback's report
     assert defined <= DATACLASSES_AT_INIT
+
+
+# Only the validate tasks read a request event: the request contract's detail models and the
+# validation (the load balancer, network and security checks with their adapters) are theirs
+# (and the ticket intake's, which maps tickets onto the detail models). Imported by every
+# workflow function, they cost each about 0.02x of the baseline (make bench (a)).
+VALIDATE_HANDLERS = {"validate_request", "validate_teardown", "validate_relink"}
+THE_VALIDATE_TASKS_OWN = (
+    "provisioner.tasks.validate",
+    "provisioner.domain.validation",
+    "provisioner.domain.security",
+    "provisioner.contract.details",
+    "provisioner.aws.elbv2",
+    "provisioner.aws.ec2",
+    "provisioner.aws.authorizers",
+)
+
+
+@pytest.mark.parametrize(
+    "handler", [handler for handler in WORKFLOW_HANDLERS if handler not in VALIDATE_HANDLERS]
+)
+def test_a_workflow_handler_past_validation_imports_no_request_validation(handler: str) -> None:
+    # When the handler module of a task after Validate is imported, as at a cold start
+    modules = _modules_after_import(handler)
+
+    # Then neither the request contract's detail models nor the validation was loaded, nor
+    # the reading of a request event, but by the rollback (it answers a request that failed
+    # validation from its event)
+    loaded = [m for m in modules if m in THE_VALIDATE_TASKS_OWN]
+    assert loaded == []
+    reads_events = handler in {"rollback_request", "answer_stopped_execution"}
+    assert ("provisioner.contract.events" in modules) == reads_events
+
+
+# The payload models are split by workflow (contract/payloads/<workflow>.py): a function
+# defines its own workflow's models, beside the shared ones, not every workflow's.
+OWN_PAYLOADS = {
+    "create_api": {"provisioning"},
+    "deploy_api": {"provisioning"},
+    "relink_stage": {"relink", "provisioning"},  # it moves the stage as provisioning made it
+    "delete_api": {"teardown"},
+    "release_vpc_links": {"teardown"},
+    "rollback_request": {"rollback"},
+    "answer_stopped_execution": {"rollback"},
+    "ensure_vpc_link": set(),
+    "get_vpc_link_status": set(),
+}
+
+
+@pytest.mark.parametrize("handler", sorted(OWN_PAYLOADS))
+def test_a_workflow_handler_defines_only_its_own_workflows_payloads(handler: str) -> None:
+    # When the handler module is imported, as at a cold start
+    modules = _modules_after_import(handler)
+
+    # Then of the workflows' payload modules, only its own were loaded
+    prefix = "provisioner.contract.payloads."
+    loaded = {m.removeprefix(prefix) for m in modules if m.startswith(prefix)}
+    assert loaded == OWN_PAYLOADS[handler]

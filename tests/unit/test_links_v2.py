@@ -24,9 +24,10 @@ from provisioner.contract.errors import (
     VpcLinkFailed,
     VpcLinkInactive,
 )
-from provisioner.contract.payloads import RelinkRequest, VpcLinkState
+from provisioner.contract.payloads import VpcLinkState
+from provisioner.contract.payloads.relink import RelinkRequest
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG, VpcLinkVersion
-from provisioner.domain import relink, rest_apis, vpc_links
+from provisioner.domain import relink, rest_apis, validation, vpc_links
 from provisioner.domain.validation import validate_request
 from provisioner.storage.keys import LinkKey
 from provisioner.storage.ledger import Ledger
@@ -698,7 +699,7 @@ def test_a_relink_validates_the_v2_fields_like_a_provisioning(alb, provision, se
         detail_type="PrivateApiRelinkRequested",
     )
 
-    request = relink.validate_relink(event, account=ACCOUNT, region=REGION, settings=settings)
+    request = validation.validate_relink(event, account=ACCOUNT, region=REGION, settings=settings)
 
     assert request.vpc_link_version is VpcLinkVersion.V2
     assert request.nlb_arn == alb.arn
@@ -708,12 +709,12 @@ def test_a_relink_validates_the_v2_fields_like_a_provisioning(alb, provision, se
         detail_type="PrivateApiRelinkRequested",
     )
     with pytest.raises(InvalidRequest) as raised:
-        relink.validate_relink(bad, account=ACCOUNT, region=REGION, settings=settings)
+        validation.validate_relink(bad, account=ACCOUNT, region=REGION, settings=settings)
     assert [f.field for f in raised.value.fields] == ["detail.vpcLinkVersion"]
 
 
 def _api(provisioned: Any) -> Any:
-    from provisioner.contract.payloads import ApiState
+    from provisioner.contract.payloads.provisioning import ApiState
 
     return ApiState(
         rest_api_id=provisioned.rest_api_id, root_resource_id="", created_by_this_request=True

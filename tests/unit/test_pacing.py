@@ -17,11 +17,8 @@ import pytest
 
 from provisioner.aws import clients
 from provisioner.contract import errors
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    CreateApiTask,
-    DeployApiTask,
-)
+from provisioner.contract.payloads import ApiGatewayTurn
+from provisioner.contract.payloads.provisioning import CreateApiTask, DeployApiTask
 from provisioner.domain import pacing
 from provisioner.domain.pacing import MARGIN_SECONDS, Paced
 from provisioner.runtime.settings import Settings

@@ -22,13 +22,10 @@ import pytest
 from privateapi.network import SampleAlb, create_sample_alb
 from provisioner.aws import clients
 from provisioner.contract.errors import LinkCreationInProgress
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    RelinkRequest,
-    RollbackTask,
-    TeardownRequest,
-    VpcLinkState,
-)
+from provisioner.contract.payloads import ApiGatewayTurn, VpcLinkState
+from provisioner.contract.payloads.relink import RelinkRequest
+from provisioner.contract.payloads.rollback import RollbackTask
+from provisioner.contract.payloads.teardown import TeardownRequest
 from provisioner.contract.progress import timestamp
 from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import pacing, relink, rest_apis, teardown, vpc_links

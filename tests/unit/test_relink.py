@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from provisioner.contract.errors import InvalidRequest, StageNotSafe
-from provisioner.contract.payloads import RelinkRequest, VpcLinkState
+from provisioner.contract.payloads import VpcLinkState
+from provisioner.contract.payloads.relink import RelinkRequest
 from provisioner.contract.requests import MANAGED_BY_TAG
-from provisioner.domain import relink
+from provisioner.domain import relink, validation
 from provisioner.domain.vpc_links import ensure_vpc_link
 from provisioner.storage.keys import LinkKey
 
@@ -27,7 +28,7 @@ def relink_event(detail: dict[str, Any], event_id: str | None = None) -> dict[st
 
 
 def validate(detail: dict[str, Any], settings: Any, event_id: str | None = None) -> RelinkRequest:
-    return relink.validate_relink(
+    return validation.validate_relink(
         relink_event(detail, event_id), account=ACCOUNT, region=REGION, settings=settings
     )
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from provisioner.contract.errors import ResourceNotFound, StageNotSafe
-from provisioner.contract.payloads import ApiState, VpcLinkState
+from provisioner.contract.payloads import VpcLinkState
+from provisioner.contract.payloads.provisioning import ApiState
 from provisioner.contract.requests import (
     MANAGED_BY_TAG,
     REQUEST_ID_TAG,

@@ -9,7 +9,8 @@ import pytest
 
 from provisioner.contract import errors
 from provisioner.contract.errors import FieldError, InvalidRequest
-from provisioner.contract.payloads import AwsError, RollbackTask
+from provisioner.contract.payloads import AwsError
+from provisioner.contract.payloads.rollback import RollbackTask
 from provisioner.contract.progress import Status
 from provisioner.domain.rest_apis import create_api, deploy_api
 from provisioner.domain.rollback import describe_error, rollback_request

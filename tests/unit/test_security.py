@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from provisioner.contract.errors import ExposureNotAllowed, InvalidRequest
-from provisioner.domain import relink
+from provisioner.domain import validation
 from provisioner.domain.validation import validate_request
 
 from .support import ACCOUNT, REGION, eventbridge_event
@@ -253,7 +253,7 @@ def test_relink_to_an_untagged_nlb_is_refused_too(settings, provision, untagged_
     event = eventbridge_event(detail, detail_type="PrivateApiRelinkRequested")
 
     with pytest.raises(ExposureNotAllowed) as raised:
-        relink.validate_relink(event, account=ACCOUNT, region=REGION, settings=settings)
+        validation.validate_relink(event, account=ACCOUNT, region=REGION, settings=settings)
 
     [problem] = raised.value.fields
     assert problem.field == "detail.nlbArn"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from emulator.engine.stack import REPO_ROOT, load_template, transform
-from provisioner.contract.requests import RequestDetail
+from provisioner.contract.details import RequestDetail
 from provisioner.domain.teardown import LINK_DELETION_DEADLINE
 
 pytestmark = pytest.mark.unit

@@ -12,13 +12,10 @@ import pytest
 from provisioner.aws import announce as announcements
 from provisioner.contract import errors
 from provisioner.contract.errors import FieldError, InvalidRequest
-from provisioner.contract.payloads import (
-    EnsureVpcLinkTask,
-    RelinkTask,
-    RollbackTask,
-    TeardownTask,
-    ValidateTask,
-)
+from provisioner.contract.payloads import EnsureVpcLinkTask, ValidateTask
+from provisioner.contract.payloads.relink import RelinkTask
+from provisioner.contract.payloads.rollback import RollbackTask
+from provisioner.contract.payloads.teardown import TeardownTask
 from provisioner.runtime.settings import Settings
 from provisioner.storage.ledger import Ledger
 from provisioner.storage.requests import body_hash
@@ -26,6 +23,7 @@ from provisioner.tasks import links as link_tasks
 from provisioner.tasks import relink as relink_tasks
 from provisioner.tasks import rollback as rollback_tasks
 from provisioner.tasks import teardown as teardown_tasks
+from provisioner.tasks import validate as validate_tasks
 
 from .support import (
     ACCOUNT,
@@ -92,7 +90,7 @@ def running_settings() -> Settings:
 def validate_teardown(detail: dict[str, Any]) -> dict[str, Any]:
     """ValidateTeardown's payload: {"event.$": "$", "executionArn.$": "$$.Execution.Id"}."""
     event = eventbridge_event(detail, detail_type="PrivateApiDeletionRequested")
-    return teardown_tasks.validate_teardown(
+    return validate_tasks.validate_teardown(
         ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN}), running_settings()
     )
 
@@ -227,7 +225,7 @@ def test_a_teardown_delivered_again_after_its_api_was_deleted_is_an_ignored_dupl
         {"requestId": "DEL-1", "targetRequestId": api.request.request_id},
         detail_type="PrivateApiDeletionRequested",
     )
-    first = teardown_tasks.validate_teardown(
+    first = validate_tasks.validate_teardown(
         ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN}), running_settings()
     )
     teardown_tasks.delete_api(
@@ -236,7 +234,7 @@ def test_a_teardown_delivered_again_after_its_api_was_deleted_is_an_ignored_dupl
 
     # When EventBridge delivers the same event again (another execution)
     with pytest.raises(errors.DuplicateRequest):
-        teardown_tasks.validate_teardown(
+        validate_tasks.validate_teardown(
             ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN + "-copy"}),
             running_settings(),
         )
@@ -295,7 +293,7 @@ def test_the_relink_tasks_move_the_stage_to_a_new_link_and_delete_the_old_one(
         },
         detail_type="PrivateApiRelinkRequested",
     )
-    validated = relink_tasks.validate_relink(
+    validated = validate_tasks.validate_relink(
         ValidateTask.model_validate({"event": event, "executionArn": RELINK}), running_settings()
     )
 

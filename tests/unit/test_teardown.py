@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from provisioner.contract.errors import InvalidRequest, VpcLinkTimeout
-from provisioner.contract.payloads import TeardownRequest
+from provisioner.contract.payloads.teardown import TeardownRequest
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
-from provisioner.domain import teardown
+from provisioner.domain import teardown, validation
 from provisioner.domain.teardown import LinkRelease
 from provisioner.storage.keys import LinkKey
 
@@ -59,7 +59,7 @@ def test_a_teardown_by_target_request_id_finds_the_api_that_request_created(
     provision(api_name="billing")
 
     # When a teardown names the provisioning request
-    request = teardown.validate_teardown(
+    request = validation.validate_teardown(
         deletion_event(
             {"requestId": "DEL-1", "ticketId": "OPS-7", "targetRequestId": api.request.request_id}
         ),
@@ -83,7 +83,7 @@ def test_a_teardown_by_rest_api_id_defaults_its_request_id_to_the_event_id(
 ):
     api = provision()
 
-    request = teardown.validate_teardown(
+    request = validation.validate_teardown(
         deletion_event({"restApiId": api.rest_api_id, "keepVpcLink": True}, event_id="evt-1"),
         settings=settings,
     )
@@ -113,7 +113,7 @@ def test_a_teardown_by_rest_api_id_defaults_its_request_id_to_the_event_id(
 )
 def test_a_teardown_names_exactly_one_api(aws, settings, target, problems):
     with pytest.raises(InvalidRequest) as raised:
-        teardown.validate_teardown(deletion_event(target), settings=settings)
+        validation.validate_teardown(deletion_event(target), settings=settings)
 
     assert fields_of(raised) == problems
 
@@ -122,7 +122,7 @@ def test_a_teardown_of_a_request_that_created_no_api_is_invalid(network, provisi
     provision()
 
     with pytest.raises(InvalidRequest) as raised:
-        teardown.validate_teardown(
+        validation.validate_teardown(
             deletion_event({"targetRequestId": "OPS-404"}), settings=settings
         )
 
@@ -133,7 +133,7 @@ def test_a_teardown_of_a_request_that_created_no_api_is_invalid(network, provisi
 
 def test_a_teardown_of_an_api_that_does_not_exist_is_invalid(aws, settings):
     with pytest.raises(InvalidRequest) as raised:
-        teardown.validate_teardown(deletion_event({"restApiId": "abc123"}), settings=settings)
+        validation.validate_teardown(deletion_event({"restApiId": "abc123"}), settings=settings)
 
     assert fields_of(raised) == [{"field": "detail.restApiId", "rule": "no REST API abc123"}]
 
@@ -152,7 +152,7 @@ def test_an_api_we_did_not_create_is_refused_and_nothing_is_touched(
 
     # When a teardown names it
     with pytest.raises(InvalidRequest) as raised:
-        teardown.validate_teardown(deletion_event({"restApiId": api_id}), settings=settings)
+        validation.validate_teardown(deletion_event({"restApiId": api_id}), settings=settings)
 
     # Then restApiId is at fault, the rule says why, and the API is still there
     [problem] = raised.value.fields
@@ -166,7 +166,9 @@ def test_an_api_of_another_stack_is_not_found_by_target_request_id(aws, apigw, s
     unmanaged_api(apigw, **{MANAGED_BY_TAG: "another-stack", REQUEST_ID_TAG: "OPS-1"})
 
     with pytest.raises(InvalidRequest) as raised:
-        teardown.validate_teardown(deletion_event({"targetRequestId": "OPS-1"}), settings=settings)
+        validation.validate_teardown(
+            deletion_event({"targetRequestId": "OPS-1"}), settings=settings
+        )
 
     assert [f.field for f in raised.value.fields] == ["detail.targetRequestId"]
 
@@ -181,7 +183,7 @@ def test_stage_links_lists_each_link_the_stages_use_once(network, provision, api
         restApiId=api.rest_api_id, stageName="blue", variables={"vpcLinkId": "other1"}
     )
 
-    links = teardown.stage_links(api.rest_api_id)
+    links = validation.stage_links(api.rest_api_id)
 
     assert sorted(links) == sorted([api.vpc_link_id, "other1"])
 

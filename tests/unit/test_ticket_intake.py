@@ -795,7 +795,8 @@ def test_a_wrong_ticket_field_is_rejected_with_the_ticket_labels_at_hand(
     intake: Intake, network: Any, settings: Any
 ) -> None:
     from provisioner.contract.errors import InvalidRequest
-    from provisioner.domain.validation import request_ref_from_event, validate_request
+    from provisioner.contract.events import request_ref_from_event
+    from provisioner.domain.validation import validate_request
 
     body = sample("jira")
     body["issue"]["fields"]["customfield_10103"] = network.nlb_arn.replace(
@@ -818,7 +819,8 @@ def test_a_ticket_reference_from_any_other_source_is_rejected(
     make_event: Callable[..., Any], network: Any, settings: Any, aws: None
 ) -> None:
     from provisioner.contract.errors import InvalidRequest
-    from provisioner.domain.validation import request_ref_from_event, validate_request
+    from provisioner.contract.events import request_ref_from_event
+    from provisioner.domain.validation import validate_request
 
     event = make_event(
         {

@@ -12,8 +12,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from provisioner.contract.errors import InvalidRequest
+from provisioner.contract.events import request_ref_from_event
 from provisioner.contract.requests import NLB_ARN_PATTERN, EndpointType
-from provisioner.domain.validation import request_ref_from_event, validate_request
+from provisioner.domain.validation import validate_request
 
 from .support import ACCOUNT, REGION, eventbridge_event
 

@@ -17,6 +17,7 @@ from provisioner.contract import errors
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
 
+VERSION = "V1"
 LINK_STATUSES_IN_SERVICE = frozenset({"PENDING", "AVAILABLE"})
 # The integrations a stage's vpcLinkId variable gives their link to (the tutorial's).
 STAGE_LINK_CONNECTION = "${stageVariables.vpcLinkId}"
@@ -45,7 +46,7 @@ class VpcLink(NamedTuple):
             status_message=item.get("statusMessage"),
             target_arns=list(item.get("targetArns", [])),
             tags=dict(item.get("tags") or {}),
-            version="V1",
+            version=VERSION,
             subnet_ids=[],
             security_group_ids=[],
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from provisioner.aws import clients
+from provisioner.aws import apigateway, clients
 from provisioner.aws.apigateway import VpcLink
 from provisioner.aws.clients import aws_errors
 
@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
 
 VERSION = "V2"
+
+# What an INACTIVE VPC link V2 means, and what to do (API Gateway Developer Guide, "Set up VPC
+# links V2 in API Gateway").
+INACTIVE_HELP = (
+    "no traffic crossed it for 60 days, so API Gateway deleted its network interfaces; it "
+    "re-creates them, in a few minutes, when requests through it resume. Send traffic through "
+    "an API that uses it (its status becomes PENDING, then AVAILABLE), or name the load "
+    "balancer with targetArn to get a link in service"
+)
 
 
 def _client(in_turn: bool) -> ApiGatewayV2Client:
@@ -65,6 +74,16 @@ def get_vpc_link(vpc_link_id: str) -> VpcLink | None:
     return clients.if_found(
         lambda: _link(clients.apigatewayv2().get_vpc_link(VpcLinkId=vpc_link_id))
     )
+
+
+def find_link(vpc_link_id: str, version: str | None = None) -> VpcLink | None:
+    """The V1 or V2 link with this id (``version``: the API to ask, when it is known; else
+    API Gateway's V1 links are asked first)."""
+    if version != VERSION:
+        link = apigateway.get_vpc_link(vpc_link_id)
+        if link is not None or version == apigateway.VERSION:
+            return link
+    return get_vpc_link(vpc_link_id)
 
 
 def create_vpc_link(

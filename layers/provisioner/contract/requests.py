@@ -1,6 +1,7 @@
-"""The request contract (README, "The request contract"): what a requester may put in the
+"""The request contract (README, "The request contract"): the fields a requester may put in the
 ``detail`` of each kind of event, and the rules each field follows. Every rule a field breaks
-is reported with the field's documented name.
+is reported with the field's documented name. The ``detail`` models that put them together
+are ``contract.details``' (only the functions that read a request event import them).
 """
 
 import re
@@ -171,6 +172,11 @@ TicketId = Annotated[
 RequestedBy = Annotated[
     str, StringConstraints(min_length=1, max_length=256), AfterValidator(_printable)
 ]
+ApiName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=r"\S"),
+    AfterValidator(_printable),
+]
 
 
 # The EventBridge source of the requests the ticket intake puts on the bus. Only its events
@@ -222,76 +228,3 @@ class TicketRef(WireModel):
         if pattern and not re.fullmatch(pattern, key):
             raise ValueError(f"must match {pattern} for a {system.value} ticket")
         return key
-
-
-class RequesterFields(WireModel):
-    """What every request type's ``detail`` may carry to identify and attribute it.
-
-    The request contract's models accept exactly the documented camelCase names: no
-    snake_case alias of a field is honoured (it is an unknown field, and refused)."""
-
-    model_config = ConfigDict(validate_by_name=False, validate_by_alias=True)
-
-    request_id: RequestId | None = None
-    ticket_id: TicketId | None = None
-    requested_by: RequestedBy | None = None
-    ticket: TicketRef | None = None
-
-
-class RequestDetail(RequesterFields):
-    """``detail`` of a ``PrivateApiRequested`` event, as the requester sends it."""
-
-    api_name: Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=128, pattern=r"\S"),
-        AfterValidator(_printable),
-    ]
-    stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
-    endpoint_type: EndpointType = EndpointType.REGIONAL
-    nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
-    vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
-    endpoint_url: EndpointUrl | None = None
-    http_method: HttpMethod = "GET"
-    # Strict: JSON true is not a timeout of 1 s, nor the string "false" a boolean.
-    proxy_all_paths: bool = Field(default=False, strict=True)
-    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
-    tags: Tags = Field(default_factory=dict)
-    # Secure by default (README, "Who may call the API"): which fields go with which
-    # authorization and endpoint type is checked in domain.validation, with every other rule.
-    authorization: Authorization = Authorization.AWS_IAM
-    cognito_user_pool_arns: list[UserPoolArn] | None = Field(
-        default=None, min_length=1, max_length=5
-    )
-    authorizer_function_arn: LambdaFunctionArn | None = None
-    vpc_endpoint_ids: list[VpcEndpointId] | None = Field(default=None, min_length=1, max_length=10)
-    # VPC links V2 (issue 13): any ALB or NLB, a link version, the link's network.
-    target_arn: LoadBalancerArn | None = None
-    vpc_link_version: VpcLinkVersion | None = None
-    subnet_ids: SubnetIds | None = None
-    security_group_ids: SecurityGroupIds | None = None
-
-
-class TeardownDetail(RequesterFields):
-    """``detail`` of a ``PrivateApiDeletionRequested`` event."""
-
-    target_request_id: RequestId | None = None
-    rest_api_id: RestApiId | None = None
-    keep_vpc_link: bool = Field(default=False, strict=True)
-
-
-class RelinkDetail(RequesterFields):
-    """``detail`` of a ``PrivateApiRelinkRequested`` event."""
-
-    target_request_id: RequestId | None = None
-    rest_api_id: RestApiId | None = None
-    stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
-    vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
-    nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
-    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
-    delete_old_link: bool = Field(default=False, strict=True)
-    tags: Tags = Field(default_factory=dict)
-    # VPC links V2 (issue 13), as in RequestDetail.
-    target_arn: LoadBalancerArn | None = None
-    vpc_link_version: VpcLinkVersion | None = None
-    subnet_ids: SubnetIds | None = None
-    security_group_ids: SecurityGroupIds | None = None

@@ -15,21 +15,24 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from provisioner.aws import announce as announcements
 from provisioner.contract import errors
-from provisioner.contract.payloads import ValidateTask, WorkflowKind
+from provisioner.contract.payloads import RequestRef, ValidateTask, WorkflowKind
 from provisioner.contract.progress import FINAL_STATUSES, Status, outcome_detail_type, progress
-from provisioner.domain.validation import request_ref_from_event
 from provisioner.runtime.observability import logger, metrics
 from provisioner.runtime.settings import Settings
 from provisioner.storage.requests import body_hash
 
 
 def validated[Request](
-    kind: WorkflowKind, task: ValidateTask, settings: Settings, validate: Callable[[], Request]
+    kind: WorkflowKind,
+    ref: RequestRef,
+    task: ValidateTask,
+    settings: Settings,
+    validate: Callable[[], Request],
 ) -> Request:
-    """Validate the request. A redelivery that no longer validates (its first delivery
-    deleted the API, or the NLB is gone since) ends as a duplicate, not as a rejection of a
-    request that succeeded."""
-    ref = request_ref_from_event(task.event)
+    """Validate the request ``ref`` names (read from the event, even a broken one:
+    ``contract.events.request_ref_from_event``). A redelivery that no longer validates (its
+    first delivery deleted the API, or the NLB is gone since) ends as a duplicate, not as a
+    rejection of a request that succeeded."""
     try:
         return validate()
     except errors.InvalidRequest:

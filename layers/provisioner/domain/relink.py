@@ -16,91 +16,17 @@ again with both, which then only deletes the old link.
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from provisioner.aws import apigateway
+from provisioner.aws import apigatewayv2
 from provisioner.contract import errors
-from provisioner.contract.errors import FieldError
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    RelinkRequest,
-    StageSwitched,
-    VpcLinkState,
-)
+from provisioner.contract.payloads import ApiGatewayTurn, VpcLinkState
+from provisioner.contract.payloads.relink import RelinkRequest, StageSwitched
 from provisioner.contract.progress import Status
-from provisioner.contract.requests import (
-    REQUEST_ID_PATTERN,
-    REQUEST_ID_TAG,
-    REST_API_ID_PATTERN,
-    STAGE_NAME_PATTERN,
-    RelinkDetail,
-    VpcLinkVersion,
-)
+from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import pacing, vpc_links
 from provisioner.domain.rest_apis import integration_target, move_stage_to_link, point_stage_at_link
-from provisioner.domain.teardown import find_managed_api
-from provisioner.domain.validation import (
-    TARGET_FIELDS,
-    find_link,
-    parse_detail,
-    resolve_target,
-    target_exposure,
-)
 from provisioner.runtime.settings import Settings
-
-
-def validate_relink(
-    event: dict[str, Any], *, account: str, region: str, settings: Settings
-) -> RelinkRequest:
-    parsed = parse_detail(
-        event,
-        RelinkDetail,
-        one_of=(("targetRequestId", "restApiId"), TARGET_FIELDS),
-    )
-    api, found = find_managed_api(
-        parsed.well_formed("targetRequestId", REQUEST_ID_PATTERN),
-        parsed.well_formed("restApiId", REST_API_ID_PATTERN),
-        settings=settings,
-    )
-    stage = None
-    stage_name = parsed.well_formed("stageName", STAGE_NAME_PATTERN)
-    if api is not None and (stage_name or parsed.raw.get("stageName") is None):
-        stage, problems = _stage_of(api.id, stage_name)
-        found += problems
-    target, problems = resolve_target(parsed, account=account, region=region, settings=settings)
-    found += problems
-    detail = parsed.answer(found, target_exposure(parsed, target, found, settings))
-    assert api is not None and stage is not None  # else a problem was found
-    return RelinkRequest(
-        **parsed.reference(detail),
-        api_name=api.name,
-        rest_api_id=api.id,
-        stage_name=stage["stageName"],
-        old_vpc_link_id=stage.get("variables", {}).get("vpcLinkId"),
-        provisioned_by=api.tags.get(REQUEST_ID_TAG),
-        nlb_arn=detail.nlb_arn or detail.target_arn,
-        vpc_link_id=detail.vpc_link_id,
-        timeout_seconds=detail.timeout_seconds or settings.link_timeout_seconds,
-        delete_old_link=detail.delete_old_link,
-        tags=detail.tags,
-        vpc_link_version=target.version if target else VpcLinkVersion.V1,
-        subnet_ids=target.subnet_ids if target else None,
-        security_group_ids=target.security_group_ids if target else None,
-    )
-
-
-def _stage_of(
-    rest_api_id: str, stage_name: str | None
-) -> tuple[dict[str, Any] | None, list[FieldError]]:
-    stages = apigateway.stages(rest_api_id)
-    if stage_name is None and len(stages) == 1:
-        return stages[0], []
-    for stage in stages:
-        if stage["stageName"] == stage_name:
-            return stage, []
-    names = ", ".join(sorted(s["stageName"] for s in stages)) or "none"
-    rule = "required: the API has several stages" if stage_name is None else "no such stage"
-    return None, [FieldError("detail.stageName", f"{rule} (stages: {names})")]
 
 
 class Relinked(NamedTuple):
@@ -153,7 +79,7 @@ def _switch_stage(request: RelinkRequest, link: VpcLinkState, settings: Settings
 def _switch(request: RelinkRequest, link: VpcLinkState) -> str | None:
     """Point the stage at the link: by its variable alone from V1 to V1, else by a new
     deployment whose integrations name the new link's target. Says what was redeployed."""
-    old = find_link(request.old_vpc_link_id) if request.old_vpc_link_id else None
+    old = apigatewayv2.find_link(request.old_vpc_link_id) if request.old_vpc_link_id else None
     old_version = old.version if old is not None else None
     if link.vpc_link_version is VpcLinkVersion.V1 and old_version == VpcLinkVersion.V1.value:
         point_stage_at_link(request.rest_api_id, request.stage_name, link)

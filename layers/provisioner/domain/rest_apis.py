@@ -14,20 +14,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provisioner.aws import apigateway
+from provisioner.aws import apigateway, apigatewayv2
 from provisioner.contract.errors import ProvisionerError, StageNotSafe
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    ApiState,
-    DeploymentState,
-    ProvisionRequest,
-    VpcLinkState,
-)
+from provisioner.contract.payloads import ApiGatewayTurn, VpcLinkState
+from provisioner.contract.payloads.provisioning import ApiState, DeploymentState, ProvisionRequest
 from provisioner.contract.progress import invoke_url
 from provisioner.contract.requests import Authorization, EndpointType, VpcLinkVersion
 from provisioner.domain import pacing
 from provisioner.domain.ownership import created_by, ownership_tags
-from provisioner.domain.validation import find_link
 from provisioner.runtime.settings import Settings
 
 STAGE_VARIABLE = "vpcLinkId"
@@ -303,7 +297,7 @@ def check_stage_points_at(rest_api_id: str, stage_name: str, link: VpcLinkState)
 
 
 def _require_available(link: VpcLinkState) -> None:
-    current = find_link(link.vpc_link_id, link.vpc_link_version.value)
+    current = apigatewayv2.find_link(link.vpc_link_id, link.vpc_link_version.value)
     if current is None or current.status != "AVAILABLE":
         state = "missing" if current is None else current.status
         raise StageNotSafe(f"VpcLink {link.vpc_link_id} is {state}; no stage may point at it")

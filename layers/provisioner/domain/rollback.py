@@ -26,20 +26,13 @@ from pydantic import ValidationError
 
 from provisioner.aws import apigateway
 from provisioner.contract import errors
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    AwsError,
-    FailedState,
-    RequestRef,
-    RollbackTask,
-    RolledBack,
-    WorkflowKind,
-)
+from provisioner.contract.events import request_ref_from_event
+from provisioner.contract.payloads import ApiGatewayTurn, AwsError, RequestRef, WorkflowKind
+from provisioner.contract.payloads.rollback import FailedState, RollbackTask, RolledBack
 from provisioner.contract.progress import Status, timestamp
 from provisioner.contract.requests import TicketRef
 from provisioner.domain import pacing, vpc_links
 from provisioner.domain.ownership import created_by
-from provisioner.domain.validation import request_ref_from_event
 from provisioner.runtime.observability import logger
 from provisioner.runtime.settings import Settings
 
@@ -202,7 +195,7 @@ def rollback_request(
 
 
 def _who_to_answer(state: FailedState) -> RequestRef:
-    """A validate task failed: its error names the request (see ``tasks.common.answering``);
+    """A validate task failed: its error names the request (see ``tasks.validate.answering``);
     an error that does not (the function timed out) leaves the event id, the default."""
     details = _json_object(_lambda_error_message(state.the_error.Cause or "")) or {}
     named = details.get("request")

@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from provisioner.aws import executions
-from provisioner.contract.payloads import AwsError, FailedState, RollbackTask, WorkflowKind
+from provisioner.contract.payloads import AwsError, WorkflowKind
+from provisioner.contract.payloads.rollback import FailedState, RollbackTask
 from provisioner.domain.rollback import STOPPED_PAUSE_SECONDS, RollbackReport, rollback_request
 from provisioner.runtime.settings import Settings
 

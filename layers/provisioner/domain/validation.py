@@ -1,14 +1,17 @@
-"""validate_request: the edge of the system. Every field error is found and listed at once.
+"""The edge of the system: each request is validated here (``validate_request``,
+``validate_teardown``, ``validate_relink``), every field error found and listed at once.
 
-Shape errors come from the Pydantic model; the rest needs AWS: the load balancer must exist
-and live in this account and region (the tutorial: the load balancer and the API must be owned
-by the same account); ``nlbArn`` names a ``network`` one, ``targetArn`` a network or an
-``application`` one; a named ``vpcLinkId`` must exist and be usable. Then the link: its version
-(V2 for an ALB, which V1 cannot serve; for an NLB the stack's ``DefaultNlbVpcLinkVersion``,
-V1 unless the operator chose V2) and, for V2, its subnets and security groups (the load
-balancer's unless the request names others; they must exist, in the load balancer's VPC).
-Last, once the load balancer is otherwise fine, its owner's consent to its exposure (the tag
-``private-api:expose=true``): when only that is missing, ``ExposureNotAllowed``.
+Shape errors come from the request contract's model (``contract.events.parse_detail``); the rest
+needs AWS. A provisioning's load balancer must exist and live in this account and region (the
+tutorial: the load balancer and the API must be owned by the same account); ``nlbArn`` names a
+``network`` one, ``targetArn`` a network or an ``application`` one; a named ``vpcLinkId`` must
+exist and be usable. Then the link: its version (V2 for an ALB, which V1 cannot serve; for an NLB
+the stack's ``DefaultNlbVpcLinkVersion``, V1 unless the operator chose V2) and, for V2, its
+subnets and security groups (the load balancer's unless the request names others; they must
+exist, in the load balancer's VPC). Last, once the load balancer is otherwise fine, its owner's
+consent to its exposure (the tag ``private-api:expose=true``): when only that is missing,
+``ExposureNotAllowed``. A teardown or a relink names an API this stack created (any other is
+refused); a relink's new link is checked as a provisioning's.
 """
 
 from __future__ import annotations
@@ -16,174 +19,34 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
-
 from provisioner.aws import apigateway, apigatewayv2, ec2, elbv2
-from provisioner.contract.errors import ExposureNotAllowed, FieldError, InvalidRequest
-from provisioner.contract.payloads import ProvisionRequest, RequestRef
+from provisioner.contract.details import RelinkDetail, RequestDetail, TeardownDetail
+from provisioner.contract.errors import FieldError, InvalidRequest
+from provisioner.contract.events import ParsedDetail, parse_detail
+from provisioner.contract.payloads.provisioning import ProvisionRequest
+from provisioner.contract.payloads.relink import RelinkRequest
+from provisioner.contract.payloads.teardown import TeardownRequest
 from provisioner.contract.requests import (
     EXPOSE_TAG,
     EXPOSE_TAG_VALUE,
     LOAD_BALANCER_ARN_PATTERN,
+    MANAGED_BY_TAG,
     NLB_ARN_PATTERN,
     REQUEST_ID_PATTERN,
-    TICKET_INTAKE_SOURCE,
+    REQUEST_ID_TAG,
+    REST_API_ID_PATTERN,
+    STAGE_NAME_PATTERN,
     VPC_LINK_ID_PATTERN,
-    RequestDetail,
-    RequestedBy,
     SecurityGroupIds,
     SubnetIds,
-    TicketId,
-    TicketRef,
     VpcLinkVersion,
 )
 from provisioner.domain import security
+from provisioner.domain.ownership import managed_here
+from provisioner.domain.rest_apis import api_created_by
 from provisioner.runtime.settings import Settings
 
 _USABLE_NLB_STATES = frozenset({"active", "provisioning", "active_impaired"})
-
-
-def request_ref_from_event(event: dict[str, Any]) -> RequestRef:
-    """Who to answer, even for an event too broken to validate: the ``requestId`` when it is
-    well formed, else the EventBridge event id (the documented default); ``ticketId`` and
-    ``requestedBy`` only when they are valid (they go into message attributes)."""
-    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
-    assert isinstance(detail, dict)
-    requested = detail.get("requestId")
-    request_id = (
-        requested
-        if isinstance(requested, str) and re.fullmatch(REQUEST_ID_PATTERN, requested)
-        else str(event.get("id") or "unknown")[:128]
-    )
-    return RequestRef(
-        request_id=request_id,
-        ticket_id=_valid(TicketId, detail.get("ticketId")),
-        requested_by=_valid(RequestedBy, detail.get("requestedBy")),
-        ticket=_valid_ticket(detail.get("ticket"))
-        if event.get("source") == TICKET_INTAKE_SOURCE
-        else None,
-    )
-
-
-def _valid_ticket(value: Any) -> TicketRef | None:
-    try:
-        return TicketRef.model_validate(value) if isinstance(value, dict) else None
-    except ValidationError:
-        return None
-
-
-def _valid(kind: Any, value: Any) -> str | None:
-    try:
-        return str(TypeAdapter(kind).validate_python(value, strict=True))
-    except ValidationError:
-        return None
-
-
-class ParsedDetail[DetailModel: BaseModel](NamedTuple):
-    """An event's ``detail`` as far as its shape goes: the model when every field is right,
-    and every shape problem; :meth:`well_formed` gives a field that is right by itself, so the
-    checks that need AWS still run and every problem is reported at once."""
-
-    event_id: str
-    raw: dict[str, Any]
-    detail: DetailModel | None
-    problems: list[FieldError]
-
-    def well_formed(self, name: str, pattern: str) -> str | None:
-        value = self.raw.get(name)
-        flagged = {problem.field for problem in self.problems}
-        if f"detail.{name}" in flagged or not isinstance(value, str):
-            return None
-        return value if re.fullmatch(pattern, value) else None
-
-    def flagged(self, name: str) -> bool:
-        """Whether the shape check found ``name`` (or an item of it) wrong."""
-        field_name = f"detail.{name}"
-        return any(
-            problem.field == field_name or problem.field.startswith(field_name + ".")
-            for problem in self.problems
-        )
-
-    def well_formed_as(self, name: str, kind: Any) -> Any:
-        """The field as ``kind`` (an annotated type of the contract) when it is given and
-        right by itself, else None."""
-        value = self.raw.get(name)
-        if value is None or self.flagged(name):
-            return None
-        try:
-            return TypeAdapter(kind).validate_python(value)
-        except ValidationError:
-            return None
-
-    def given(self, name: str) -> bool:
-        return self.raw.get(name) is not None
-
-    def reference(self, detail: Any) -> dict[str, Any]:
-        """The fields every request has (``RequestRef``'s) from its valid detail: its id (the
-        event's when it names none), ticket and requester."""
-        return {
-            "request_id": detail.request_id or self.event_id,
-            "ticket_id": detail.ticket_id,
-            "requested_by": detail.requested_by,
-            "ticket": detail.ticket,
-        }
-
-    def answer(
-        self, found: list[FieldError], exposure: list[FieldError] | None = None
-    ) -> DetailModel:
-        """The detail, or ``InvalidRequest`` listing the shape problems, ``found`` and
-        ``exposure``; ``ExposureNotAllowed`` when a missing consent is all that is wrong."""
-        problems = self.problems + found
-        if problems or self.detail is None:
-            listed = problems + (exposure or [])
-            raise InvalidRequest.of(listed or [FieldError("detail", "is not a valid request")])
-        if exposure:
-            raise ExposureNotAllowed.of(exposure)
-        return self.detail
-
-
-def parse_detail[DetailModel: BaseModel](
-    event: dict[str, Any],
-    model: type[DetailModel],
-    *,
-    one_of: tuple[tuple[str, ...], ...] = (),
-) -> ParsedDetail[DetailModel]:
-    """The event's ``detail`` as ``model`` and every field error. Each group in ``one_of``
-    names fields of which exactly one must be given."""
-    # Imported here: only the functions that read EventBridge events pay for the Parser's
-    # models at cold start.
-    from aws_lambda_powertools.utilities.parser import parse
-    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-
-    event_id = str(event.get("id") or "")
-    raw = event.get("detail")
-    if not isinstance(raw, dict):
-        return ParsedDetail(event_id, {}, None, [FieldError("detail", "must be a JSON object")])
-    try:
-        event_id = parse(event=event, model=EventBridgeModel).id
-    except ValidationError as error:
-        return ParsedDetail(event_id, raw, None, _field_errors(error, prefix=""))
-    problems = [problem for group in one_of for problem in _exactly_one(raw, group)]
-    if "ticket" in raw and event.get("source") != TICKET_INTAKE_SOURCE:
-        problems.append(
-            FieldError("detail.ticket", f"set only by the ticket intake ({TICKET_INTAKE_SOURCE})")
-        )
-    try:
-        detail = model.model_validate(raw)
-    except ValidationError as error:
-        return ParsedDetail(event_id, raw, None, _field_errors(error, prefix="detail.") + problems)
-    return ParsedDetail(event_id, raw, None if problems else detail, problems)
-
-
-def _exactly_one(detail: dict[str, Any], group: tuple[str, ...]) -> list[FieldError]:
-    """Checked beside the model, so it is reported together with every other field error."""
-    given = [name for name in group if detail.get(name) is not None]
-    if len(given) == 1:
-        return []
-    first, *others = group
-    if not given:
-        return [FieldError(f"detail.{first}", f"required unless {' or '.join(others)} is given")]
-    return [FieldError(f"detail.{given[1]}", f"give only one of {', '.join(group)}")]
 
 
 # The fields that name what a request's link reaches: exactly one of them.
@@ -257,7 +120,7 @@ def resolve_target(
     requested = parsed.well_formed_as("vpcLinkVersion", VpcLinkVersion)
     problems: list[FieldError] = []
     if vpc_link_id := parsed.well_formed("vpcLinkId", VPC_LINK_ID_PATTERN):
-        link = find_link(vpc_link_id)
+        link = apigatewayv2.find_link(vpc_link_id)
         problems += link_problems(vpc_link_id, link)
         problems += _named_link_problems(parsed, link, requested)
         if link is not None and link.target_arns:  # a V1 link: its NLB and its version
@@ -417,28 +280,6 @@ def _load_balancer(
     )
 
 
-def find_link(vpc_link_id: str, version: str | None = None) -> apigateway.VpcLink | None:
-    """The V1 or V2 link with this id (``version``: the API to ask, when it is known)."""
-    if version != VpcLinkVersion.V2.value:
-        link = apigateway.get_vpc_link(vpc_link_id)
-        if link is not None or version == VpcLinkVersion.V1.value:
-            return link
-    return apigatewayv2.get_vpc_link(vpc_link_id)
-
-
-def _field_errors(error: ValidationError, *, prefix: str) -> list[FieldError]:
-    found = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"])
-        rule = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            rule = "unknown field (check its spelling against the request contract)"
-        elif item["type"] == "string_pattern_mismatch":
-            rule = f"must match {item.get('ctx', {}).get('pattern', 'the documented pattern')}"
-        found.append(FieldError(field=f"{prefix}{location}".rstrip("."), rule=rule))
-    return found
-
-
 def _ownership_problems(
     arn: str, field_name: str, *, account: str, region: str
 ) -> list[FieldError]:
@@ -483,9 +324,8 @@ def link_problems(vpc_link_id: str, link: apigateway.VpcLink | None) -> list[Fie
     if link is None:
         return [FieldError("detail.vpcLinkId", f"no VpcLink {vpc_link_id} exists")]
     if link.status == "INACTIVE":
-        return [
-            FieldError("detail.vpcLinkId", f"VpcLink {vpc_link_id} is INACTIVE: {INACTIVE_HELP}")
-        ]
+        rule = f"VpcLink {vpc_link_id} is INACTIVE: {apigatewayv2.INACTIVE_HELP}"
+        return [FieldError("detail.vpcLinkId", rule)]
     if link.status not in apigateway.LINK_STATUSES_IN_SERVICE:
         return [FieldError("detail.vpcLinkId", f"VpcLink {vpc_link_id} is {link.status}")]
     return []
@@ -528,11 +368,112 @@ def target_exposure(
     return exposure_problems(target.load_balancer, field, settings)
 
 
-# What an INACTIVE VPC link V2 means, and what to do (API Gateway Developer Guide, "Set up VPC
-# links V2 in API Gateway").
-INACTIVE_HELP = (
-    "no traffic crossed it for 60 days, so API Gateway deleted its network interfaces; it "
-    "re-creates them, in a few minutes, when requests through it resume. Send traffic through "
-    "an API that uses it (its status becomes PENDING, then AVAILABLE), or name the load "
-    "balancer with targetArn to get a link in service"
-)
+# --- teardown --------------------------------------------------------------------------------
+def validate_teardown(event: dict[str, Any], *, settings: Settings) -> TeardownRequest:
+    parsed = parse_detail(event, TeardownDetail, one_of=(("targetRequestId", "restApiId"),))
+    api, found = find_managed_api(
+        parsed.well_formed("targetRequestId", REQUEST_ID_PATTERN),
+        parsed.well_formed("restApiId", REST_API_ID_PATTERN),
+        settings=settings,
+    )
+    detail = parsed.answer(found)
+    assert api is not None  # one of the two is given and well formed, and found nothing wrong
+    return TeardownRequest(
+        **parsed.reference(detail),
+        rest_api_id=api.id,
+        api_name=api.name,
+        created_by_request=api.tags.get(REQUEST_ID_TAG),
+        vpc_link_ids=stage_links(api.id),
+        keep_vpc_link=detail.keep_vpc_link,
+    )
+
+
+def find_managed_api(
+    target_request_id: str | None, rest_api_id: str | None, *, settings: Settings
+) -> tuple[apigateway.RestApi | None, list[FieldError]]:
+    """The API a teardown or relink is about (by whichever of the two is given), refusing any
+    we did not create; or what is wrong. Neither given: nothing to look up, nothing to say
+    (the shape check has said it)."""
+    if target_request_id:
+        created = api_created_by(target_request_id, settings)
+        if created is None:
+            problem = f"no API created by request {target_request_id}"
+            return None, [FieldError("detail.targetRequestId", problem)]
+        return created, []
+    if not rest_api_id:
+        return None, []
+    found = apigateway.get_rest_api(rest_api_id)
+    if found is None:
+        return None, [FieldError("detail.restApiId", f"no REST API {rest_api_id}")]
+    if not managed_here(found.tags, settings):
+        rule = (
+            f"REST API {rest_api_id} is not tagged {MANAGED_BY_TAG}={settings.stack_name}:"
+            " this control plane only changes what it created; nothing was touched"
+        )
+        return None, [FieldError("detail.restApiId", rule)]
+    return found, []
+
+
+def stage_links(rest_api_id: str) -> list[str]:
+    """The VpcLinks the API's stages point at (their ``vpcLinkId`` variables)."""
+    found = []
+    for stage in apigateway.stages(rest_api_id):
+        link_id = stage.get("variables", {}).get("vpcLinkId")
+        if link_id and link_id not in found:
+            found.append(link_id)
+    return found
+
+
+# --- relink ----------------------------------------------------------------------------------
+def validate_relink(
+    event: dict[str, Any], *, account: str, region: str, settings: Settings
+) -> RelinkRequest:
+    parsed = parse_detail(
+        event,
+        RelinkDetail,
+        one_of=(("targetRequestId", "restApiId"), TARGET_FIELDS),
+    )
+    api, found = find_managed_api(
+        parsed.well_formed("targetRequestId", REQUEST_ID_PATTERN),
+        parsed.well_formed("restApiId", REST_API_ID_PATTERN),
+        settings=settings,
+    )
+    stage = None
+    stage_name = parsed.well_formed("stageName", STAGE_NAME_PATTERN)
+    if api is not None and (stage_name or parsed.raw.get("stageName") is None):
+        stage, problems = _stage_of(api.id, stage_name)
+        found += problems
+    target, problems = resolve_target(parsed, account=account, region=region, settings=settings)
+    found += problems
+    detail = parsed.answer(found, target_exposure(parsed, target, found, settings))
+    assert api is not None and stage is not None  # else a problem was found
+    return RelinkRequest(
+        **parsed.reference(detail),
+        api_name=api.name,
+        rest_api_id=api.id,
+        stage_name=stage["stageName"],
+        old_vpc_link_id=stage.get("variables", {}).get("vpcLinkId"),
+        provisioned_by=api.tags.get(REQUEST_ID_TAG),
+        nlb_arn=detail.nlb_arn or detail.target_arn,
+        vpc_link_id=detail.vpc_link_id,
+        timeout_seconds=detail.timeout_seconds or settings.link_timeout_seconds,
+        delete_old_link=detail.delete_old_link,
+        tags=detail.tags,
+        vpc_link_version=target.version if target else VpcLinkVersion.V1,
+        subnet_ids=target.subnet_ids if target else None,
+        security_group_ids=target.security_group_ids if target else None,
+    )
+
+
+def _stage_of(
+    rest_api_id: str, stage_name: str | None
+) -> tuple[dict[str, Any] | None, list[FieldError]]:
+    stages = apigateway.stages(rest_api_id)
+    if stage_name is None and len(stages) == 1:
+        return stages[0], []
+    for stage in stages:
+        if stage["stageName"] == stage_name:
+            return stage, []
+    names = ", ".join(sorted(s["stageName"] for s in stages)) or "none"
+    rule = "required: the API has several stages" if stage_name is None else "no such stage"
+    return None, [FieldError("detail.stageName", f"{rule} (stages: {names})")]

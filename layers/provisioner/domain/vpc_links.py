@@ -70,7 +70,6 @@ from provisioner.contract.payloads import ApiGatewayTurn, LinkRelease, LinkReque
 from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import pacing
 from provisioner.domain.ownership import created_by, managed_here, ownership_tags
-from provisioner.domain.validation import INACTIVE_HELP, find_link
 from provisioner.runtime.settings import Settings
 from provisioner.storage.keys import LinkKey
 
@@ -132,7 +131,7 @@ class WantedLink(NamedTuple):
         )
 
     def get(self, vpc_link_id: str) -> apigateway.VpcLink | None:
-        return find_link(vpc_link_id, self.version.value)
+        return apigatewayv2.find_link(vpc_link_id, self.version.value)
 
     def create(
         self, request: LinkRequest, settings: Settings, turns: pacing.Turns
@@ -176,7 +175,7 @@ def ensure_vpc_link(
     waited = turn.waited_seconds if turn is not None else 0.0
     deadline = _parse_time(started_at) + timedelta(seconds=request.timeout_seconds + waited)
     if request.vpc_link_id:
-        named = find_link(request.vpc_link_id)
+        named = apigatewayv2.find_link(request.vpc_link_id)
         if named is None:
             raise VpcLinkFailed(f"VpcLink {request.vpc_link_id} no longer exists")
         return _state(named, created=False, deadline=deadline, settings=settings)
@@ -260,7 +259,7 @@ def release_link(
     (``Requests.link_users``). ``ignoring``: the requests on whose behalf the link is let go.
     AWS's own refusal (an integration naming the link) is honoured too.
     """
-    link = find_link(vpc_link_id)
+    link = apigatewayv2.find_link(vpc_link_id)
     if link is None:
         return LinkRelease(vpc_link_id=vpc_link_id, state="DELETED", reason="deleted")
     if link.status == "DELETING":
@@ -332,13 +331,13 @@ def _inactive_note(inactive: list[apigateway.VpcLink]) -> str | None:
     ids = ", ".join(link.id for link in inactive)
     return (
         f"VpcLink {ids} in the same subnets and security groups is INACTIVE, so it was not "
-        f"reused ({INACTIVE_HELP}; delete it if nothing needs it)"
+        f"reused ({apigatewayv2.INACTIVE_HELP}; delete it if nothing needs it)"
     )
 
 
 def check_vpc_link(link: VpcLinkState, *, settings: Settings) -> VpcLinkState:
     """The link's status now. FAILED, INACTIVE and a passed deadline are errors with a remedy."""
-    current = find_link(link.vpc_link_id, link.vpc_link_version.value)
+    current = apigatewayv2.find_link(link.vpc_link_id, link.vpc_link_version.value)
     if current is None:
         raise VpcLinkFailed(f"VpcLink {link.vpc_link_id} was deleted while we waited for it")
     if current.status == "FAILED":
@@ -348,9 +347,8 @@ def check_vpc_link(link: VpcLinkState, *, settings: Settings) -> VpcLinkState:
             remedy=remedy,
         )
     if current.status == "INACTIVE":
-        raise VpcLinkInactive(
-            f"VpcLink {link.vpc_link_id} is INACTIVE: {current.status_message or INACTIVE_HELP}"
-        )
+        why = current.status_message or apigatewayv2.INACTIVE_HELP
+        raise VpcLinkInactive(f"VpcLink {link.vpc_link_id} is INACTIVE: {why}")
     if current.status not in apigateway.LINK_STATUSES_IN_SERVICE:
         raise VpcLinkFailed(f"VpcLink {link.vpc_link_id} is {current.status}")
     deadline = _parse_time(link.deadline)

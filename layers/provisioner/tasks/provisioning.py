@@ -7,44 +7,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from provisioner.aws import apigateway
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    CreateApiTask,
-    DeployApiTask,
-    ProvisionRequest,
-    ValidateTask,
-    WorkflowKind,
-)
+from provisioner.contract.payloads import ApiGatewayTurn, WorkflowKind
+from provisioner.contract.payloads.provisioning import CreateApiTask, DeployApiTask
 from provisioner.contract.progress import Status, progress
 from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import milestones, rest_apis
-from provisioner.domain.validation import validate_request
 from provisioner.runtime.observability import bind_request, metrics
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
-
-
-def validate(task: ValidateTask, settings: Settings) -> dict[str, Any]:
-    return common.admit(
-        WorkflowKind.PROVISION,
-        task,
-        settings,
-        lambda: validate_request(
-            task.event, account=settings.account, region=settings.region, settings=settings
-        ),
-        _accepted,
-    )
-
-
-def _accepted(request: ProvisionRequest) -> str:
-    target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
-    if request.vpc_link_version is VpcLinkVersion.V2:
-        target = f"{target} through a VPC link V2"
-    return (
-        f"Request accepted: {request.endpoint_type.value} API '{request.api_name}', "
-        f"stage '{request.stage_name}', private integration to {target}, "
-        f"authorization {request.authorization.value}."
-    )
 
 
 def create_api(task: CreateApiTask, settings: Settings) -> dict[str, Any]:

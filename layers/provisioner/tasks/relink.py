@@ -4,35 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.contract.payloads import RelinkRequest, RelinkTask, ValidateTask, WorkflowKind
+from provisioner.contract.payloads import WorkflowKind
+from provisioner.contract.payloads.relink import RelinkTask
 from provisioner.contract.progress import Status, progress
-from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import milestones, relink
 from provisioner.runtime.observability import bind_request
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
-
-
-def validate_relink(task: ValidateTask, settings: Settings) -> dict[str, Any]:
-    return common.admit(
-        WorkflowKind.RELINK,
-        task,
-        settings,
-        lambda: relink.validate_relink(
-            task.event, account=settings.account, region=settings.region, settings=settings
-        ),
-        _accepted,
-    )
-
-
-def _accepted(request: RelinkRequest) -> str:
-    target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
-    if not request.vpc_link_id and request.vpc_link_version is VpcLinkVersion.V2:
-        target = f"a VPC link V2 to {target}"
-    return (
-        f"Relink accepted: stage '{request.stage_name}' of API {request.rest_api_id} will move "
-        f"from VpcLink {request.old_vpc_link_id} to {target} once it is AVAILABLE."
-    )
 
 
 def relink_stage(task: RelinkTask, settings: Settings) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from provisioner.contract.payloads import RollbackTask, WorkflowKind
+from provisioner.contract.payloads import WorkflowKind
+from provisioner.contract.payloads.rollback import RollbackTask
 from provisioner.contract.progress import Status, outcome_detail_type, progress
 from provisioner.domain import milestones
 from provisioner.domain.rollback import RollbackReport, rollback_request

@@ -4,36 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.contract.payloads import (
-    ApiGatewayTurn,
-    TeardownRequest,
-    TeardownTask,
-    ValidateTask,
-    WorkflowKind,
-)
+from provisioner.contract.payloads import ApiGatewayTurn, WorkflowKind
+from provisioner.contract.payloads.teardown import TeardownTask
 from provisioner.contract.progress import Status, progress, timestamp
 from provisioner.domain import milestones, teardown
 from provisioner.runtime.observability import bind_request
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
-
-
-def validate_teardown(task: ValidateTask, settings: Settings) -> dict[str, Any]:
-    return common.admit(
-        WorkflowKind.TEARDOWN,
-        task,
-        settings,
-        lambda: teardown.validate_teardown(task.event, settings=settings),
-        _accepted,
-    )
-
-
-def _accepted(request: TeardownRequest) -> str:
-    links = ", ".join(request.vpc_link_ids) or "none"
-    return (
-        f"Teardown accepted: REST API {request.rest_api_id} ('{request.api_name}') will be "
-        f"deleted; VpcLinks it uses: {links}."
-    )
 
 
 def delete_api(task: TeardownTask, settings: Settings) -> dict[str, Any]:

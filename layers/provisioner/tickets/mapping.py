@@ -16,13 +16,13 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
-from provisioner.contract.requests import (
+from provisioner.contract.details import (
     RelinkDetail,
     RequestDetail,
     RequesterFields,
     TeardownDetail,
-    TicketSystem,
 )
+from provisioner.contract.requests import TicketSystem
 from provisioner.contract.wire import WireModel
 
 type RequestKind = Literal["provision", "teardown", "relink"]

@@ -1,6 +1,10 @@
 """What the workflow's tasks pass to each other through the state machine (the ASL's
 ``Parameters`` and ``ResultSelector``): validated requests with every default filled in, and
 the state of what was found or made. camelCase on the wire, like the request contract.
+
+Here: what the workflows share (the request reference, API Gateway turns, VPC links and the
+tasks that find them); each workflow's own are in the module named after it (``provisioning``,
+``teardown``, ``relink``, ``rollback``), so a function imports only its own workflow's models.
 """
 
 from datetime import datetime
@@ -9,13 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from provisioner.contract.requests import (
-    Authorization,
-    EndpointType,
-    HttpMethod,
-    TicketRef,
-    VpcLinkVersion,
-)
+from provisioner.contract.requests import TicketRef, VpcLinkVersion
 from provisioner.contract.wire import WireModel
 
 
@@ -43,32 +41,6 @@ class RequestRef(WireModel):
             requested_by=self.requested_by,
             ticket=self.ticket,
         )
-
-
-class ProvisionRequest(RequestRef):
-    """A validated request with every default filled in: what every later task works from.
-
-    ``nlb_arn`` is the target load balancer, named so since the first contract: a network one,
-    or (with a VPC link V2) an application one too."""
-
-    api_name: str
-    stage_name: str
-    endpoint_type: EndpointType
-    nlb_arn: str
-    vpc_link_id: str | None = None
-    endpoint_url: str
-    http_method: HttpMethod
-    proxy_all_paths: bool
-    timeout_seconds: int
-    tags: dict[str, str] = Field(default_factory=dict)
-    authorization: Authorization = Authorization.AWS_IAM
-    cognito_user_pool_arns: list[str] = Field(default_factory=list)
-    authorizer_function_arn: str | None = None
-    vpc_endpoint_ids: list[str] = Field(default_factory=list)
-    # VPC links V2 (issue 13): the link's version and, for V2, its network.
-    vpc_link_version: VpcLinkVersion = VpcLinkVersion.V1
-    subnet_ids: list[str] | None = None
-    security_group_ids: list[str] | None = None
 
 
 class LinkRequest(RequestRef):
@@ -103,18 +75,6 @@ class LinkRelease(WireModel):
     vpc_link_id: str
     state: Literal["DELETING", "DELETED", "KEPT"]
     reason: str
-
-
-class ApiState(WireModel):
-    rest_api_id: str
-    root_resource_id: str
-    created_by_this_request: bool
-
-
-class DeploymentState(WireModel):
-    deployment_id: str
-    stage_name: str
-    invoke_url: str
 
 
 class ApiGatewayTurn(WireModel):
@@ -195,110 +155,3 @@ class GetVpcLinkStatusTask(WireModel):
     model_config = ConfigDict(extra="ignore")
     request: LinkRequest
     link: VpcLinkState
-
-
-class CreateApiTask(PacedTask):
-    request: ProvisionRequest
-
-
-class DeployApiTask(PacedTask):
-    request: ProvisionRequest
-    link: VpcLinkState
-    api: ApiState
-
-
-class BranchFailure(BaseModel):
-    """What a Parallel branch that failed ends with (``{"failure": {Error, Cause}}``)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
-    failure: AwsError | None = None
-
-
-class FailedState(BaseModel):
-    """The workflow state at the moment something failed.
-
-    A validate task that failed leaves its error and the event id (the error names the request
-    to answer); a later failure leaves the validated ``request`` and the ``error``, or, after
-    the Parallel state, its ``branches``, one of which ended with its failure.
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
-    request: RequestRef | None = None
-    id: str | None = None
-    detail: Any = None
-    error: AwsError | None = None
-    branches: list[BranchFailure] = Field(default_factory=list)
-
-    @property
-    def the_error(self) -> AwsError:
-        """The error that ended the workflow: the state's, else the first failed branch's."""
-        failures = [branch.failure for branch in self.branches if branch.failure]
-        error = self.error or (failures[0] if failures else None)
-        return error or AwsError(Error="States.Runtime", Cause="the workflow lost its error")
-
-
-class RolledBack(WireModel):
-    """What a rollback has done so far, when it waits for a turn before going on (a paced
-    DeleteRestApi or DeleteVpcLink): what it deleted and kept is gone from AWS's listings by
-    the time it is called again, so it is told."""
-
-    deleted: list[str] = Field(default_factory=list)
-    kept: list[str] = Field(default_factory=list)
-    known: dict[str, str] = Field(default_factory=dict)  # restApiId, vpcLinkId
-
-
-class RollbackTask(PacedTask):
-    workflow: WorkflowKind
-    execution_arn: str
-    state: FailedState
-    rolled_back: RolledBack | None = None  # by its earlier calls, before a wait for a turn
-
-
-class TeardownRequest(RequestRef):
-    rest_api_id: str
-    api_name: str
-    created_by_request: str | None = None
-    vpc_link_ids: list[str]
-    keep_vpc_link: bool
-
-
-class TeardownTask(PacedTask):
-    request: TeardownRequest
-    # ReleaseVpcLinks: when the API was deleted; the links' deletion deadline counts from it
-    # (not from the execution's start: a wait for a DeleteRestApi turn must not eat it), and
-    # the release answers it moved on by its waits for DeleteVpcLink (V2) turns.
-    started_at: str = ""
-
-
-class RelinkRequest(RequestRef):
-    """Readable as a ``LinkRequest`` too: the link tasks of provisioning serve relink as is."""
-
-    api_name: str
-    rest_api_id: str
-    stage_name: str
-    old_vpc_link_id: str | None = None
-    provisioned_by: str | None = None  # the request that created the API, from its tag
-    nlb_arn: str | None = None
-    vpc_link_id: str | None = None
-    timeout_seconds: int
-    delete_old_link: bool
-    tags: dict[str, str] = Field(default_factory=dict)
-    # VPC links V2 (issue 13), as in ProvisionRequest (``nlb_arn``: the new target, ALB or NLB).
-    vpc_link_version: VpcLinkVersion = VpcLinkVersion.V1
-    subnet_ids: list[str] | None = None
-    security_group_ids: list[str] | None = None
-
-
-class StageSwitched(WireModel):
-    """The stage points at its new link: what the switch did, when the relink then waits for
-    a turn to delete the old link (a V2 link's DeleteVpcLink is paced) and is called again."""
-
-    redeployed: str | None = None  # the integrations redeployed for a change of link version
-
-
-class RelinkTask(PacedTask):
-    request: RelinkRequest
-    link: VpcLinkState
-    switched: StageSwitched | None = None  # by its earlier call, before a wait for a turn

@@ -1,0 +1,105 @@
+"""The three workflows' first task: validate the request event, claim the request in the ledger
+exactly once and tell its acceptance (statemachine/*.asl.json, ``Validate``). The other tasks
+never read a request event, so they import none of this."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+from provisioner.contract import errors
+from provisioner.contract.events import request_ref_from_event
+from provisioner.contract.payloads import RequestRef, ValidateTask, WorkflowKind
+from provisioner.contract.payloads.provisioning import ProvisionRequest
+from provisioner.contract.payloads.relink import RelinkRequest
+from provisioner.contract.payloads.teardown import TeardownRequest
+from provisioner.contract.requests import VpcLinkVersion
+from provisioner.domain import milestones, validation
+from provisioner.runtime.observability import bind_request
+from provisioner.runtime.settings import Settings
+
+
+def validate_request(task: ValidateTask, settings: Settings) -> dict[str, Any]:
+    """A ``PrivateApiRequested`` event."""
+    validate = partial(validation.validate_request, task.event, **_where(settings))
+    return _admit(WorkflowKind.PROVISION, task, settings, validate, _provisioning_accepted)
+
+
+def _provisioning_accepted(request: ProvisionRequest) -> str:
+    target = f"VpcLink {request.vpc_link_id}" if request.vpc_link_id else request.nlb_arn
+    if request.vpc_link_version is VpcLinkVersion.V2:
+        target = f"{target} through a VPC link V2"
+    return (
+        f"Request accepted: {request.endpoint_type.value} API '{request.api_name}', "
+        f"stage '{request.stage_name}', private integration to {target}, "
+        f"authorization {request.authorization.value}."
+    )
+
+
+def validate_teardown(task: ValidateTask, settings: Settings) -> dict[str, Any]:
+    """A ``PrivateApiDeletionRequested`` event."""
+    validate = partial(validation.validate_teardown, task.event, settings=settings)
+    return _admit(WorkflowKind.TEARDOWN, task, settings, validate, _teardown_accepted)
+
+
+def _teardown_accepted(request: TeardownRequest) -> str:
+    links = ", ".join(request.vpc_link_ids) or "none"
+    return (
+        f"Teardown accepted: REST API {request.rest_api_id} ('{request.api_name}') will be "
+        f"deleted; VpcLinks it uses: {links}."
+    )
+
+
+def validate_relink(task: ValidateTask, settings: Settings) -> dict[str, Any]:
+    """A ``PrivateApiRelinkRequested`` event."""
+    validate = partial(validation.validate_relink, task.event, **_where(settings))
+    return _admit(WorkflowKind.RELINK, task, settings, validate, _relink_accepted)
+
+
+def _relink_accepted(request: RelinkRequest) -> str:
+    if request.vpc_link_id:
+        target = f"VpcLink {request.vpc_link_id}"
+    elif request.vpc_link_version is VpcLinkVersion.V2:
+        target = f"a VPC link V2 to {request.nlb_arn}"
+    else:
+        target = f"{request.nlb_arn}"
+    return (
+        f"Relink accepted: stage '{request.stage_name}' of API {request.rest_api_id} will move "
+        f"from VpcLink {request.old_vpc_link_id} to {target} once it is AVAILABLE."
+    )
+
+
+def _where(settings: Settings) -> dict[str, Any]:
+    """Where the stack runs, which a provisioning's or a relink's load balancer must share."""
+    return {"account": settings.account, "region": settings.region, "settings": settings}
+
+
+def _admit[Request](
+    kind: WorkflowKind,
+    task: ValidateTask,
+    settings: Settings,
+    validate: Callable[[], Request],
+    accepted: Callable[[Request], str],
+) -> dict[str, Any]:
+    """What every validate task does: validate the request (an error carries the request it is
+    about: :func:`answering`), claim it in the ledger exactly once and tell its acceptance, in
+    the words ``accepted`` gives it."""
+    with answering(task) as ref:
+        request = milestones.validated(kind, ref, task, settings, validate)
+        return milestones.accept(kind, request, task, accepted(request), settings)
+
+
+@contextmanager
+def answering(task: ValidateTask) -> Iterator[RequestRef]:
+    """Bind the logs to the request the event asks for; every named error raised in the block
+    carries it, since the workflow keeps the error alone when a validate task fails (never
+    merged into an event that may be as large as EventBridge allows)."""
+    ref = request_ref_from_event(task.event)
+    bind_request(ref)
+    try:
+        yield ref
+    except errors.ProvisionerError as error:
+        error.request = ref.to_wire()
+        raise
