@@ -5,7 +5,7 @@ workflows have in common is written here once and expanded into each file: the r
 Lambda task, the link-wait loop (provisioning and relink), and the failure tail (roll back,
 then end ``Rejected``, ``Failed`` or ``RollbackIncomplete``; a duplicate delivery ends
 ``DuplicateIgnored``). The tasks tell the requester every milestone themselves
-(``tasks.common.announce``), so no state here publishes anything.
+(``domain.milestones.announce``), so no state here publishes anything.
 
 The generated files are checked in (SAM's ``DefinitionUri`` names them) and a unit test checks
 they are what this module writes.

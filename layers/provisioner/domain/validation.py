@@ -256,13 +256,6 @@ def _in_vpc(
     return problems
 
 
-def check_load_balancer(
-    nlb_arn: str, *, account: str, region: str
-) -> tuple[elbv2.LoadBalancer | None, list[FieldError]]:
-    """The NLB, and what is wrong with it for a private integration from this stack."""
-    return _load_balancer(nlb_arn, "nlbArn", account=account, region=region)
-
-
 def _load_balancer(
     arn: str,
     field_name: str,
