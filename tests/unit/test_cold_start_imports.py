@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,12 +29,23 @@ NOT_AT_INIT = (
 )
 
 
-def _after_import(handler: str, code: str) -> Any:
-    """What ``code`` prints as JSON after importing ``functions/<handler>/app.py`` in a fresh
-    interpreter, as the Lambda runtime does (the layer on the path, the function's folder the
-    cwd)."""
+@functools.cache
+def _after_import(handler: str) -> dict[str, list[str]]:
+    """What is loaded once ``functions/<handler>/app.py`` is imported in a fresh interpreter,
+    as the Lambda runtime does (the layer on the path, the function's folder the cwd): the
+    modules, and every dataclass our layer's modules define (``module.Class``). One
+    interpreter per handler, whose answer the tests below share."""
+    code = (
+        "import dataclasses, json, sys, app\n"
+        "ours = [(name, module) for name, module in list(sys.modules.items())"
+        " if name.startswith('provisioner.')]\n"
+        "print(json.dumps({'modules': sorted(sys.modules), 'dataclasses': sorted("
+        "f'{name}.{attr}' for name, module in ours for attr, value in vars(module).items()"
+        " if isinstance(value, type) and value.__module__ == name"
+        " and dataclasses.is_dataclass(value))}))"
+    )
     answer = subprocess.run(
-        [sys.executable, "-c", f"import json, sys, app\n{code}"],
+        [sys.executable, "-c", code],
         cwd=REPO / "functions" / handler,
         env={**os.environ, "PYTHONPATH": str(REPO / "layers")},
         capture_output=True,
@@ -42,13 +53,13 @@ def _after_import(handler: str, code: str) -> Any:
         check=True,
         timeout=60,
     )
-    return json.loads(answer.stdout)
+    loaded: dict[str, list[str]] = json.loads(answer.stdout)
+    return loaded
 
 
 def _modules_after_import(handler: str) -> list[str]:
     """The modules loaded by importing the handler module."""
-    modules: list[str] = _after_import(handler, "print(json.dumps(sorted(sys.modules)))")
-    return modules
+    return _after_import(handler)["modules"]
 
 
 @pytest.mark.parametrize("handler", HANDLERS)
@@ -71,14 +82,7 @@ DATACLASSES_AT_INIT = {"provisioner.domain.rollback.RollbackReport"}
 
 def _dataclasses_after_import(handler: str) -> set[str]:
     """Every dataclass our layer's modules define once the handler module is imported."""
-    code = (
-        "import dataclasses\n"
-        "print(json.dumps(sorted(f'{name}.{attr}' for name, module in list(sys.modules.items())"
-        " if name.startswith('provisioner.') for attr, value in vars(module).items()"
-        " if isinstance(value, type) and value.__module__ == name"
-        " and dataclasses.is_dataclass(value))))"
-    )
-    return set(_after_import(handler, code))
+    return set(_after_import(handler)["dataclasses"])
 
 
 @pytest.mark.parametrize("handler", WORKFLOW_HANDLERS)
