@@ -16,7 +16,7 @@ import logging
 import sys
 
 from emulator.apps.console import Console
-from emulator.apps.local import LocalSettings, PortBusy, requested_port
+from emulator.apps.options import LocalSettings, PortBusy, claim_port, requested_port
 from emulator.engine.clock import parse_time_scale
 
 
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from(arguments)
     try:
         if arguments.command == "serve":
+            claim_port(settings.port, fall_back_to_free=False)  # before moto is imported
             from emulator.apps.serve import serve
 
             return serve(settings, console)

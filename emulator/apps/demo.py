@@ -33,8 +33,9 @@ from typing import Any
 
 from emulator.apps import demo_tickets
 from emulator.apps.console import Console, since
-from emulator.apps.local import LocalSettings, claim_port, start_ticket_desk
 from emulator.apps.local import start_embedded_aws as _start_embedded_aws
+from emulator.apps.local import start_ticket_desk
+from emulator.apps.options import LocalSettings, claim_port
 from emulator.apps.requester import (
     EXPOSE_TAG,
     MISSING_NLB_ARN,

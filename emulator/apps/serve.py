@@ -30,13 +30,8 @@ from typing import Any
 from moto.moto_api._internal import mock_random
 
 from emulator.apps.console import Console, clock
-from emulator.apps.local import (
-    LocalSettings,
-    claim_port,
-    http_client,
-    start_embedded_aws,
-    start_ticket_desk,
-)
+from emulator.apps.local import http_client, start_embedded_aws, start_ticket_desk
+from emulator.apps.options import LocalSettings, claim_port
 from emulator.engine.clock import CLOCK, describe_time_scale
 from emulator.engine.runtime import EmbeddedAws
 from emulator.engine.stack import REPO_ROOT

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -40,6 +39,7 @@ from emulator import fidelity
 from emulator.engine import event_sources, eventbridge, function_urls
 from emulator.engine.clock import CLOCK, Clock, TimeScale, parse_time_scale
 from emulator.engine.lambda_runtime import LambdaRuntime, function_ref_from_path, install_boto_hook
+from emulator.engine.ports import free_port
 from emulator.engine.stack import ACCOUNT_ID, REPO_ROOT, DeployedStack, deploy
 from emulator.fidelity import stepfunctions
 
@@ -130,12 +130,6 @@ class QuietRequestHandler(MotoRequestHandler):
 def _body(environ: dict[str, Any]) -> bytes:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     return environ["wsgi.input"].read(length) if length else b""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class EmbeddedAws:
