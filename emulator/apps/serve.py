@@ -31,7 +31,7 @@ from moto.moto_api._internal import mock_random
 
 from emulator.apps.console import Console, clock
 from emulator.apps.local import http_client, start_embedded_aws, start_ticket_desk
-from emulator.apps.options import LocalSettings, claim_port
+from emulator.apps.options import LocalSettings
 from emulator.engine.clock import CLOCK, describe_time_scale
 from emulator.engine.runtime import EmbeddedAws
 from emulator.engine.stack import REPO_ROOT
@@ -224,8 +224,8 @@ def print_ready(
 
 
 def serve(settings: LocalSettings, console: Console) -> int:
-    """Run until SIGINT / SIGTERM; 0 on a clean stop."""
-    claim_port(settings.port, fall_back_to_free=False)
+    """Run until SIGINT / SIGTERM; 0 on a clean stop. The caller has refused a busy port
+    (``python -m emulator serve``: before this module, and moto, are imported)."""
     stop = stop_on_signals()
     console.line(f"Starting the embedded AWS on 127.0.0.1:{settings.port} ...")
     aws = start_embedded_aws(settings)
