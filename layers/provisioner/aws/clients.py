@@ -34,11 +34,6 @@ _CONFIG = Config(
 )
 
 
-@cache
-def apigateway() -> APIGatewayClient:
-    return boto3.client("apigateway", config=_CONFIG)
-
-
 # A call made in a turn this stack reserved for it (domain.pacing) is made once: botocore
 # would retry a refused one a moment later, inside the turn of the request queued behind it.
 _ONE_ATTEMPT = Config(
@@ -46,87 +41,42 @@ _ONE_ATTEMPT = Config(
     user_agent_extra="private-api-provisioner",
 )
 
-
-@cache
-def apigateway_in_turn() -> APIGatewayClient:
-    """API Gateway for the paced calls: one attempt, no retry (the pacing takes a new turn)."""
-    return boto3.client("apigateway", config=_ONE_ATTEMPT)
+_FORGET: list[Callable[[], None]] = []  # each getter's cache_clear, for reset()
 
 
-@cache
-def apigatewayv2() -> ApiGatewayV2Client:
-    return boto3.client("apigatewayv2", config=_CONFIG)
+def _getter(service: str, config: Config = _CONFIG) -> Callable[[], Any]:
+    """A getter of ``service``'s client: made on first use, then kept for the execution
+    environment; typed by the annotation of the name it is bound to (boto3's stubs type a
+    client by the literal service name, which a shared getter cannot pass them)."""
+
+    @cache
+    def client() -> Any:
+        return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+    _FORGET.append(client.cache_clear)
+    return client
 
 
-@cache
-def apigatewayv2_in_turn() -> ApiGatewayV2Client:
-    """API Gateway V2 for the paced calls (VPC links V2): one attempt, like apigateway's."""
-    return boto3.client("apigatewayv2", config=_ONE_ATTEMPT)
-
-
-@cache
-def ec2() -> EC2Client:
-    return boto3.client("ec2", config=_CONFIG)
-
-
-@cache
-def elbv2() -> ElasticLoadBalancingv2Client:
-    return boto3.client("elbv2", config=_CONFIG)
-
-
-@cache
-def lambda_() -> LambdaClient:
-    return boto3.client("lambda", config=_CONFIG)
-
-
-@cache
-def cognito_idp() -> Any:  # no typed stubs in the toolchain for cognito-idp
-    return boto3.client("cognito-idp", config=_CONFIG)
-
-
-@cache
-def dynamodb() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=_CONFIG)
-
-
-@cache
-def sns() -> SNSClient:
-    return boto3.client("sns", config=_CONFIG)
-
-
-@cache
-def sqs() -> SQSClient:
-    return boto3.client("sqs", config=_CONFIG)
-
-
-@cache
-def events() -> EventBridgeClient:
-    return boto3.client("events", config=_CONFIG)
-
-
-@cache
-def stepfunctions() -> SFNClient:
-    return boto3.client("stepfunctions", config=_CONFIG)
+apigateway: Callable[[], APIGatewayClient] = _getter("apigateway")
+# the paced calls: one attempt, no retry (the pacing takes a new turn)
+apigateway_in_turn: Callable[[], APIGatewayClient] = _getter("apigateway", _ONE_ATTEMPT)
+apigatewayv2: Callable[[], ApiGatewayV2Client] = _getter("apigatewayv2")
+apigatewayv2_in_turn: Callable[[], ApiGatewayV2Client] = _getter("apigatewayv2", _ONE_ATTEMPT)
+ec2: Callable[[], EC2Client] = _getter("ec2")
+elbv2: Callable[[], ElasticLoadBalancingv2Client] = _getter("elbv2")
+lambda_: Callable[[], LambdaClient] = _getter("lambda")
+cognito_idp: Callable[[], Any] = _getter("cognito-idp")  # no typed stubs in the toolchain
+dynamodb: Callable[[], DynamoDBClient] = _getter("dynamodb")
+sns: Callable[[], SNSClient] = _getter("sns")
+sqs: Callable[[], SQSClient] = _getter("sqs")
+events: Callable[[], EventBridgeClient] = _getter("events")
+stepfunctions: Callable[[], SFNClient] = _getter("stepfunctions")
 
 
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or regions)."""
-    for client in (
-        apigateway,
-        apigateway_in_turn,
-        apigatewayv2,
-        apigatewayv2_in_turn,
-        elbv2,
-        ec2,
-        lambda_,
-        cognito_idp,
-        dynamodb,
-        sns,
-        sqs,
-        events,
-        stepfunctions,
-    ):
-        client.cache_clear()
+    for forget in _FORGET:
+        forget()
 
 
 _THROTTLING = {
