@@ -111,6 +111,10 @@ class ExposureNotAllowed(InvalidRequest):
 
 
 class DuplicateRequestConflict(ProvisionerError):
+    """The requestId was used before for a different request (the ledger keeps each request's
+    fingerprint): REJECTED like invalid input, and the request that owns the id is left alone.
+    """
+
     default_remedy = "Use a new requestId for a different request; nothing was changed."
 
 
@@ -122,6 +126,10 @@ class DuplicateRequest(ProvisionerError):
 
 # --- the VpcLink's lifecycle -----------------------------------------------------------------
 class VpcLinkFailed(ProvisionerError):
+    """The link cannot serve: API Gateway reported it FAILED (its ``statusMessage`` is quoted),
+    it was deleted while the workflow waited for it, or the link the request named is gone.
+    The request FAILS and what it created is rolled back."""
+
     default_remedy = (
         "Check that the NLB exists in this account and region, is a network load balancer, "
         "and is not already associated with another VPC endpoint service; then request again."
@@ -140,6 +148,9 @@ class VpcLinkInactive(ProvisionerError):
 
 
 class VpcLinkTimeout(ProvisionerError):
+    """Past the request's ``timeoutSeconds`` the link was still PENDING (or, in a teardown,
+    still DELETING ten minutes on): the wait loop gives up and the request FAILS."""
+
     default_remedy = (
         "VpcLinks typically take 2-4 minutes; request again with a larger timeoutSeconds, "
         "or check the link in the API Gateway console."
@@ -148,6 +159,8 @@ class VpcLinkTimeout(ProvisionerError):
 
 # --- AWS said no -------------------------------------------------------------------------------
 class QuotaExceeded(ProvisionerError):
+    """AWS's LimitExceededException: an account quota is reached, which no retry lifts."""
+
     default_remedy = (
         "Delete unused VpcLinks or REST APIs, or ask for a quota increase in Service Quotas "
         "(20 VpcLinks and 600 regional REST APIs per account and region by default)."
@@ -155,10 +168,16 @@ class QuotaExceeded(ProvisionerError):
 
 
 class AccessDenied(ProvisionerError):
+    """The function's role may not make the call: the template's policies and the call
+    disagree, a fault of the deployment that the requester can only report."""
+
     default_remedy = "The control plane's IAM role lacks a permission; tell its operators."
 
 
 class ResourceNotFound(ProvisionerError):
+    """AWS answered that what a call names does not exist. The adapters turn it into None where
+    absence is an answer (``clients.if_found``); raised, it fails the request."""
+
     default_remedy = "A resource disappeared while the request ran; send the request again."
 
 
@@ -169,6 +188,11 @@ class AwsRequestRejected(ProvisionerError):
 
 
 class StageNotSafe(ProvisionerError):
+    """The stage would point at a link that does not serve: the link is not AVAILABLE when the
+    stage is to be pointed at it, or, read back after the deployment or the switch, the stage's
+    ``vpcLinkId`` does not name it. The request FAILS rather than report an API that cannot
+    answer."""
+
     default_remedy = "The stage was not pointed at a link that is not AVAILABLE; request again."
 
 
@@ -184,6 +208,9 @@ class ConditionFailed(ProvisionerError):
 
 # --- transient: the ASL retries these with exponential backoff and full jitter ---------------
 class TooManyRequests(ProvisionerError):
+    """AWS throttled a call (429, ``TooManyRequestsException`` and the like) beyond botocore's
+    own retries, or refused a paced call in each of its turns (``pacing.MAX_TURNS``)."""
+
     retryable = True
     default_remedy = (
         "API Gateway throttled the control plane; it retried and gave up. Request again."
@@ -191,6 +218,9 @@ class TooManyRequests(ProvisionerError):
 
 
 class TransientAwsError(ProvisionerError):
+    """A 5xx, a timeout or API Gateway's "concurrent modification" conflict: the same call
+    is expected to succeed a little later."""
+
     retryable = True
     default_remedy = "AWS had a transient fault; request again in a few minutes."
 
