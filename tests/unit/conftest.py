@@ -339,16 +339,17 @@ def lambda_context() -> FakeLambdaContext:
 def provision(make_request: Callable[..., Any], settings: Any) -> Callable[..., Provisioned]:
     """Provision an API as the workflow does (link found or created and made AVAILABLE, API
     created, stage deployed with its ``vpcLinkId``); overrides go to ``make_request``."""
+    from provisioner.domain.pacing import Turns
     from provisioner.domain.rest_apis import create_api, deploy_api
     from provisioner.domain.vpc_links import ensure_vpc_link
 
     def run(**overrides: Any) -> Provisioned:
         request = make_request(**overrides)
         started_at = datetime.now(UTC).isoformat()
-        link = ensure_vpc_link(request, started_at=started_at, settings=settings)
+        link = ensure_vpc_link(request, Turns(settings, request.request_id), started_at=started_at)
         force_link_status(link.vpc_link_id, "AVAILABLE", "Your vpc link is ready for use")
-        api = create_api(request, settings=settings)
-        deployment = deploy_api(request, link, api, settings=settings)
+        api = create_api(request, Turns(settings, request.request_id))
+        deployment = deploy_api(request, link, api, Turns(settings, request.request_id))
         return Provisioned(request, link.vpc_link_id, api.rest_api_id, deployment.stage_name)
 
     return run

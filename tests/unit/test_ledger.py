@@ -19,6 +19,7 @@ from provisioner.contract.errors import (
     LinkCreationInProgress,
 )
 from provisioner.domain import vpc_links
+from provisioner.domain.pacing import Turns
 from provisioner.domain.vpc_links import ensure_vpc_link
 from provisioner.storage import table
 from provisioner.storage.keys import LinkKey
@@ -466,11 +467,12 @@ def test_a_request_that_listed_too_early_reuses_the_holders_recorded_link(
 ):
     # Given a holder that created and recorded the NLB's link after we listed the links
     holder = make_request()
-    holders_link = ensure_vpc_link(holder, started_at=now_iso(), settings=settings)
+    holders_link = ensure_vpc_link(holder, Turns(settings, holder.request_id), started_at=now_iso())
     assert nlb_item(network.nlb_arn)["vpcLinkId"] == holders_link.vpc_link_id
 
     # When our request ensures its link
-    ours = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    request = make_request()
+    ours = ensure_vpc_link(request, Turns(settings, request.request_id), started_at=now_iso())
 
     # Then it reuses the holder's link without owning it; no second link, the claim unchanged
     assert (ours.vpc_link_id, ours.created_by_this_request) == (holders_link.vpc_link_id, False)
@@ -484,7 +486,9 @@ def test_a_request_takes_over_a_claim_whose_link_failed_or_is_gone(
 ):
     # Given a holder whose recorded link then FAILED, or was deleted
     holder = make_request()
-    dead = ensure_vpc_link(holder, started_at=now_iso(), settings=settings).vpc_link_id
+    dead = ensure_vpc_link(
+        holder, Turns(settings, holder.request_id), started_at=now_iso()
+    ).vpc_link_id
     if fate == "FAILED":
         link_status(dead, "FAILED", "NLB is already associated with another VPC Endpoint Service")
     else:
@@ -492,7 +496,7 @@ def test_a_request_takes_over_a_claim_whose_link_failed_or_is_gone(
 
     # When another request ensures its link
     request = make_request()
-    ours = ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    ours = ensure_vpc_link(request, Turns(settings, request.request_id), started_at=now_iso())
 
     # Then it creates a new link, and the claim names it and its creator
     assert ours.vpc_link_id != dead
@@ -516,13 +520,13 @@ def test_a_holder_without_a_link_makes_others_wait_until_its_lease_ends(
     # When another request ensures its link within the lease, it is told to wait
     request = make_request()
     with pytest.raises(LinkCreationInProgress) as raised:
-        ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+        ensure_vpc_link(request, Turns(settings, request.request_id), started_at=now_iso())
     assert holder.request_id in raised.value.message
     assert apigw.get_vpc_links()["items"] == []
 
     # And after the lease it takes over and creates the link itself
     clock.advance(CLAIM_LEASE + timedelta(seconds=1))
-    ours = ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    ours = ensure_vpc_link(request, Turns(settings, request.request_id), started_at=now_iso())
     assert ours.created_by_this_request is True
     assert links_on(apigw, network.nlb_arn) == [ours.vpc_link_id]
     assert nlb_item(network.nlb_arn)["holder"] == request.request_id

@@ -28,6 +28,7 @@ from provisioner.contract.payloads import VpcLinkState
 from provisioner.contract.payloads.relink import RelinkRequest
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG, VpcLinkVersion
 from provisioner.domain import relink, rest_apis, validation, vpc_links
+from provisioner.domain.pacing import Turns
 from provisioner.domain.validation import validate_request
 from provisioner.storage.keys import LinkKey
 from provisioner.storage.ledger import Ledger
@@ -336,7 +337,9 @@ def test_a_named_v1_link_keeps_its_version_whatever_the_stacks_default(network, 
 # --- ensure_vpc_link: create, reuse, race ---------------------------------------------------------
 def _ensure(make_request: Any, alb: SampleAlb, settings: Any, **overrides: Any) -> VpcLinkState:
     request = _v2_request(make_request, alb, **overrides)
-    return vpc_links.ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    return vpc_links.ensure_vpc_link(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    )
 
 
 def _v2_request(make_request: Any, alb: SampleAlb, **overrides: Any) -> Any:
@@ -361,7 +364,9 @@ def test_a_v2_link_is_created_in_the_subnets_with_the_security_groups_and_tagged
 ):
     request = _v2_request(make_request, alb)
 
-    state = vpc_links.ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    state = vpc_links.ensure_vpc_link(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    )
 
     (link,) = v2_links()
     assert link["VpcLinkId"] == state.vpc_link_id
@@ -408,9 +413,13 @@ def test_other_security_groups_make_another_v2_link(network, alb, ec2, make_requ
 
 def test_a_retry_of_the_same_request_finds_its_own_v2_link(alb, make_request, settings):
     request = _v2_request(make_request, alb)
-    first = vpc_links.ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    first = vpc_links.ensure_vpc_link(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    )
 
-    again = vpc_links.ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    again = vpc_links.ensure_vpc_link(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    )
 
     assert (again.vpc_link_id, again.created_by_this_request) == (first.vpc_link_id, True)
 
@@ -425,7 +434,9 @@ def test_ten_simultaneous_requests_for_one_network_create_one_v2_link(alb, make_
         barrier.wait()
         try:
             outcomes.append(
-                vpc_links.ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+                vpc_links.ensure_vpc_link(
+                    request, Turns(settings, request.request_id), started_at=now_iso()
+                )
             )
         except LinkCreationInProgress as waiting:
             outcomes.append(waiting)
@@ -444,7 +455,9 @@ def test_ten_simultaneous_requests_for_one_network_create_one_v2_link(alb, make_
     assert sum(state.created_by_this_request for state in states) == 1
     # ... and those told to wait reuse it when the workflow retries them
     for request in requests:
-        retried = vpc_links.ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+        retried = vpc_links.ensure_vpc_link(
+            request, Turns(settings, request.request_id), started_at=now_iso()
+        )
         assert retried.vpc_link_id == link["VpcLinkId"]
 
 
@@ -523,7 +536,9 @@ def test_our_unused_v2_link_is_deleted_and_its_claim_released(network, alb, make
 
 def test_a_v2_link_a_request_uses_is_kept(alb, make_request, settings):
     request = _v2_request(make_request, alb)
-    state = vpc_links.ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    state = vpc_links.ensure_vpc_link(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    )
     LEDGER.requests.claim(
         request_id="user-1",
         kind="PROVISION",
@@ -557,7 +572,7 @@ def test_a_v2_api_names_the_load_balancer_as_its_integration_target(
 ):
     request = _v2_request(make_request, alb, proxy_all_paths=True)
 
-    api = rest_apis.create_api(request, settings=settings)
+    api = rest_apis.create_api(request, Turns(settings, request.request_id))
 
     integrations = _integrations(apigw, api.rest_api_id)
     assert set(integrations) == {"GET /", "ANY /{proxy+}"}
@@ -569,7 +584,8 @@ def test_a_v2_api_names_the_load_balancer_as_its_integration_target(
 
 
 def test_a_v1_api_has_no_integration_target(network, apigw, make_request, settings):
-    api = rest_apis.create_api(make_request(), settings=settings)
+    request = make_request()
+    api = rest_apis.create_api(request, Turns(settings, request.request_id))
 
     (integration,) = _integrations(apigw, api.rest_api_id).values()
     assert "integrationTarget" not in integration
@@ -577,11 +593,13 @@ def test_a_v1_api_has_no_integration_target(network, apigw, make_request, settin
 
 def provision_v2(make_request: Any, alb: SampleAlb, settings: Any, **overrides: Any) -> Any:
     request = _v2_request(make_request, alb, **overrides)
-    link = vpc_links.ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    link = vpc_links.ensure_vpc_link(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    )
     settle_available(link.vpc_link_id)
     link = link.model_copy(update={"status": "AVAILABLE"})
-    api = rest_apis.create_api(request, settings=settings)
-    rest_apis.deploy_api(request, link, api, settings=settings)
+    api = rest_apis.create_api(request, Turns(settings, request.request_id))
+    rest_apis.deploy_api(request, link, api, Turns(settings, request.request_id))
     return request, link, api
 
 
@@ -624,11 +642,8 @@ def test_a_relink_from_v1_to_v2_changes_the_integration_target_and_redeploys(
     v2 = v2.model_copy(update={"status": "AVAILABLE"})
 
     # When the stage is relinked to the V2 link
-    said = relink.relink_stage(
-        _relink_request((v1.request, None, _api(v1)), v2, v1.vpc_link_id, alb.arn),
-        v2,
-        settings=settings,
-    ).news
+    relinking = _relink_request((v1.request, None, _api(v1)), v2, v1.vpc_link_id, alb.arn)
+    said = relink.relink_stage(relinking, v2, Turns(settings, relinking.request_id)).news
 
     # Then the integrations name the ALB, the stage has a new deployment and the new link
     (integration,) = _integrations(apigw, v1.rest_api_id).values()
@@ -651,13 +666,15 @@ def test_a_relink_from_v2_back_to_v1_removes_the_integration_target(
     provisioned = provision_v2(make_request, alb, settings)
     _, v2, api = provisioned
     # ... and an AVAILABLE V1 link to the NLB
-    v1 = vpc_links.ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    request = make_request()
+    v1 = vpc_links.ensure_vpc_link(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    )
     link_status(v1.vpc_link_id, "AVAILABLE", "Your vpc link is ready for use")
     v1 = v1.model_copy(update={"status": "AVAILABLE"})
 
-    said = relink.relink_stage(
-        _relink_request(provisioned, v1, v2.vpc_link_id, network.nlb_arn), v1, settings=settings
-    ).news
+    relinking = _relink_request(provisioned, v1, v2.vpc_link_id, network.nlb_arn)
+    said = relink.relink_stage(relinking, v1, Turns(settings, relinking.request_id)).news
 
     (integration,) = _integrations(apigw, api.rest_api_id).values()
     assert "integrationTarget" not in integration
@@ -672,17 +689,15 @@ def test_a_relink_from_v1_to_v1_only_changes_the_stage_variable(
 ):
     v1 = provision()
     deployment = apigw.get_stage(restApiId=v1.rest_api_id, stageName="prod")["deploymentId"]
+    request = make_request(nlb_arn=second_nlb_arn)
     other = vpc_links.ensure_vpc_link(
-        make_request(nlb_arn=second_nlb_arn), started_at=now_iso(), settings=settings
+        request, Turns(settings, request.request_id), started_at=now_iso()
     )
     link_status(other.vpc_link_id, "AVAILABLE", "Your vpc link is ready for use")
     other = other.model_copy(update={"status": "AVAILABLE"})
 
-    said = relink.relink_stage(
-        _relink_request((v1.request, None, _api(v1)), other, v1.vpc_link_id, second_nlb_arn),
-        other,
-        settings=settings,
-    ).news
+    relinking = _relink_request((v1.request, None, _api(v1)), other, v1.vpc_link_id, second_nlb_arn)
+    said = relink.relink_stage(relinking, other, Turns(settings, relinking.request_id)).news
 
     stage = apigw.get_stage(restApiId=v1.rest_api_id, stageName="prod")
     assert (stage["deploymentId"], stage["variables"]["vpcLinkId"]) == (

@@ -17,7 +17,7 @@ import pytest
 
 from provisioner.aws import clients
 from provisioner.contract import errors
-from provisioner.contract.payloads import ApiGatewayTurn
+from provisioner.contract.payloads import ApiGatewayTurn, EnsureVpcLinkTask
 from provisioner.contract.payloads.provisioning import CreateApiTask, DeployApiTask
 from provisioner.domain import pacing
 from provisioner.domain.pacing import MARGIN_SECONDS, Paced
@@ -360,6 +360,29 @@ def test_a_retried_attempt_does_not_use_its_predecessors_turn(paced, clock):
     # Then it takes a new turn behind the queue: the spent one is wasted, never shared
     assert isinstance(again, ApiGatewayTurn)
     assert again.at_seconds == pytest.approx(held.at_seconds + SPACING)
+
+
+@pytest.mark.parametrize(("retry_count", "retried"), [(0, False), (1, True), (2, True)])
+def test_a_tasks_turns_are_read_from_its_payload(paced, clock, retry_count, retried):
+    # Given a task that holds CreateDeployment's next turn, called by the ASL (its
+    # $$.State.RetryCount: above 0, an attempt after a failed one)
+    assert take(paced, "r-1") is None
+    held = take(paced, "r-2")
+    task = EnsureVpcLinkTask.model_validate(
+        {
+            "request": {"requestId": "r-2", "timeoutSeconds": 900},
+            "startedAt": "2030-01-01T10:00:00Z",
+            "turn": held.to_wire(),
+            "retryCount": retry_count,
+        }
+    )
+
+    # When the task's turns are read from its payload
+    turns = pacing.Turns.of(task, paced)
+
+    # Then they are its request's, with the turn it waited for, spent when it is a retry's
+    assert (turns.settings, turns.caller, turns.turn) == (paced, "r-2", held)
+    assert turns.retried is retried
 
 
 def test_new_turns_after_a_refusal_count_the_wait_from_the_first(paced, clock):

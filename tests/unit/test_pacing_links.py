@@ -29,7 +29,7 @@ from provisioner.contract.payloads.teardown import TeardownRequest
 from provisioner.contract.progress import timestamp
 from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import pacing, relink, rest_apis, teardown, vpc_links
-from provisioner.domain.pacing import MARGIN_SECONDS, Paced
+from provisioner.domain.pacing import MARGIN_SECONDS, Paced, Turns
 from provisioner.runtime.settings import Settings
 from provisioner.storage import table
 from provisioner.storage.keys import LinkKey
@@ -125,7 +125,9 @@ def ensure(
 ) -> VpcLinkState | ApiGatewayTurn:
     """EnsureVpcLink (``startedAt``: the execution's start, T0 unless told)."""
     started_at = datetime.fromtimestamp(started or T0.timestamp(), UTC).isoformat()
-    return vpc_links.ensure_vpc_link(request, started_at=started_at, settings=settings, turn=turn)
+    return vpc_links.ensure_vpc_link(
+        request, Turns(settings, request.request_id, turn=turn), started_at=started_at
+    )
 
 
 def links_in(subnet_ids: list[str]) -> list[str]:
@@ -348,7 +350,9 @@ def test_a_v1_link_is_not_paced(network, make_request, paced, clock):
 def available_v2_link(make_request: Any, alb: SampleAlb, settings: Settings, number: int) -> Any:
     """A V2 link in a network of its own, AVAILABLE, made without pacing."""
     request = v2_request(make_request, alb, **another_network(number))
-    made = vpc_links.ensure_vpc_link(request, started_at=T0.isoformat(), settings=settings)
+    made = vpc_links.ensure_vpc_link(
+        request, Turns(settings, request.request_id), started_at=T0.isoformat()
+    )
     assert isinstance(made, VpcLinkState)
     settle(made.vpc_link_id)
     return made.model_copy(update={"status": "AVAILABLE"})
@@ -378,11 +382,13 @@ def test_teardowns_delete_their_v2_links_in_turn_and_the_deadline_leaves_out_the
     started = timestamp(T0)
 
     # When both teardowns release their links at the same moment
+    first_teardown = teardown_of(first.vpc_link_id, "del-1")
+    second_teardown = teardown_of(second.vpc_link_id, "del-2")
     one = teardown.release_links(
-        teardown_of(first.vpc_link_id, "del-1"), started_at=started, settings=paced
+        first_teardown, Turns(paced, first_teardown.request_id), started_at=started
     )
     two = teardown.release_links(
-        teardown_of(second.vpc_link_id, "del-2"), started_at=started, settings=paced
+        second_teardown, Turns(paced, second_teardown.request_id), started_at=started
     )
 
     # Then the first deletes its link at once; the second answers its turn, 30.2 s later,
@@ -395,10 +401,9 @@ def test_teardowns_delete_their_v2_links_in_turn_and_the_deadline_leaves_out_the
     # When its Wait ends and it is called again with its turn
     clock.at = two.turn.at_seconds
     again = teardown.release_links(
-        teardown_of(second.vpc_link_id, "del-2"),
+        second_teardown,
+        Turns(paced, second_teardown.request_id, turn=two.turn),
         started_at=two.started_at,
-        settings=paced,
-        turn=two.turn,
     )
 
     # Then it deletes its link, and the links' deadline counts from the API's deletion plus
@@ -423,8 +428,8 @@ def test_a_relink_switches_the_stage_once_and_deletes_the_old_v2_link_in_its_tur
     # taken by a teardown just now
     old = available_v2_link(make_request, alb, settings, 1)
     request = v2_request(make_request, alb, **another_network(9))
-    api = rest_apis.create_api(request, settings=settings)
-    rest_apis.deploy_api(request, old, api, settings=settings)
+    api = rest_apis.create_api(request, Turns(settings, request.request_id))
+    rest_apis.deploy_api(request, old, api, Turns(settings, request.request_id))
     new = available_v2_link(make_request, alb, settings, 2)
     teardown_called(DELETE, paced, clock)
     relinking = RelinkRequest(
@@ -441,7 +446,7 @@ def test_a_relink_switches_the_stage_once_and_deletes_the_old_v2_link_in_its_tur
     )
 
     # When RelinkStage runs
-    first = relink.relink_stage(relinking, new, settings=paced)
+    first = relink.relink_stage(relinking, new, Turns(paced, relinking.request_id))
 
     # Then the stage is switched (a new deployment, the new link), and the old link's deletion
     # waits for its turn
@@ -455,7 +460,10 @@ def test_a_relink_switches_the_stage_once_and_deletes_the_old_v2_link_in_its_tur
     # When it is called again in its turn, with what the switch did
     clock.at = first.waiting.at_seconds
     done = relink.relink_stage(
-        relinking, new, settings=paced, switched=first.switched, turn=first.waiting
+        relinking,
+        new,
+        Turns(paced, relinking.request_id, turn=first.waiting),
+        switched=first.switched,
     )
 
     # Then only the old link is deleted: no second deployment; the news is the whole story
@@ -490,9 +498,11 @@ def test_a_rollback_waits_for_each_turn_and_tells_everything_it_deleted(
 ):
     # Given a request that created an API and a V2 link, then failed
     request = v2_request(make_request, alb)
-    link = vpc_links.ensure_vpc_link(request, started_at=T0.isoformat(), settings=settings)
+    link = vpc_links.ensure_vpc_link(
+        request, Turns(settings, request.request_id), started_at=T0.isoformat()
+    )
     assert isinstance(link, VpcLinkState)
-    api = rest_apis.create_api(request, settings=settings)
+    api = rest_apis.create_api(request, Turns(settings, request.request_id))
     execution = "arn:aws:states:us-east-1:123456789012:execution:provision:failed-1"
     claimed_by(execution, request.request_id)
     # ... and a teardown just made its DeleteRestApi call
@@ -564,7 +574,7 @@ def test_the_answer_to_a_stopped_execution_pauses_for_a_near_turn_in_its_functio
     # Given a request that created an API, whose execution stopped without answering, and a
     # DeleteRestApi call made by a teardown just now
     request = v2_request(make_request, alb)
-    api = rest_apis.create_api(request, settings=settings)
+    api = rest_apis.create_api(request, Turns(settings, request.request_id))
     execution = "arn:aws:states:us-east-1:123456789012:execution:provision:stopped-1"
     claimed_by(execution, request.request_id)
     teardown_called(Paced.DELETE_REST_API, paced, clock)

@@ -13,6 +13,7 @@ from provisioner.contract.payloads import VpcLinkState
 from provisioner.contract.payloads.relink import RelinkRequest
 from provisioner.contract.requests import MANAGED_BY_TAG
 from provisioner.domain import relink, validation
+from provisioner.domain.pacing import Turns
 from provisioner.domain.vpc_links import ensure_vpc_link
 from provisioner.storage.keys import LinkKey
 
@@ -56,7 +57,7 @@ def new_link(second_nlb_arn, make_request, settings, link_status):
     def make(status: str = "AVAILABLE") -> VpcLinkState:
         request = make_request(nlb_arn=second_nlb_arn, api_name="orders-v2")
         started_at = datetime.now(UTC).isoformat()
-        state = ensure_vpc_link(request, started_at=started_at, settings=settings)
+        state = ensure_vpc_link(request, Turns(settings, request.request_id), started_at=started_at)
         link_status(state.vpc_link_id, status, f"the link is {status}")
         return state.model_copy(update={"status": status})
 
@@ -218,9 +219,8 @@ def test_the_stage_is_pointed_at_an_available_link_and_the_old_one_left_alone(
     target = new_link()
 
     # When the stage is relinked without deleteOldLink
-    old_fate = relink.relink_stage(
-        relink_request(api, target, delete_old_link=False), target, settings=settings
-    ).news
+    request = relink_request(api, target, delete_old_link=False)
+    old_fate = relink.relink_stage(request, target, Turns(settings, request.request_id)).news
 
     # Then the stage uses the new link and the old link is untouched
     assert stage_link(apigw, api) == target.vpc_link_id
@@ -232,10 +232,9 @@ def test_the_stage_is_not_pointed_at_a_pending_link(network, provision, new_link
     api = provision()
     target = new_link("PENDING")
 
+    request = relink_request(api, target, delete_old_link=True)
     with pytest.raises(StageNotSafe) as raised:
-        relink.relink_stage(
-            relink_request(api, target, delete_old_link=True), target, settings=settings
-        )
+        relink.relink_stage(request, target, Turns(settings, request.request_id))
 
     assert "PENDING" in raised.value.message
     assert stage_link(apigw, api) == api.vpc_link_id
@@ -248,9 +247,8 @@ def test_delete_old_link_deletes_our_link_once_unused_and_frees_its_nlb(
     api = provision()
     target = new_link()
 
-    old_fate = relink.relink_stage(
-        relink_request(api, target, delete_old_link=True), target, settings=settings
-    ).news
+    request = relink_request(api, target, delete_old_link=True)
+    old_fate = relink.relink_stage(request, target, Turns(settings, request.request_id)).news
 
     assert old_fate == f"old VpcLink {api.vpc_link_id} is being deleted"
     assert live_link_ids(apigw) == [target.vpc_link_id]
@@ -266,9 +264,8 @@ def test_delete_old_link_keeps_a_link_another_api_uses(
     target = new_link()
 
     # When the first moves to a new link and asks to delete the old one
-    old_fate = relink.relink_stage(
-        relink_request(api, target, delete_old_link=True), target, settings=settings
-    ).news
+    request = relink_request(api, target, delete_old_link=True)
+    old_fate = relink.relink_stage(request, target, Turns(settings, request.request_id)).news
 
     # Then the old link stays, with AWS's reason, and the other API still uses it
     assert old_fate is not None
@@ -287,9 +284,8 @@ def test_delete_old_link_keeps_a_link_we_did_not_create(
     assert api.vpc_link_id == shared["id"]
     target = new_link()
 
-    old_fate = relink.relink_stage(
-        relink_request(api, target, delete_old_link=True), target, settings=settings
-    ).news
+    request = relink_request(api, target, delete_old_link=True)
+    old_fate = relink.relink_stage(request, target, Turns(settings, request.request_id)).news
 
     assert old_fate == f"old VpcLink {shared['id']} kept: not created by this control plane"
     assert shared["id"] in live_link_ids(apigw)

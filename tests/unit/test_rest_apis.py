@@ -16,6 +16,7 @@ from provisioner.contract.requests import (
     Authorization,
     EndpointType,
 )
+from provisioner.domain.pacing import Turns
 from provisioner.domain.rest_apis import create_api, deploy_api, how_to_call, point_stage_at_link
 
 from .support import REGION, STACK_NAME
@@ -54,7 +55,7 @@ def test_the_api_gets_the_tutorials_private_integration_on_its_root(
     request = make_request()
 
     # When the API is created
-    api = create_api(request, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
 
     # Then it is one tagged REGIONAL REST API ...
     [described] = apigw.get_rest_apis()["items"]
@@ -92,7 +93,7 @@ def test_the_api_gets_the_tutorials_private_integration_on_its_root(
 def test_the_requested_method_and_endpoint_url_are_used(network, apigw, make_request, settings):
     request = make_request(http_method="POST", endpoint_url="https://orders.internal:8443/v1")
 
-    api = create_api(request, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
 
     methods = apigw.get_resource(restApiId=api.rest_api_id, resourceId=api.root_resource_id)
     assert set(methods.get("resourceMethods", {})) == {"POST"}
@@ -111,7 +112,7 @@ def test_proxy_all_paths_adds_a_greedy_any_resource(network, apigw, make_request
     request = make_request(proxy_all_paths=True)
 
     # When the API is created
-    api = create_api(request, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
 
     # Then /{proxy+} ANY passes the path on to the NLB through the link
     resources = resource_by_path(apigw, api.rest_api_id)
@@ -131,7 +132,8 @@ def test_proxy_all_paths_adds_a_greedy_any_resource(network, apigw, make_request
 
 
 def test_without_proxy_all_paths_only_the_root_exists(network, apigw, make_request, settings):
-    api = create_api(make_request(), settings=settings)
+    request = make_request()
+    api = create_api(request, Turns(settings, request.request_id))
     assert set(resource_by_path(apigw, api.rest_api_id)) == {"/"}
 
 
@@ -140,10 +142,10 @@ def test_creating_the_api_again_for_the_same_request_creates_nothing_new(
 ):
     # Given a request whose API was created, then the task was retried
     request = make_request(proxy_all_paths=True)
-    first = create_api(request, settings=settings)
+    first = create_api(request, Turns(settings, request.request_id))
 
     # When it runs again
-    second = create_api(request, settings=settings)
+    second = create_api(request, Turns(settings, request.request_id))
 
     # Then the same API is returned, with one proxy resource
     assert second == first
@@ -152,8 +154,9 @@ def test_creating_the_api_again_for_the_same_request_creates_nothing_new(
 
 
 def test_another_request_gets_its_own_api(network, apigw, make_request, settings):
-    first = create_api(make_request(), settings=settings)
-    second = create_api(make_request(), settings=settings)
+    first_request, second_request = make_request(), make_request()
+    first = create_api(first_request, Turns(settings, first_request.request_id))
+    second = create_api(second_request, Turns(settings, second_request.request_id))
     assert first.rest_api_id != second.rest_api_id
     assert len(apigw.get_rest_apis()["items"]) == 2
 
@@ -167,7 +170,7 @@ def test_a_private_api_may_be_invoked_only_through_its_vpc_endpoints(
     )
 
     # When the API is created
-    api = create_api(request, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
 
     # Then the endpoint is on its endpoint configuration ...
     described = apigw.get_rest_api(restApiId=api.rest_api_id)
@@ -202,7 +205,7 @@ def test_a_private_api_without_iam_lets_anonymous_callers_in_through_its_endpoin
         authorization=Authorization.NONE,
     )
 
-    api = create_api(request, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
 
     allow, deny = json.loads(apigw.get_rest_api(restApiId=api.rest_api_id)["policy"])["Statement"]
     assert allow["Principal"] == "*"
@@ -215,9 +218,8 @@ def test_a_private_api_without_iam_lets_anonymous_callers_in_through_its_endpoin
 def test_every_method_gets_the_requested_authorization_without_an_authorizer(
     network, apigw, make_request, settings, authorization
 ):
-    api = create_api(
-        make_request(authorization=authorization, proxy_all_paths=True), settings=settings
-    )
+    request = make_request(authorization=authorization, proxy_all_paths=True)
+    api = create_api(request, Turns(settings, request.request_id))
 
     resources = resource_by_path(apigw, api.rest_api_id)
     for path, verb in (("/", "GET"), ("/{proxy+}", "ANY")):
@@ -241,8 +243,8 @@ def test_cognito_authorization_gets_the_apis_own_authorizer_on_every_method(
     )
 
     # When the API is created (twice: a retry creates nothing twice)
-    api = create_api(request, settings=settings)
-    create_api(request, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
+    create_api(request, Turns(settings, request.request_id))
 
     # Then the API has one authorizer on that pool, used by every method
     [authorizer] = apigw.get_authorizers(restApiId=api.rest_api_id)["items"]
@@ -264,7 +266,7 @@ def test_custom_authorization_gets_a_lambda_token_authorizer(
     function_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders-authorizer"
     request = make_request(authorization=Authorization.CUSTOM, authorizer_function_arn=function_arn)
 
-    api = create_api(request, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
 
     [authorizer] = apigw.get_authorizers(restApiId=api.rest_api_id)["items"]
     assert authorizer["type"] == "TOKEN"
@@ -313,10 +315,10 @@ def test_the_stage_is_created_with_its_vpc_link_variable_in_the_same_deployment(
 ):
     # Given an API and an AVAILABLE link
     request = make_request(stage_name="v1")
-    api = create_api(request, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
 
     # When the API is deployed
-    deployment = deploy_api(request, available_link, api, settings=settings)
+    deployment = deploy_api(request, available_link, api, Turns(settings, request.request_id))
 
     # Then the stage points at the link, carries our tags, and the invoke URL names it
     stage = apigw.get_stage(restApiId=api.rest_api_id, stageName="v1")
@@ -334,10 +336,10 @@ def test_deploying_again_for_the_same_request_reuses_the_deployment(
     network, apigw, make_request, settings, available_link
 ):
     request = make_request()
-    api = create_api(request, settings=settings)
-    first = deploy_api(request, available_link, api, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
+    first = deploy_api(request, available_link, api, Turns(settings, request.request_id))
 
-    second = deploy_api(request, available_link, api, settings=settings)
+    second = deploy_api(request, available_link, api, Turns(settings, request.request_id))
 
     assert second.deployment_id == first.deployment_id
     assert len(apigw.get_deployments(restApiId=api.rest_api_id)["items"]) == 1
@@ -351,13 +353,15 @@ def test_no_stage_is_deployed_while_the_link_is_not_available(
 ):
     # Given an API and a link that is not AVAILABLE
     request = make_request()
-    api = create_api(request, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
     link = apigw.create_vpc_link(name="l", targetArns=[network.nlb_arn])
     link_status(link["id"], status, message)
 
     # When a deployment is attempted, Then it is refused and no stage exists
     with pytest.raises(StageNotSafe, match=f"is {status}"):
-        deploy_api(request, link_state(link["id"], status), api, settings=settings)
+        deploy_api(
+            request, link_state(link["id"], status), api, Turns(settings, request.request_id)
+        )
     assert apigw.get_stages(restApiId=api.rest_api_id)["item"] == []
 
 
@@ -365,10 +369,10 @@ def test_no_stage_is_deployed_for_a_link_that_does_not_exist(
     network, apigw, make_request, settings
 ):
     request = make_request()
-    api = create_api(request, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
 
     with pytest.raises(StageNotSafe, match="is missing"):
-        deploy_api(request, link_state("gone123"), api, settings=settings)
+        deploy_api(request, link_state("gone123"), api, Turns(settings, request.request_id))
     assert apigw.get_stages(restApiId=api.rest_api_id)["item"] == []
 
 
@@ -378,8 +382,8 @@ def test_pointing_the_stage_at_another_available_link_updates_the_variable(
 ):
     # Given a deployed stage on one link, and another AVAILABLE link
     request = make_request()
-    api = create_api(request, settings=settings)
-    deploy_api(request, available_link, api, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
+    deploy_api(request, available_link, api, Turns(settings, request.request_id))
     other = apigw.create_vpc_link(name="other", targetArns=[second_nlb_arn])
     link_status(other["id"], "AVAILABLE", "Your vpc link is ready for use")
 
@@ -395,8 +399,8 @@ def test_pointing_the_stage_at_its_own_link_again_is_harmless(
     network, apigw, make_request, settings, available_link
 ):
     request = make_request()
-    api = create_api(request, settings=settings)
-    deploy_api(request, available_link, api, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
+    deploy_api(request, available_link, api, Turns(settings, request.request_id))
 
     point_stage_at_link(api.rest_api_id, "prod", available_link)
 
@@ -408,8 +412,8 @@ def test_the_stage_is_not_pointed_at_a_link_that_is_not_available(
     network, second_nlb_arn, apigw, make_request, settings, available_link, link_status
 ):
     request = make_request()
-    api = create_api(request, settings=settings)
-    deploy_api(request, available_link, api, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
+    deploy_api(request, available_link, api, Turns(settings, request.request_id))
     pending = apigw.create_vpc_link(name="pending", targetArns=[second_nlb_arn])
     link_status(pending["id"], "PENDING", "Your vpc link is being created")
 

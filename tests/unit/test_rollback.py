@@ -12,6 +12,7 @@ from provisioner.contract.errors import FieldError, InvalidRequest
 from provisioner.contract.payloads import AwsError
 from provisioner.contract.payloads.rollback import RollbackTask
 from provisioner.contract.progress import Status
+from provisioner.domain.pacing import Turns
 from provisioner.domain.rest_apis import create_api, deploy_api
 from provisioner.domain.rollback import describe_error, rollback_request
 from provisioner.domain.vpc_links import ensure_vpc_link
@@ -71,10 +72,12 @@ def after(request, error: errors.ProvisionerError) -> RollbackTask:
 def provision(request, settings, link_status) -> tuple[str, str]:
     """What a request leaves behind when it fails late: its link, its API and its stage."""
     claim(request)
-    link = ensure_vpc_link(request, started_at=datetime.now(UTC).isoformat(), settings=settings)
+    link = ensure_vpc_link(
+        request, Turns(settings, request.request_id), started_at=datetime.now(UTC).isoformat()
+    )
     link_status(link.vpc_link_id, "AVAILABLE", "Your vpc link is ready for use")
-    api = create_api(request, settings=settings)
-    deploy_api(request, link, api, settings=settings)
+    api = create_api(request, Turns(settings, request.request_id))
+    deploy_api(request, link, api, Turns(settings, request.request_id))
     return link.vpc_link_id, api.rest_api_id
 
 
@@ -253,7 +256,9 @@ def test_a_failed_link_creation_does_not_block_the_nlb_for_other_requests(
     with monkeypatch.context() as patched:
         patched.setattr(apigateway, "create_vpc_link", quota_exceeded)
         with pytest.raises(errors.QuotaExceeded):
-            ensure_vpc_link(first, started_at=datetime.now(UTC).isoformat(), settings=settings)
+            ensure_vpc_link(
+                first, Turns(settings, first.request_id), started_at=datetime.now(UTC).isoformat()
+            )
 
     # When that request is rolled back
     rollback_request(
@@ -261,8 +266,11 @@ def test_a_failed_link_creation_does_not_block_the_nlb_for_other_requests(
     )
 
     # Then another request for the same NLB can create its link at once
+    second_request = make_request()
     second = ensure_vpc_link(
-        make_request(), started_at=datetime.now(UTC).isoformat(), settings=settings
+        second_request,
+        Turns(settings, second_request.request_id),
+        started_at=datetime.now(UTC).isoformat(),
     )
     assert second.created_by_this_request is True
 
@@ -403,7 +411,7 @@ def test_a_link_another_running_request_reuses_is_kept_even_where_aws_would_dele
     now = datetime.now(UTC).isoformat()
     for request in (first, second):
         claim(request, execution_arn=f"{EXECUTION_ARN}-{request.request_id}")
-        link = ensure_vpc_link(request, started_at=now, settings=settings)
+        link = ensure_vpc_link(request, Turns(settings, request.request_id), started_at=now)
         LEDGER.requests.record_progress(
             request.request_id,
             status="VPC_LINK_PENDING",

@@ -12,6 +12,7 @@ from provisioner.contract.errors import InvalidRequest, VpcLinkTimeout
 from provisioner.contract.payloads.teardown import TeardownRequest
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
 from provisioner.domain import teardown, validation
+from provisioner.domain.pacing import Turns
 from provisioner.domain.teardown import LinkRelease
 from provisioner.storage.keys import LinkKey
 
@@ -194,9 +195,9 @@ def test_delete_api_deletes_once_and_then_reports_it_gone(
     api = provision()
     request = teardown_of(api)
 
-    assert teardown.delete_api(request, settings=settings) is True
+    assert teardown.delete_api(request, Turns(settings, request.request_id)) is True
     assert inventory().rest_api_ids == []
-    assert teardown.delete_api(request, settings=settings) is False
+    assert teardown.delete_api(request, Turns(settings, request.request_id)) is False
 
 
 # --- release_links -------------------------------------------------------------------------------
@@ -206,10 +207,12 @@ def test_our_unreferenced_link_is_deleted_and_the_nlb_claim_forgotten(
     # Given a torn-down API whose link we created
     api = provision()
     request = teardown_of(api)
-    teardown.delete_api(request, settings=settings)
+    teardown.delete_api(request, Turns(settings, request.request_id))
 
     # When its links are released
-    first = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
+    first = teardown.release_links(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    ).releases
 
     # Then the link is being deleted and the NLB no longer names it
     assert first == [
@@ -218,7 +221,9 @@ def test_our_unreferenced_link_is_deleted_and_the_nlb_claim_forgotten(
     assert stored(LinkKey.of_nlb(network.nlb_arn).item_key) is None
 
     # And a later call sees it gone
-    later = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
+    later = teardown.release_links(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    ).releases
     assert later == [LinkRelease(vpc_link_id=api.vpc_link_id, state="DELETED", reason="deleted")]
     assert inventory().vpc_link_ids == []
 
@@ -235,8 +240,10 @@ def test_a_link_another_api_uses_is_kept_with_aws_reason(
 
     # When the first is torn down
     request = teardown_of(first)
-    teardown.delete_api(request, settings=settings)
-    [release] = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
+    teardown.delete_api(request, Turns(settings, request.request_id))
+    [release] = teardown.release_links(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    ).releases
 
     # Then the link is kept with AWS's refusal, and the NLB's claim still names it
     assert (release.vpc_link_id, release.state) == (first.vpc_link_id, "KEPT")
@@ -256,8 +263,10 @@ def test_a_link_we_did_not_create_is_kept(network, provision, apigw, inventory, 
 
     # When the API is torn down
     request = teardown_of(api)
-    teardown.delete_api(request, settings=settings)
-    releases = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
+    teardown.delete_api(request, Turns(settings, request.request_id))
+    releases = teardown.release_links(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    ).releases
 
     # Then the link stays
     assert releases == [
@@ -271,9 +280,11 @@ def test_a_link_we_did_not_create_is_kept(network, provision, apigw, inventory, 
 def test_keep_vpc_link_keeps_our_link(network, provision, inventory, settings):
     api = provision()
     request = teardown_of(api, keep_vpc_link=True)
-    teardown.delete_api(request, settings=settings)
+    teardown.delete_api(request, Turns(settings, request.request_id))
 
-    releases = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
+    releases = teardown.release_links(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    ).releases
 
     assert releases == [
         LinkRelease(vpc_link_id=api.vpc_link_id, state="KEPT", reason="keepVpcLink was asked")
@@ -285,10 +296,12 @@ def test_keep_vpc_link_keeps_our_link(network, provision, inventory, settings):
 def test_a_link_still_deleting_before_the_deadline_is_waited_for(network, provision, settings):
     api = provision()
     request = teardown_of(api)
-    teardown.delete_api(request, settings=settings)
+    teardown.delete_api(request, Turns(settings, request.request_id))
     hold_link_deleting(api.vpc_link_id)
 
-    releases = teardown.release_links(request, started_at=now_iso(), settings=settings).releases
+    releases = teardown.release_links(
+        request, Turns(settings, request.request_id), started_at=now_iso()
+    ).releases
 
     assert [(r.state, r.reason) for r in releases] == [("DELETING", "being deleted")]
 
@@ -297,13 +310,15 @@ def test_a_link_still_deleting_past_the_deadline_times_out(network, provision, s
     # Given a teardown that started longer ago than the deletion deadline
     api = provision()
     request = teardown_of(api)
-    teardown.delete_api(request, settings=settings)
+    teardown.delete_api(request, Turns(settings, request.request_id))
     hold_link_deleting(api.vpc_link_id)
     started = datetime.now(UTC) - teardown.LINK_DELETION_DEADLINE - timedelta(minutes=1)
 
     # When its link is still DELETING
     with pytest.raises(VpcLinkTimeout) as raised:
-        teardown.release_links(request, started_at=started.isoformat(), settings=settings)
+        teardown.release_links(
+            request, Turns(settings, request.request_id), started_at=started.isoformat()
+        )
 
     # Then it says which link
     assert api.vpc_link_id in raised.value.message
@@ -312,11 +327,11 @@ def test_a_link_still_deleting_past_the_deadline_times_out(network, provision, s
 def test_a_finished_release_past_the_deadline_is_not_a_timeout(network, provision, settings):
     api = provision()
     request = teardown_of(api, keep_vpc_link=True)
-    teardown.delete_api(request, settings=settings)
+    teardown.delete_api(request, Turns(settings, request.request_id))
     started = datetime.now(UTC) - teardown.LINK_DELETION_DEADLINE * 2
 
     releases = teardown.release_links(
-        request, started_at=started.isoformat(), settings=settings
+        request, Turns(settings, request.request_id), started_at=started.isoformat()
     ).releases
 
     assert [r.state for r in releases] == ["KEPT"]

@@ -12,8 +12,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from provisioner.contract.errors import LinkCreationInProgress, VpcLinkFailed, VpcLinkTimeout
-from provisioner.contract.payloads import VpcLinkState
+from provisioner.contract.payloads import ApiGatewayTurn, LinkRequest, VpcLinkState
 from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
+from provisioner.domain.pacing import Turns
 from provisioner.domain.vpc_links import check_vpc_link, ensure_vpc_link
 from provisioner.runtime.settings import Settings
 from provisioner.storage.keys import LinkKey
@@ -42,6 +43,15 @@ def state_of(vpc_link_id: str, *, deadline: datetime, created: bool = True) -> V
     )
 
 
+def ensure(
+    request: LinkRequest, settings: Settings, started_at: str | None = None
+) -> VpcLinkState | ApiGatewayTurn:
+    """``ensure_vpc_link`` as the request's EnsureVpcLink task calls it first: in the
+    request's own turns (none waited for yet), the execution started now unless told."""
+    turns = Turns(settings, request.request_id)
+    return ensure_vpc_link(request, turns, started_at=started_at or now_iso())
+
+
 def links_on(apigw, nlb_arn: str) -> list[dict]:
     return [link for link in apigw.get_vpc_links()["items"] if nlb_arn in link["targetArns"]]
 
@@ -54,7 +64,7 @@ def test_a_new_link_is_created_and_tagged_when_none_serves_the_nlb(
     request = make_request()
 
     # When the request ensures its link
-    state = ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    state = ensure(request, settings)
 
     # Then one link targets the NLB, tagged with the request and the stack, and it is ours
     [link] = apigw.get_vpc_links()["items"]
@@ -73,7 +83,7 @@ def test_the_deadline_is_the_start_plus_the_timeout(network, make_request, setti
     request = make_request(timeout_seconds=300)
 
     # Step Functions' $$.Execution.StartTime reads like this
-    state = ensure_vpc_link(request, started_at="2030-01-01T10:00:00.250Z", settings=settings)
+    state = ensure(request, settings, started_at="2030-01-01T10:00:00.250Z")
 
     assert datetime.fromisoformat(state.deadline) == datetime(2030, 1, 1, 10, 5, 0, 250_000, UTC)
     assert 1 <= state.next_poll_seconds <= settings.poll_interval_seconds
@@ -86,7 +96,7 @@ def test_a_link_already_serving_the_nlb_is_reused_not_duplicated(
     existing = apigw.create_vpc_link(name="shared", targetArns=[network.nlb_arn])
 
     # When a request ensures its link
-    state = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    state = ensure(make_request(), settings)
 
     # Then that link is used, and no second link is created
     assert state.vpc_link_id == existing["id"]
@@ -100,7 +110,7 @@ def test_a_pending_link_on_the_nlb_is_reused_too(
     existing = apigw.create_vpc_link(name="shared", targetArns=[network.nlb_arn])
     link_status(existing["id"], "PENDING", "Your vpc link is being created")
 
-    state = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    state = ensure(make_request(), settings)
 
     assert (state.vpc_link_id, state.status) == (existing["id"], "PENDING")
     assert len(apigw.get_vpc_links()["items"]) == 1
@@ -112,7 +122,7 @@ def test_a_failed_link_on_the_nlb_is_not_reused(
     broken = apigw.create_vpc_link(name="broken", targetArns=[network.nlb_arn])
     link_status(broken["id"], "FAILED", ALREADY_ASSOCIATED)
 
-    state = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    state = ensure(make_request(), settings)
 
     assert state.vpc_link_id != broken["id"]
     assert state.created_by_this_request is True
@@ -123,7 +133,7 @@ def test_a_link_on_another_nlb_is_not_reused(
 ):
     other = apigw.create_vpc_link(name="billing", targetArns=[second_nlb_arn])
 
-    state = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    state = ensure(make_request(), settings)
 
     assert state.vpc_link_id != other["id"]
     assert [link["id"] for link in links_on(apigw, network.nlb_arn)] == [state.vpc_link_id]
@@ -134,10 +144,10 @@ def test_a_retry_of_the_same_request_returns_the_link_it_created(
 ):
     # Given a request that created its link, then crashed before recording it
     request = make_request()
-    first = ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    first = ensure(request, settings)
 
     # When the same request ensures its link again
-    second = ensure_vpc_link(request, started_at=now_iso(), settings=settings)
+    second = ensure(request, settings)
 
     # Then it gets that link back, still marked as its own, and there is still one link
     assert second.vpc_link_id == first.vpc_link_id
@@ -148,9 +158,9 @@ def test_a_retry_of_the_same_request_returns_the_link_it_created(
 def test_another_request_on_the_same_nlb_reuses_the_link_without_owning_it(
     network, apigw, make_request, settings
 ):
-    first = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    first = ensure(make_request(), settings)
 
-    second = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    second = ensure(make_request(), settings)
 
     assert second.vpc_link_id == first.vpc_link_id
     assert second.created_by_this_request is False
@@ -163,9 +173,7 @@ def test_a_named_vpc_link_is_used_as_is(network, apigw, make_request, settings):
     named = apigw.create_vpc_link(name="named", targetArns=[network.nlb_arn])
 
     # When the request ensures its link
-    state = ensure_vpc_link(
-        make_request(vpc_link_id=named["id"]), started_at=now_iso(), settings=settings
-    )
+    state = ensure(make_request(vpc_link_id=named["id"]), settings)
 
     # Then the named link is used, not owned, and nothing is created
     assert state.vpc_link_id == named["id"]
@@ -175,9 +183,7 @@ def test_a_named_vpc_link_is_used_as_is(network, apigw, make_request, settings):
 
 def test_a_named_vpc_link_that_vanished_is_a_failure(network, apigw, make_request, settings):
     with pytest.raises(VpcLinkFailed) as raised:
-        ensure_vpc_link(
-            make_request(vpc_link_id="gone123"), started_at=now_iso(), settings=settings
-        )
+        ensure(make_request(vpc_link_id="gone123"), settings)
     assert "gone123" in raised.value.message
     assert apigw.get_vpc_links()["items"] == []
 
@@ -191,7 +197,7 @@ def test_a_request_waits_while_another_is_creating_the_nlbs_link(
 
     # When a second request for the same NLB ensures its link
     with pytest.raises(LinkCreationInProgress) as raised:
-        ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+        ensure(make_request(), settings)
 
     # Then it creates nothing and names the holder (the ASL retries it, then it reuses)
     assert holder.request_id in raised.value.message
@@ -200,9 +206,9 @@ def test_a_request_waits_while_another_is_creating_the_nlbs_link(
 
 
 def test_the_waiting_request_reuses_the_link_once_it_exists(network, apigw, make_request, settings):
-    first = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    first = ensure(make_request(), settings)
 
-    second = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    second = ensure(make_request(), settings)
 
     assert (second.vpc_link_id, second.created_by_this_request) == (first.vpc_link_id, False)
     assert len(apigw.get_vpc_links()["items"]) == 1
@@ -212,11 +218,11 @@ def test_a_claim_whose_link_failed_is_taken_over(
     network, apigw, make_request, settings, link_status
 ):
     # Given the NLB's claim names a link that FAILED
-    first = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    first = ensure(make_request(), settings)
     link_status(first.vpc_link_id, "FAILED", ALREADY_ASSOCIATED)
 
     # When another request ensures a link for the NLB
-    second = ensure_vpc_link(make_request(), started_at=now_iso(), settings=settings)
+    second = ensure(make_request(), settings)
 
     # Then it creates a new one instead of waiting forever
     assert second.vpc_link_id != first.vpc_link_id

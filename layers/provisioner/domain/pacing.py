@@ -71,11 +71,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from provisioner.aws import apigateway, apigatewayv2
 from provisioner.contract import errors
-from provisioner.contract.payloads import ApiGatewayTurn
+from provisioner.contract.payloads import ApiGatewayTurn, RequestRef
 from provisioner.contract.progress import timestamp
 from provisioner.runtime.observability import logger
 from provisioner.runtime.settings import Settings
@@ -186,6 +186,20 @@ def in_turn[Result](
     return _reserve(queue, settings=settings, turns=turns + 1).after(turn)
 
 
+class PacedPayload(Protocol):
+    """What :meth:`Turns.of` reads from a paced task's payload (a ``PacedTask`` with its
+    request)."""
+
+    @property
+    def request(self) -> RequestRef: ...
+
+    @property
+    def turn(self) -> ApiGatewayTurn | None: ...
+
+    @property
+    def retry_count(self) -> int: ...
+
+
 class Turns:
     """The paced calls of one invocation of a task, in turn (:func:`in_turn` for each).
 
@@ -194,7 +208,9 @@ class Turns:
     of its own). A turn with a ``holder`` is another request's, waited for by this one: it is
     nobody's turn here, but the waits that follow it count from it. ``retried``: this
     invocation is an ASL retry, whose ``turn`` was spent by its failed predecessor.
-    ``pause_within``: no Wait state will wait for a turn (:func:`in_turn_here`).
+    ``pause_within``: no Wait state will wait for a turn (:func:`in_turn_here`). A task's turns
+    are read from its payload (:meth:`of`; the rollback, whose caller is the failed request,
+    makes its own); the domain's paced functions take them whole.
 
     A plain class, not a dataclass: generating a dataclass's methods costs every function that
     imports it a cold start (about 3 M instructions)."""
@@ -216,6 +232,13 @@ class Turns:
         self.pause_within = pause_within
         held = turn is not None and turn.holder is None
         self._held: ApiGatewayTurn | None = turn if held else None
+
+    @classmethod
+    def of(cls, task: PacedPayload, settings: Settings) -> Turns:
+        """The turns of a paced task's invocation, for its request: the turn the workflow
+        waited for (none on the task's first call), and whether this invocation is an ASL
+        retry (``retryCount`` above 0: the turn, if any, was its failed predecessor's)."""
+        return cls(settings, task.request.request_id, task.turn, task.retry_count > 0)
 
     def ahead(self, queue: Paced) -> ApiGatewayTurn | None:
         """The turn to wait for before the work that prepares ``queue``'s call (see

@@ -42,19 +42,17 @@ class Relinked(NamedTuple):
 def relink_stage(
     request: RelinkRequest,
     link: VpcLinkState,
+    turns: pacing.Turns,
     *,
-    settings: Settings,
     switched: StageSwitched | None = None,
-    turn: ApiGatewayTurn | None = None,
-    retried: bool = False,
 ) -> Relinked:
     """Switch the stage (unless ``switched`` says an earlier call did), then (if asked) delete
-    the old link when we made it and it is unused, in its turn (``turn``). Safe to run again.
+    the old link when we made it and it is unused, in its turn (``turns``: the task's, see
+    ``pacing.Turns.of``). Safe to run again.
     """
     if switched is None:
-        switched = StageSwitched(redeployed=_switch_stage(request, link, settings))
-    turns = pacing.Turns(settings, caller=request.request_id, turn=turn, retried=retried)
-    old_link = _release_old_link(request, link, settings, turns)
+        switched = StageSwitched(redeployed=_switch_stage(request, link, turns.settings))
+    old_link = _release_old_link(request, link, turns)
     if isinstance(old_link, ApiGatewayTurn):
         return Relinked(switched, waiting=old_link)
     news = "; ".join(filter(None, [switched.redeployed, old_link])) or None
@@ -102,7 +100,7 @@ def _switch(request: RelinkRequest, link: VpcLinkState) -> str | None:
 
 
 def _release_old_link(
-    request: RelinkRequest, link: VpcLinkState, settings: Settings, turns: pacing.Turns
+    request: RelinkRequest, link: VpcLinkState, turns: pacing.Turns
 ) -> str | ApiGatewayTurn | None:
     old = request.old_vpc_link_id
     if not request.delete_old_link or not old or old == link.vpc_link_id:
@@ -110,7 +108,7 @@ def _release_old_link(
     release = vpc_links.release_link(
         old,
         ignoring=[request.request_id, *filter(None, [request.provisioned_by])],
-        settings=settings,
+        settings=turns.settings,
         turns=turns,
     )
     if isinstance(release, ApiGatewayTurn):

@@ -74,17 +74,12 @@ def _partition_and_account(nlb_arn: str) -> tuple[str, str]:
     return partition, account
 
 
-def create_api(
-    request: ProvisionRequest,
-    *,
-    settings: Settings,
-    turn: ApiGatewayTurn | None = None,
-    retried: bool = False,
-) -> ApiState | ApiGatewayTurn:
+def create_api(request: ProvisionRequest, turns: pacing.Turns) -> ApiState | ApiGatewayTurn:
     """The REST API with the tutorial's private integration on ``/`` (and ``/{proxy+}``); or,
-    when CreateRestApi's turn is not now, the turn to wait for (see ``pacing.in_turn``)."""
+    when CreateRestApi's turn is not now, the turn to wait for (see ``pacing.in_turn``).
+    ``turns``: the task's (``pacing.Turns.of``)."""
+    settings = turns.settings
     queue = pacing.create_rest_api_queue(request.endpoint_type.value)
-    turns = pacing.Turns(settings, caller=request.request_id, turn=turn, retried=retried)
     ahead = turns.ahead(queue)
     if ahead is not None:
         return ahead  # is the API there already? asked in its turn
@@ -202,15 +197,12 @@ def deploy_api(
     request: ProvisionRequest,
     link: VpcLinkState,
     api: ApiState,
-    *,
-    settings: Settings,
-    turn: ApiGatewayTurn | None = None,
-    retried: bool = False,
+    turns: pacing.Turns,
 ) -> DeploymentState | ApiGatewayTurn:
     """Deploy to the stage with ``vpcLinkId`` set in the same call, once the link is ready;
     or, when CreateDeployment's turn is not now, the turn to wait for."""
+    settings = turns.settings
     queue = pacing.Paced.CREATE_DEPLOYMENT
-    turns = pacing.Turns(settings, caller=request.request_id, turn=turn, retried=retried)
     ahead = turns.ahead(queue)
     if ahead is not None:
         return ahead  # the link's status and the stage: checked in its turn

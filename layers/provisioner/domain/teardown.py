@@ -15,19 +15,12 @@ from provisioner.contract.payloads import ApiGatewayTurn, LinkRelease
 from provisioner.contract.payloads.teardown import TeardownRequest
 from provisioner.contract.progress import timestamp
 from provisioner.domain import pacing, vpc_links
-from provisioner.runtime.settings import Settings
 
 # A link normally leaves DELETING within a minute; past this the teardown reports it.
 LINK_DELETION_DEADLINE = timedelta(minutes=10)
 
 
-def delete_api(
-    request: TeardownRequest,
-    *,
-    settings: Settings,
-    turn: ApiGatewayTurn | None = None,
-    retried: bool = False,
-) -> bool | ApiGatewayTurn:
+def delete_api(request: TeardownRequest, turns: pacing.Turns) -> bool | ApiGatewayTurn:
     """Delete the API (its stages, resources and integrations go with it); False if it was
     gone already; or, when DeleteRestApi's turn is not now, the turn to wait for."""
 
@@ -38,7 +31,6 @@ def delete_api(
             return False
         return True
 
-    turns = pacing.Turns(settings, caller=request.request_id, turn=turn, retried=retried)
     return turns.call(pacing.Paced.DELETE_REST_API, delete)
 
 
@@ -53,24 +45,18 @@ class LinkReleases(NamedTuple):
 
 
 def release_links(
-    request: TeardownRequest,
-    *,
-    started_at: str,
-    settings: Settings,
-    turn: ApiGatewayTurn | None = None,
-    retried: bool = False,
+    request: TeardownRequest, turns: pacing.Turns, *, started_at: str
 ) -> LinkReleases:
     """Delete each link the API used if we created it and nothing references it any more;
     called again while any is DELETING, so the NLB is free when the teardown reports done.
-    A V2 link is deleted in its DeleteVpcLink turn (``turn``, once waited for); the deadline
-    (``LINK_DELETION_DEADLINE`` from ``started_at``) does not count that wait."""
-    if turn is not None:
-        started_at = timestamp(_parse(started_at) + timedelta(seconds=turn.waited_seconds))
+    A V2 link is deleted in its DeleteVpcLink turn (``turns.turn``, once waited for); the
+    deadline (``LINK_DELETION_DEADLINE`` from ``started_at``) does not count that wait."""
+    if turns.turn is not None:
+        started_at = timestamp(_parse(started_at) + timedelta(seconds=turns.turn.waited_seconds))
     started = _parse(started_at)
-    turns = pacing.Turns(settings, caller=request.request_id, turn=turn, retried=retried)
     releases: list[LinkRelease] = []
     for link_id in request.vpc_link_ids:
-        release = _release(link_id, request, settings, turns)
+        release = _release(link_id, request, turns)
         if isinstance(release, ApiGatewayTurn):
             return LinkReleases(releases, release, started_at)
         releases.append(release)
@@ -84,13 +70,13 @@ def release_links(
 
 
 def _release(
-    link_id: str, request: TeardownRequest, settings: Settings, turns: pacing.Turns
+    link_id: str, request: TeardownRequest, turns: pacing.Turns
 ) -> LinkRelease | ApiGatewayTurn:
     if request.keep_vpc_link:
         return LinkRelease(vpc_link_id=link_id, state="KEPT", reason="keepVpcLink was asked")
     # The API is gone: its provisioning request no longer uses the link.
     ignoring = [request.request_id, *filter(None, [request.created_by_request])]
-    return vpc_links.release_link(link_id, ignoring=ignoring, settings=settings, turns=turns)
+    return vpc_links.release_link(link_id, ignoring=ignoring, settings=turns.settings, turns=turns)
 
 
 def _parse(moment: str) -> datetime:

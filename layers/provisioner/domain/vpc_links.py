@@ -134,11 +134,11 @@ class WantedLink(NamedTuple):
         return apigatewayv2.find_link(vpc_link_id, self.version.value)
 
     def create(
-        self, request: LinkRequest, settings: Settings, turns: pacing.Turns
+        self, request: LinkRequest, turns: pacing.Turns
     ) -> apigateway.VpcLink | ApiGatewayTurn:
         """A new link; a V2 link in its CreateVpcLink turn, or the turn to wait for."""
         name = f"{request.api_name}-{request.request_id}"[:128]
-        tags = ownership_tags(request.request_id, request.tags, settings)
+        tags = ownership_tags(request.request_id, request.tags, turns.settings)
         if self.version is VpcLinkVersion.V2:
             return turns.call(
                 pacing.Paced.CREATE_VPC_LINK_V2,
@@ -159,19 +159,16 @@ class WantedLink(NamedTuple):
 
 
 def ensure_vpc_link(
-    request: LinkRequest,
-    *,
-    started_at: str,
-    settings: Settings,
-    turn: ApiGatewayTurn | None = None,
-    retried: bool = False,
+    request: LinkRequest, turns: pacing.Turns, *, started_at: str
 ) -> VpcLinkState | ApiGatewayTurn:
     """The link this request will use: the one it named, one it created on an earlier attempt,
     one already serving it, or a new one tagged with the request id; or the turn to wait for
     (a V2 link's CreateVpcLink turn, this request's own or the holder's of the link's claim).
 
-    ``turn``: the turn the workflow waited for; ``retried``: this attempt is an ASL retry
-    (its own turn was spent). The deadline leaves out the time waited for turns."""
+    ``turns``: the task's (``pacing.Turns.of``: the turn the workflow waited for, and whether
+    this attempt is an ASL retry, its own turn spent). The deadline leaves out the time waited
+    for turns."""
+    settings, turn = turns.settings, turns.turn
     waited = turn.waited_seconds if turn is not None else 0.0
     deadline = _parse_time(started_at) + timedelta(seconds=request.timeout_seconds + waited)
     if request.vpc_link_id:
@@ -207,27 +204,21 @@ def ensure_vpc_link(
             f"request {claim.holder} is creating the VpcLink for {wanted.described}; "
             "it will be reused"
         )
-    created_link = _create_claimed(request, wanted, settings, turn=turn, retried=retried)
+    created_link = _create_claimed(request, wanted, turns)
     if isinstance(created_link, ApiGatewayTurn):
         return created_link
     return _state(created_link, created=True, deadline=deadline, settings=settings, note=note)
 
 
 def _create_claimed(
-    request: LinkRequest,
-    wanted: WantedLink,
-    settings: Settings,
-    *,
-    turn: ApiGatewayTurn | None,
-    retried: bool,
+    request: LinkRequest, wanted: WantedLink, turns: pacing.Turns
 ) -> apigateway.VpcLink | ApiGatewayTurn:
     """Create the link whose key this request has just claimed (in this invocation), and
     record it on the claim; or, when a V2 link's CreateVpcLink turn is not now, hold the claim
     until the lease after that turn and answer the turn."""
-    claims, key, me = settings.ledger.link_claims, wanted.key, request.request_id
-    turns = pacing.Turns(settings, caller=me, turn=turn, retried=retried)
+    claims, key, me = turns.settings.ledger.link_claims, wanted.key, request.request_id
     try:
-        created = wanted.create(request, settings, turns)
+        created = wanted.create(request, turns)
     except ProvisionerError:
         # Nothing was created: let the next request for this key try at once, not after the lease.
         claims.release_unused(key, me)

@@ -1,8 +1,10 @@
-"""What tasks share around their domain work: waiting for an API Gateway turn. (A request's
-milestones are told by ``domain.milestones``; the validate tasks are ``tasks.validate``.)"""
+"""What tasks share around their domain work: doing it in an API Gateway turn, or waiting for
+the turn. (A request's milestones are told by ``domain.milestones``; the validate tasks are
+``tasks.validate``.)"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -10,9 +12,26 @@ from aws_lambda_powertools.metrics import MetricUnit
 from provisioner.contract.payloads import ApiGatewayTurn, RequestRef
 from provisioner.contract.progress import Status, progress
 from provisioner.domain.milestones import announce
-from provisioner.domain.pacing import WAIT_NOTICE_SECONDS
-from provisioner.runtime.observability import metrics
+from provisioner.domain.pacing import WAIT_NOTICE_SECONDS, PacedPayload, Turns
+from provisioner.runtime.observability import bind_request, metrics
 from provisioner.runtime.settings import Settings
+
+
+def in_turn[Made](
+    task: PacedPayload,
+    settings: Settings,
+    work: Callable[[Turns], Made | ApiGatewayTurn],
+    what: str,
+    **known: Any,
+) -> Made | dict[str, Any]:
+    """A paced task's domain work for its request (the logs bound to it), given the task's
+    turns (``Turns.of``): what it made, or, when its API Gateway call waits for a turn, the
+    task's answer to wait for it (:func:`wait_for_turn`, a dict: ``work`` never makes one)."""
+    bind_request(task.request)
+    made = work(Turns.of(task, settings))
+    if isinstance(made, ApiGatewayTurn):
+        return wait_for_turn(settings, task.request.ref, made, what, **known)
+    return made
 
 
 def wait_for_turn(

@@ -12,7 +12,7 @@ from provisioner.contract.payloads import (
 )
 from provisioner.contract.progress import Status, progress
 from provisioner.contract.requests import VpcLinkVersion
-from provisioner.domain import milestones, vpc_links
+from provisioner.domain import milestones, pacing, vpc_links
 from provisioner.runtime.observability import bind_request, logger
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
@@ -24,11 +24,7 @@ def ensure_link(task: EnsureVpcLinkTask, settings: Settings) -> dict[str, Any]:
     that creates the link this one will share (the workflow waits for it and calls again)."""
     bind_request(task.request)
     link = vpc_links.ensure_vpc_link(
-        task.request,
-        started_at=task.started_at,
-        settings=settings,
-        turn=task.turn,
-        retried=task.retry_count > 0,
+        task.request, pacing.Turns.of(task, settings), started_at=task.started_at
     )
     if isinstance(link, ApiGatewayTurn):
         return {

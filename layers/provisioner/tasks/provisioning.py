@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from provisioner.aws import apigateway
-from provisioner.contract.payloads import ApiGatewayTurn, WorkflowKind
+from provisioner.contract.payloads import WorkflowKind
 from provisioner.contract.payloads.provisioning import CreateApiTask, DeployApiTask
 from provisioner.contract.progress import Status, progress
 from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import milestones, rest_apis
-from provisioner.runtime.observability import bind_request, metrics
+from provisioner.runtime.observability import metrics
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
 
@@ -21,15 +21,11 @@ def create_api(task: CreateApiTask, settings: Settings) -> dict[str, Any]:
     """``{"api", "turn": None, "progress"}``, or ``{"api": None, "turn", "progress"}`` while
     CreateRestApi's turn has not come (the workflow waits for it and calls again)."""
     request = task.request
-    bind_request(request)
-    api = rest_apis.create_api(
-        request, settings=settings, turn=task.turn, retried=task.retry_count > 0
+    api = common.in_turn(
+        task, settings, lambda turns: rest_apis.create_api(request, turns), "the API is created"
     )
-    if isinstance(api, ApiGatewayTurn):
-        return {
-            "api": None,
-            **common.wait_for_turn(settings, request.ref, api, "the API is created"),
-        }
+    if isinstance(api, dict):
+        return {"api": None, **api}
     paths = "/ and /{proxy+}" if request.proxy_all_paths else "/"
     message = (
         f"REST API {api.rest_api_id} created: {paths} proxied to {request.endpoint_url} "
@@ -48,15 +44,15 @@ def deploy_api(task: DeployApiTask, settings: Settings) -> dict[str, Any]:
     is not AVAILABLE), check the stage, and tell the requester the API is ready; or, while
     CreateDeployment's turn has not come, ``{"turn", "progress"}`` (see ``create_api``)."""
     request, link, api = task.request, task.link, task.api
-    bind_request(request)
-    deployment = rest_apis.deploy_api(
-        request, link, api, settings=settings, turn=task.turn, retried=task.retry_count > 0
+    deployment = common.in_turn(
+        task,
+        settings,
+        lambda turns: rest_apis.deploy_api(request, link, api, turns),
+        f"API {api.rest_api_id} is deployed",
+        restApiId=api.rest_api_id,
     )
-    if isinstance(deployment, ApiGatewayTurn):
-        what = f"API {api.rest_api_id} is deployed"
-        return common.wait_for_turn(
-            settings, request.ref, deployment, what, restApiId=api.rest_api_id
-        )
+    if isinstance(deployment, dict):
+        return deployment
     known = {
         "vpcLinkId": link.vpc_link_id,
         "restApiId": api.rest_api_id,

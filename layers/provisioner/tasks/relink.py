@@ -7,7 +7,7 @@ from typing import Any
 from provisioner.contract.payloads import WorkflowKind
 from provisioner.contract.payloads.relink import RelinkTask
 from provisioner.contract.progress import Status, progress
-from provisioner.domain import milestones, relink
+from provisioner.domain import milestones, pacing, relink
 from provisioner.runtime.observability import bind_request
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
@@ -22,10 +22,8 @@ def relink_stage(task: RelinkTask, settings: Settings) -> dict[str, Any]:
     relinked = relink.relink_stage(
         request,
         task.link,
-        settings=settings,
+        pacing.Turns.of(task, settings),
         switched=task.switched,
-        turn=task.turn,
-        retried=task.retry_count > 0,
     )
     switched = relinked.switched.to_wire()
     if relinked.waiting is not None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.contract.payloads import ApiGatewayTurn, WorkflowKind
+from provisioner.contract.payloads import WorkflowKind
 from provisioner.contract.payloads.teardown import TeardownTask
 from provisioner.contract.progress import Status, progress, timestamp
-from provisioner.domain import milestones, teardown
+from provisioner.domain import milestones, pacing, teardown
 from provisioner.runtime.observability import bind_request
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
@@ -17,16 +17,15 @@ def delete_api(task: TeardownTask, settings: Settings) -> dict[str, Any]:
     """``{"deletedAt", "turn": None, "progress"}``, or ``{"turn", "progress"}`` while
     DeleteRestApi's turn has not come (the workflow waits for it and calls again)."""
     request = task.request
-    bind_request(request)
-    deleted = teardown.delete_api(
-        request, settings=settings, turn=task.turn, retried=task.retry_count > 0
+    deleted = common.in_turn(
+        task,
+        settings,
+        lambda turns: teardown.delete_api(request, turns),
+        f"REST API {request.rest_api_id} is deleted",
+        restApiId=request.rest_api_id,
     )
-    if isinstance(deleted, ApiGatewayTurn):
-        what = f"REST API {request.rest_api_id} is deleted"
-        waiting = common.wait_for_turn(
-            settings, request.ref, deleted, what, restApiId=request.rest_api_id
-        )
-        return {"deletedAt": None, **waiting}
+    if isinstance(deleted, dict):
+        return {"deletedAt": None, **deleted}
     what = "deleted" if deleted else "was already gone"
     note = progress(
         request.ref,
@@ -45,11 +44,7 @@ def release_links(task: TeardownTask, settings: Settings) -> dict[str, Any]:
     request = task.request
     bind_request(request)
     released = teardown.release_links(
-        request,
-        started_at=task.started_at,
-        settings=settings,
-        turn=task.turn,
-        retried=task.retry_count > 0,
+        request, pacing.Turns.of(task, settings), started_at=task.started_at
     )
     releases = released.releases
     pending = released.turn is not None or any(r.state == "DELETING" for r in releases)
