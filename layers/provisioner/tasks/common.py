@@ -17,7 +17,7 @@ from provisioner.runtime.observability import bind_request, metrics
 from provisioner.runtime.settings import Settings
 
 
-def in_turn[Made](
+def work_in_turn[Made](
     task: PacedPayload,
     settings: Settings,
     work: Callable[[Turns], Made | ApiGatewayTurn],

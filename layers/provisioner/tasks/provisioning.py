@@ -21,7 +21,7 @@ def create_api(task: CreateApiTask, settings: Settings) -> dict[str, Any]:
     """``{"api", "turn": None, "progress"}``, or ``{"api": None, "turn", "progress"}`` while
     CreateRestApi's turn has not come (the workflow waits for it and calls again)."""
     request = task.request
-    api = common.in_turn(
+    api = common.work_in_turn(
         task, settings, lambda turns: rest_apis.create_api(request, turns), "the API is created"
     )
     if isinstance(api, dict):
@@ -44,7 +44,7 @@ def deploy_api(task: DeployApiTask, settings: Settings) -> dict[str, Any]:
     is not AVAILABLE), check the stage, and tell the requester the API is ready; or, while
     CreateDeployment's turn has not come, ``{"turn", "progress"}`` (see ``create_api``)."""
     request, link, api = task.request, task.link, task.api
-    deployment = common.in_turn(
+    deployment = common.work_in_turn(
         task,
         settings,
         lambda turns: rest_apis.deploy_api(request, link, api, turns),

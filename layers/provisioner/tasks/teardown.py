@@ -17,7 +17,7 @@ def delete_api(task: TeardownTask, settings: Settings) -> dict[str, Any]:
     """``{"deletedAt", "turn": None, "progress"}``, or ``{"turn", "progress"}`` while
     DeleteRestApi's turn has not come (the workflow waits for it and calls again)."""
     request = task.request
-    deleted = common.in_turn(
+    deleted = common.work_in_turn(
         task,
         settings,
         lambda turns: teardown.delete_api(request, turns),
