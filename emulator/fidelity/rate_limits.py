@@ -199,7 +199,8 @@ _enabled = True
 # (account, region, service, bucket): the total's service is "" (v1 and v2 share it)
 _buckets: dict[tuple[str, str, str, str], _Bucket] = {}
 _faults: Faults | None = None
-_random = random.Random(0)
+# one generator per operation (see inject_faults), made on its first call
+_draws: dict[str, random.Random] = {}
 _calls: deque[ApiCall] = deque(maxlen=RECORD_LIMIT)
 
 
@@ -224,13 +225,15 @@ def inject_faults(
 ) -> None:
     """Answer ``throttle_share`` of the calls of ``operations`` (``"*"``: all) with 429
     TooManyRequestsException and ``error_share`` with 503 ServiceUnavailableException, drawn
-    from ``random.Random(seed)``: one draw per call of those operations, so the same calls in
-    the same order get the same answers. No operations (``[]``) turns the faults off."""
-    global _faults, _random
+    from a generator per operation seeded with ``seed`` and the operation's name: one draw per
+    call, so the n-th call of an operation gets the same answer whatever calls of other
+    operations came in between (concurrent requests interleave their calls differently from
+    run to run). No operations (``[]``) turns the faults off."""
+    global _faults
     faults = _faults_from(operations, throttle_share, error_share, seed)
     with _lock:
         _faults = faults
-        _random = random.Random(seed)
+        _draws.clear()
 
 
 def faults() -> Faults | None:
@@ -251,6 +254,7 @@ def reset() -> None:
     with _lock:
         _buckets.clear()
         _faults = None
+        _draws.clear()
         _calls.clear()
 
 
@@ -349,7 +353,10 @@ def _fault(operation: str) -> tuple[int, str, str] | None:
     current = _faults
     if current is None or not current.applies_to(operation):
         return None
-    draw = _random.random()
+    draws = _draws.get(operation)
+    if draws is None:
+        draws = _draws[operation] = random.Random(f"{current.seed}:{operation}")
+    draw = draws.random()
     if draw < current.throttle_share:
         return THROTTLED
     if draw < current.throttle_share + current.error_share:

@@ -68,7 +68,10 @@ def notified(provisioner: Provisioner, request_ids: list[str]) -> dict[str, list
 def test_ten_requests_succeed_through_throttling_and_faults_and_leave_nothing_behind(
     provisioner: Provisioner,
 ):
-    # Given API Gateway answers 30% of every call 429 and 5% 503, at random (seeded)
+    # Given API Gateway answers 30% of every call 429 and 5% 503, at random (seeded: each
+    # operation has its own draws, and seed 11 refuses one of the first four calls of
+    # CreateRestApi, CreateDeployment and GetVpcLink, 429 and 503 among them, whatever order
+    # the ten requests' calls arrive in)
     fidelity.rate_limits.inject_faults("*", throttle_share=0.3, error_share=0.05, seed=11)
 
     # When ten requests arrive at once
