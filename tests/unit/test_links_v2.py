@@ -526,7 +526,7 @@ def test_our_unused_v2_link_is_deleted_and_its_claim_released(network, alb, make
     state = _ensure(make_request, alb, settings)
     settle_available(state.vpc_link_id)
 
-    release = vpc_links.release_link(state.vpc_link_id, ignoring=[], settings=settings)
+    release = vpc_links.release_link(state.vpc_link_id, Turns(settings, "teardown-1"), ignoring=[])
 
     assert release.state in ("DELETING", "DELETED")
     assert [link for link in v2_links() if link["VpcLinkStatus"] != "DELETING"] == []
@@ -551,7 +551,7 @@ def test_a_v2_link_a_request_uses_is_kept(alb, make_request, settings):
         resources={"vpcLinkId": state.vpc_link_id},
     )  # fmt: skip
 
-    release = vpc_links.release_link(state.vpc_link_id, ignoring=[], settings=settings)
+    release = vpc_links.release_link(state.vpc_link_id, Turns(settings, "teardown-1"), ignoring=[])
 
     assert (release.state, release.reason) == ("KEPT", "still used by user-1")
 

@@ -106,10 +106,7 @@ def _release_old_link(
     if not request.delete_old_link or not old or old == link.vpc_link_id:
         return None
     release = vpc_links.release_link(
-        old,
-        ignoring=[request.request_id, *filter(None, [request.provisioned_by])],
-        settings=turns.settings,
-        turns=turns,
+        old, turns, ignoring=[request.request_id, *filter(None, [request.provisioned_by])]
     )
     if isinstance(release, ApiGatewayTurn):
         return release

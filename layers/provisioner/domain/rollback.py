@@ -231,9 +231,7 @@ def _delete_created(
             report.known["restApiId"] = api.id
     for link in list(vpc_links.all_links()):  # V1 and V2
         if created_by(link.tags, request_id, settings) and link.status != "DELETING":
-            release = vpc_links.release_link(
-                link.id, ignoring=[request_id], settings=settings, turns=turns
-            )
+            release = vpc_links.release_link(link.id, turns, ignoring=[request_id])
             if isinstance(release, ApiGatewayTurn):
                 return release
             report.known["vpcLinkId"] = link.id

@@ -76,7 +76,7 @@ def _release(
         return LinkRelease(vpc_link_id=link_id, state="KEPT", reason="keepVpcLink was asked")
     # The API is gone: its provisioning request no longer uses the link.
     ignoring = [request.request_id, *filter(None, [request.created_by_request])]
-    return vpc_links.release_link(link_id, ignoring=ignoring, settings=turns.settings, turns=turns)
+    return vpc_links.release_link(link_id, turns, ignoring=ignoring)
 
 
 def _parse(moment: str) -> datetime:

@@ -235,21 +235,18 @@ def _create_claimed(
 
 
 def release_link(
-    vpc_link_id: str,
-    *,
-    ignoring: Collection[str],
-    settings: Settings,
-    turns: pacing.Turns | None = None,
+    vpc_link_id: str, turns: pacing.Turns, *, ignoring: Collection[str]
 ) -> LinkRelease | ApiGatewayTurn:
     """Delete a link (V1 or V2) this control plane created, unless a request still uses it;
     or, for a V2 link whose DeleteVpcLink turn is not now, the turn to wait for (``turns``:
-    the task's, see ``pacing.Turns``; by default a turn of ``ignoring[0]``'s own).
+    the task's, see ``pacing.Turns``).
 
     Every integration reaches its link through the ``vpcLinkId`` stage variable, so AWS cannot
     know which stages use a link, and may let it be deleted under them: the ledger knows
     (``Requests.link_users``). ``ignoring``: the requests on whose behalf the link is let go.
     AWS's own refusal (an integration naming the link) is honoured too.
     """
+    settings = turns.settings
     link = apigatewayv2.find_link(vpc_link_id)
     if link is None:
         return LinkRelease(vpc_link_id=vpc_link_id, state="DELETED", reason="deleted")
@@ -266,7 +263,6 @@ def release_link(
         )
     try:
         if link.version == "V2":
-            turns = turns or pacing.Turns(settings, caller=next(iter(ignoring), vpc_link_id))
             waiting = turns.call(
                 pacing.Paced.DELETE_VPC_LINK_V2,
                 lambda in_turn: apigatewayv2.delete_vpc_link(vpc_link_id, in_turn=in_turn),
