@@ -43,7 +43,7 @@ from provisioner.contract.requests import (
 )
 from provisioner.domain import security
 from provisioner.domain.ownership import managed_here
-from provisioner.domain.rest_apis import api_created_by
+from provisioner.domain.rest_apis import STAGE_VARIABLE, api_created_by
 from provisioner.runtime.settings import Settings
 
 _USABLE_NLB_STATES = frozenset({"active", "provisioning", "active_impaired"})
@@ -411,7 +411,7 @@ def stage_links(rest_api_id: str) -> list[str]:
     """The VpcLinks the API's stages point at (their ``vpcLinkId`` variables)."""
     found = []
     for stage in apigateway.stages(rest_api_id):
-        link_id = stage.get("variables", {}).get("vpcLinkId")
+        link_id = stage.get("variables", {}).get(STAGE_VARIABLE)
         if link_id and link_id not in found:
             found.append(link_id)
     return found
@@ -445,7 +445,7 @@ def validate_relink(
         api_name=api.name,
         rest_api_id=api.id,
         stage_name=stage["stageName"],
-        old_vpc_link_id=stage.get("variables", {}).get("vpcLinkId"),
+        old_vpc_link_id=stage.get("variables", {}).get(STAGE_VARIABLE),
         provisioned_by=api.tags.get(REQUEST_ID_TAG),
         nlb_arn=detail.nlb_arn or detail.target_arn,
         vpc_link_id=detail.vpc_link_id,
