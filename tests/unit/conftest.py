@@ -127,9 +127,10 @@ def aws(aws_credentials: None, function_environment: dict[str, str]) -> Iterator
 
 @pytest.fixture
 def settings(function_environment: dict[str, str]) -> Any:
+    """As a task reads them: the environment, and the account and region of its function."""
     from provisioner.runtime.settings import Settings
 
-    return Settings.from_environment()
+    return Settings.from_environment().running_as(FakeLambdaContext.invoked_function_arn)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from provisioner.contract.events import request_ref_from_event
 from provisioner.domain import validation
 from provisioner.domain.validation import validate_request
 
-from .support import ACCOUNT, REGION, eventbridge_event
+from .support import eventbridge_event
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +33,7 @@ def fields(error: InvalidRequest) -> set[str]:
 
 @pytest.fixture
 def validate_provision(settings: Any) -> Any:
-    return lambda event: validate_request(event, account=ACCOUNT, region=REGION, settings=settings)
+    return lambda event: validate_request(event, settings=settings)
 
 
 # --- the contract accepts exactly the documented names ------------------------------------------
@@ -94,8 +94,6 @@ def test_a_relink_validates_its_tags_like_a_provisioning(provision, second_nlb_a
     with pytest.raises(InvalidRequest) as raised:
         validation.validate_relink(
             eventbridge_event(detail, detail_type="PrivateApiRelinkRequested"),
-            account=ACCOUNT,
-            region=REGION,
             settings=settings,
         )
     assert {problem.field for problem in raised.value.fields} == {"detail.tags"}
@@ -122,13 +120,9 @@ def test_a_ticket_id_with_a_control_character_is_not_echoed_as_a_message_attribu
 @pytest.mark.parametrize("kind", ["provision", "teardown", "relink"])
 def test_a_detail_that_is_not_an_object_is_named_as_such(aws, settings, detail, kind):
     validate = {
-        "provision": lambda e: validate_request(
-            e, account=ACCOUNT, region=REGION, settings=settings
-        ),
+        "provision": lambda e: validate_request(e, settings=settings),
         "teardown": lambda e: validation.validate_teardown(e, settings=settings),
-        "relink": lambda e: validation.validate_relink(
-            e, account=ACCOUNT, region=REGION, settings=settings
-        ),
+        "relink": lambda e: validation.validate_relink(e, settings=settings),
     }[kind]
     error = rejected(validate, detail)
     assert [problem.as_dict() for problem in error.fields] == [

@@ -84,9 +84,7 @@ def world(
 KINDS = {
     "provision": (
         provision_cases,
-        lambda settings: (
-            lambda event: validate_request(event, account=ACCOUNT, region=REGION, settings=settings)
-        ),
+        lambda settings: lambda event: validate_request(event, settings=settings),
     ),
     "teardown": (
         teardown_cases,
@@ -94,11 +92,7 @@ KINDS = {
     ),
     "relink": (
         relink_cases,
-        lambda settings: (
-            lambda event: validation.validate_relink(
-                event, account=ACCOUNT, region=REGION, settings=settings
-            )
-        ),
+        lambda settings: lambda event: validation.validate_relink(event, settings=settings),
     ),
 }
 

@@ -50,9 +50,7 @@ STAGE_LINK = "${stageVariables.vpcLinkId}"
 
 # --- helpers -----------------------------------------------------------------------------------
 def validate(detail: dict[str, Any], settings: Any) -> Any:
-    return validate_request(
-        eventbridge_event(detail), account=ACCOUNT, region=REGION, settings=settings
-    )
+    return validate_request(eventbridge_event(detail), settings=settings)
 
 
 def rejected(detail: dict[str, Any], settings: Any) -> dict[str, list[str]]:
@@ -714,7 +712,7 @@ def test_a_relink_validates_the_v2_fields_like_a_provisioning(alb, provision, se
         detail_type="PrivateApiRelinkRequested",
     )
 
-    request = validation.validate_relink(event, account=ACCOUNT, region=REGION, settings=settings)
+    request = validation.validate_relink(event, settings=settings)
 
     assert request.vpc_link_version is VpcLinkVersion.V2
     assert request.nlb_arn == alb.arn
@@ -724,7 +722,7 @@ def test_a_relink_validates_the_v2_fields_like_a_provisioning(alb, provision, se
         detail_type="PrivateApiRelinkRequested",
     )
     with pytest.raises(InvalidRequest) as raised:
-        validation.validate_relink(bad, account=ACCOUNT, region=REGION, settings=settings)
+        validation.validate_relink(bad, settings=settings)
     assert [f.field for f in raised.value.fields] == ["detail.vpcLinkVersion"]
 
 

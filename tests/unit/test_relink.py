@@ -17,7 +17,7 @@ from provisioner.domain.pacing import Turns
 from provisioner.domain.vpc_links import ensure_vpc_link
 from provisioner.storage.keys import LinkKey
 
-from .support import ACCOUNT, REGION, eventbridge_event, stored
+from .support import eventbridge_event, stored
 
 pytestmark = pytest.mark.unit
 
@@ -29,9 +29,7 @@ def relink_event(detail: dict[str, Any], event_id: str | None = None) -> dict[st
 
 
 def validate(detail: dict[str, Any], settings: Any, event_id: str | None = None) -> RelinkRequest:
-    return validation.validate_relink(
-        relink_event(detail, event_id), account=ACCOUNT, region=REGION, settings=settings
-    )
+    return validation.validate_relink(relink_event(detail, event_id), settings=settings)
 
 
 def fields_of(raised: pytest.ExceptionInfo[InvalidRequest]) -> list[dict[str, str]]:

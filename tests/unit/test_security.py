@@ -23,7 +23,7 @@ EXPOSE = "private-api:expose=true"
 def validate(settings: Any, **detail: Any) -> Any:
     detail.setdefault("apiName", "orders")
     event = eventbridge_event(detail)
-    return validate_request(event, account=ACCOUNT, region=REGION, settings=settings)
+    return validate_request(event, settings=settings)
 
 
 def refused(settings: Any, error: type[InvalidRequest] = InvalidRequest, **detail: Any):
@@ -253,7 +253,7 @@ def test_relink_to_an_untagged_nlb_is_refused_too(settings, provision, untagged_
     event = eventbridge_event(detail, detail_type="PrivateApiRelinkRequested")
 
     with pytest.raises(ExposureNotAllowed) as raised:
-        validation.validate_relink(event, account=ACCOUNT, region=REGION, settings=settings)
+        validation.validate_relink(event, settings=settings)
 
     [problem] = raised.value.fields
     assert problem.field == "detail.nlbArn"

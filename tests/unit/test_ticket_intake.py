@@ -807,7 +807,7 @@ def test_a_wrong_ticket_field_is_rejected_with_the_ticket_labels_at_hand(
     event.setdefault("account", ACCOUNT)  # moto's copy to a queue leaves out what AWS sends
 
     with pytest.raises(InvalidRequest) as rejected:
-        validate_request(event, account=ACCOUNT, region=REGION, settings=settings)
+        validate_request(event, settings=settings)
 
     [problem] = rejected.value.fields
     assert problem.field == "detail.nlbArn" and "no load balancer" in problem.rule
@@ -831,7 +831,7 @@ def test_a_ticket_reference_from_any_other_source_is_rejected(
     )
 
     with pytest.raises(InvalidRequest) as rejected:
-        validate_request(event, account=ACCOUNT, region=REGION, settings=settings)
+        validate_request(event, settings=settings)
 
     assert [(p.field, p.rule) for p in rejected.value.fields] == [
         ("detail.ticket", "set only by the ticket intake (private-api-provisioner.ticket-intake)")

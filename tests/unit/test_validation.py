@@ -16,13 +16,13 @@ from provisioner.contract.events import request_ref_from_event
 from provisioner.contract.requests import NLB_ARN_PATTERN, EndpointType
 from provisioner.domain.validation import validate_request
 
-from .support import ACCOUNT, REGION, eventbridge_event
+from .support import ACCOUNT, REGION, FakeLambdaContext, eventbridge_event
 
 pytestmark = pytest.mark.unit
 
 
 def validate(event: dict[str, Any], settings: Any) -> Any:
-    return validate_request(event, account=ACCOUNT, region=REGION, settings=settings)
+    return validate_request(event, settings=settings)
 
 
 def rejected_fields(event: dict[str, Any], settings: Any) -> dict[str, list[str]]:
@@ -70,7 +70,8 @@ def test_defaults_come_from_the_functions_settings(network, monkeypatch, make_ev
 
     # When a minimal event is validated
     request = validate(
-        make_event({"apiName": "orders", "nlbArn": network.nlb_arn}), Settings.from_environment()
+        make_event({"apiName": "orders", "nlbArn": network.nlb_arn}),
+        Settings.from_environment().running_as(FakeLambdaContext.invoked_function_arn),
     )
 
     # Then those defaults are used

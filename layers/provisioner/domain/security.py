@@ -37,10 +37,11 @@ def problems(
     raw: dict[str, Any],
     flagged: Callable[[str], bool],
     *,
-    account: str,
-    region: str,
     settings: Settings,
 ) -> list[FieldError]:
+    """What is wrong with the request's authorization and endpoint fields; what they name must
+    be in ``settings``' account and region (the function's own)."""
+    account, region = settings.account, settings.region
     found = _authorization_problems(raw, flagged, settings)
     found += _endpoint_problems(raw, flagged)
     bad = {problem.field for problem in found}

@@ -54,17 +54,12 @@ TARGET_FIELDS = ("nlbArn", "targetArn", "vpcLinkId")
 TARGET_FIELD_NAMES = frozenset(f"detail.{name}" for name in TARGET_FIELDS)
 
 
-def validate_request(
-    event: dict[str, Any], *, account: str, region: str, settings: Settings
-) -> ProvisionRequest:
-    """The normalised request, or ``InvalidRequest`` listing every problem found."""
+def validate_request(event: dict[str, Any], *, settings: Settings) -> ProvisionRequest:
+    """The normalised request, or ``InvalidRequest`` listing every problem found. Its load
+    balancer must be in ``settings``' account and region (the function's own)."""
     parsed = parse_detail(event, RequestDetail, one_of=(TARGET_FIELDS,))
-    target, found = resolve_target(
-        parsed, account=account, region=region, settings=settings, url_needed=True
-    )
-    found += security.problems(
-        parsed.raw, parsed.flagged, account=account, region=region, settings=settings
-    )
+    target, found = resolve_target(parsed, settings=settings, url_needed=True)
+    found += security.problems(parsed.raw, parsed.flagged, settings=settings)
     detail = parsed.answer(found, target_exposure(parsed, target, found, settings))
     if target is None:  # a named link without a target: AWS has no such link
         raise InvalidRequest.of([FieldError("detail.vpcLinkId", "the VpcLink has no target")])
@@ -106,8 +101,6 @@ class LinkTarget(NamedTuple):
 def resolve_target(
     parsed: ParsedDetail[Any],
     *,
-    account: str,
-    region: str,
     settings: Settings,
     url_needed: bool = False,
 ) -> tuple[LinkTarget | None, list[FieldError]]:
@@ -131,8 +124,8 @@ def resolve_target(
     load_balancer, found = _load_balancer(
         arn,
         field_name,
-        account=account,
-        region=region,
+        account=settings.account,
+        region=settings.region,
         application_allowed=field_name == "targetArn",
     )
     problems += found
@@ -418,9 +411,7 @@ def stage_links(rest_api_id: str) -> list[str]:
 
 
 # --- relink ----------------------------------------------------------------------------------
-def validate_relink(
-    event: dict[str, Any], *, account: str, region: str, settings: Settings
-) -> RelinkRequest:
+def validate_relink(event: dict[str, Any], *, settings: Settings) -> RelinkRequest:
     parsed = parse_detail(
         event,
         RelinkDetail,
@@ -436,7 +427,7 @@ def validate_relink(
     if api is not None and (stage_name or parsed.raw.get("stageName") is None):
         stage, problems = _stage_of(api.id, stage_name)
         found += problems
-    target, problems = resolve_target(parsed, account=account, region=region, settings=settings)
+    target, problems = resolve_target(parsed, settings=settings)
     found += problems
     detail = parsed.answer(found, target_exposure(parsed, target, found, settings))
     assert api is not None and stage is not None  # else a problem was found

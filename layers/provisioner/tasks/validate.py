@@ -23,7 +23,7 @@ from provisioner.runtime.settings import Settings
 
 def validate_request(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     """A ``PrivateApiRequested`` event."""
-    validate = partial(validation.validate_request, task.event, **_where(settings))
+    validate = partial(validation.validate_request, task.event, settings=settings)
     return _admit(WorkflowKind.PROVISION, task, settings, validate, _provisioning_accepted)
 
 
@@ -54,7 +54,7 @@ def _teardown_accepted(request: TeardownRequest) -> str:
 
 def validate_relink(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     """A ``PrivateApiRelinkRequested`` event."""
-    validate = partial(validation.validate_relink, task.event, **_where(settings))
+    validate = partial(validation.validate_relink, task.event, settings=settings)
     return _admit(WorkflowKind.RELINK, task, settings, validate, _relink_accepted)
 
 
@@ -69,11 +69,6 @@ def _relink_accepted(request: RelinkRequest) -> str:
         f"Relink accepted: stage '{request.stage_name}' of API {request.rest_api_id} will move "
         f"from VpcLink {request.old_vpc_link_id} to {target} once it is AVAILABLE."
     )
-
-
-def _where(settings: Settings) -> dict[str, Any]:
-    """Where the stack runs, which a provisioning's or a relink's load balancer must share."""
-    return {"account": settings.account, "region": settings.region, "settings": settings}
 
 
 def _admit[Request](
