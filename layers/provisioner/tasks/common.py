@@ -13,7 +13,7 @@ from provisioner.contract.payloads import ApiGatewayTurn, RequestRef
 from provisioner.contract.progress import Status, progress
 from provisioner.domain.milestones import announce
 from provisioner.domain.pacing import WAIT_NOTICE_SECONDS, PacedPayload, Turns
-from provisioner.runtime.observability import bind_request, metrics
+from provisioner.runtime.observability import metrics
 from provisioner.runtime.settings import Settings
 
 
@@ -24,10 +24,10 @@ def work_in_turn[Made](
     what: str,
     **known: Any,
 ) -> Made | dict[str, Any]:
-    """A paced task's domain work for its request (the logs bound to it), given the task's
-    turns (``Turns.of``): what it made, or, when its API Gateway call waits for a turn, the
-    task's answer to wait for it (:func:`wait_for_turn`, a dict: ``work`` never makes one)."""
-    bind_request(task.request)
+    """A paced task's domain work for its request, given the task's turns (``Turns.of``):
+    what it made, or, when its API Gateway call waits for a turn, the task's answer to wait
+    for it (:func:`wait_for_turn`, a dict: ``work`` never makes one). The logs are bound to
+    the request already (``runtime.task.lambda_task``)."""
     made = work(Turns.of(task, settings))
     if isinstance(made, ApiGatewayTurn):
         return wait_for_turn(settings, task.request.ref, made, what, **known)

@@ -13,7 +13,7 @@ from provisioner.contract.payloads import (
 from provisioner.contract.progress import Status, progress
 from provisioner.contract.requests import VpcLinkVersion
 from provisioner.domain import milestones, pacing, vpc_links
-from provisioner.runtime.observability import bind_request, logger
+from provisioner.runtime.observability import logger
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
 
@@ -22,7 +22,6 @@ def ensure_link(task: EnsureVpcLinkTask, settings: Settings) -> dict[str, Any]:
     """``{"link", "turn": None, "progress"}``, or ``{"link": None, "turn", "progress"}`` while
     a V2 link's CreateVpcLink turn has not come, this request's own or the one of the request
     that creates the link this one will share (the workflow waits for it and calls again)."""
-    bind_request(task.request)
     link = vpc_links.ensure_vpc_link(
         task.request, pacing.Turns.of(task, settings), started_at=task.started_at
     )
@@ -73,7 +72,6 @@ def _what(request: LinkRequest, turn: ApiGatewayTurn) -> str:
 
 
 def check_link(task: GetVpcLinkStatusTask, settings: Settings) -> dict[str, Any]:
-    bind_request(task.request)
     link = vpc_links.check_vpc_link(task.link, settings=settings)
     status = Status.VPC_LINK_AVAILABLE if link.status == "AVAILABLE" else Status.VPC_LINK_PENDING
     note = progress(

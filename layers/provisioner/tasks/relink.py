@@ -8,7 +8,6 @@ from provisioner.contract.payloads import WorkflowKind
 from provisioner.contract.payloads.relink import RelinkTask
 from provisioner.contract.progress import Status, progress
 from provisioner.domain import milestones, pacing, relink
-from provisioner.runtime.observability import bind_request
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
 
@@ -18,7 +17,6 @@ def relink_stage(task: RelinkTask, settings: Settings) -> dict[str, Any]:
     the stage is switched but the old V2 link's DeleteVpcLink turn has not come (the workflow
     waits for it, then calls again with both: only the old link is deleted then)."""
     request = task.request
-    bind_request(request)
     relinked = relink.relink_stage(
         request,
         task.link,

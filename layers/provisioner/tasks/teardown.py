@@ -8,7 +8,6 @@ from provisioner.contract.payloads import WorkflowKind
 from provisioner.contract.payloads.teardown import TeardownTask
 from provisioner.contract.progress import Status, progress, timestamp
 from provisioner.domain import milestones, pacing, teardown
-from provisioner.runtime.observability import bind_request
 from provisioner.runtime.settings import Settings
 from provisioner.tasks import common
 
@@ -42,7 +41,6 @@ def release_links(task: TeardownTask, settings: Settings) -> dict[str, Any]:
     while a V2 link's DeleteVpcLink turn has not come (the workflow waits for it, then calls
     again with it); ``startedAt``: from when the next call counts the deletion deadline."""
     request = task.request
-    bind_request(request)
     released = teardown.release_links(
         request, pacing.Turns.of(task, settings), started_at=task.started_at
     )
