@@ -1,4 +1,6 @@
-"""Patching moto's classes: the one helper every fidelity module uses."""
+"""Patching moto's classes: ``wrap``, for a patch that calls the method it replaces (the API
+Gateway, API Gateway V2, ELBv2 and DynamoDB patches use it). The EventBridge and Step
+Functions patches assign theirs directly (moto's clock, its thread class, its waits)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""Telling the requester from Python: the progress topic and the outcome event.
-
-The workflows publish their own notifications from the ASL; these are for the one place that
-answers outside a workflow: an execution that stopped without answering (``unanswered``).
+"""Telling the requester: a milestone on the progress topic, a final one on the bus as an
+outcome event. No ASL state publishes: every milestone is told by
+``domain.milestones.announce``, which records it in the ledger and then calls these.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from provisioner.contract import errors
 
 
 def publish_progress(topic_arn: str, note: dict[str, Any]) -> None:
-    """``note`` as :func:`provisioner.notifications.progress` makes it."""
+    """``note`` as :func:`provisioner.contract.progress.progress` makes it."""
     with clients.aws_errors():
         clients.sns().publish(
             TopicArn=topic_arn,

@@ -197,8 +197,11 @@ class StageNotSafe(ProvisionerError):
 
 
 class ConditionFailed(ProvisionerError):
-    """A DynamoDB condition did not hold (``storage.table``): handled by the ledger or the
-    domain, never leaves a task.
+    """A DynamoDB condition did not hold (``storage.table``). The ledger's stores and the domain
+    handle the conditions they expect to fail (a request seen before, a turn taken, a claim
+    held); one they do not expect fails the task, and the workflow's catch-all rolls the
+    request back: a link claim lost because its lease ran out before ``record_link``, a
+    milestone for a request the ledger does not have.
 
     ``item``: the item as it stood (DynamoDB's JSON), when the write asked for it with
     ``ReturnValuesOnConditionCheckFailure=ALL_OLD``."""
