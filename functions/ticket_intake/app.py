@@ -1,6 +1,7 @@
 """Function URL: ticket systems deliver webhooks here; an approved ticket becomes a request
 on the bus (README, "Requests from tickets")."""
 
-from provisioner.tickets.intake import handler
+from provisioner.runtime.function_url import function_url_task
+from provisioner.tickets import intake
 
-__all__ = ["handler"]
+handler = function_url_task(intake.ROUTE, intake.deliver)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from emulator import fidelity
@@ -162,3 +165,17 @@ def stored_request(request_id: str) -> dict[str, Any] | None:
     from provisioner.storage.keys import request_key
 
     return stored(request_key(request_id))
+
+
+FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
+
+
+def load_handler(name: str) -> ModuleType:
+    """``functions/<name>/app.py`` under a name of its own (every handler is called app.py)."""
+    spec = importlib.util.spec_from_file_location(
+        f"unit_handler_{name}", FUNCTIONS / name / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from datetime import UTC, datetime
@@ -17,9 +16,11 @@ from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
 
 from .support import (
     EXECUTION_ARN,
+    FUNCTIONS,
     REGION,
     STACK_NAME,
     eventbridge_event,
+    load_handler,
     stored_request,
 )
 
@@ -29,20 +30,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
 ]
 
-FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 STATE_MACHINES = sorted((Path(__file__).resolve().parents[2] / "statemachine").glob("*.asl.json"))
 HANDLER_NAMES = sorted(path.parent.name for path in FUNCTIONS.glob("*/app.py"))
-
-
-def load_handler(name: str) -> ModuleType:
-    """``functions/<name>/app.py`` under a name of its own (every handler is called app.py)."""
-    spec = importlib.util.spec_from_file_location(
-        f"unit_handler_{name}", FUNCTIONS / name / "app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +70,25 @@ def event_driven_functions() -> dict[str, set[str]]:
         if sources:
             driven[properties["CodeUri"].strip("/").split("/")[-1]] = sources
     return driven
+
+
+def test_every_handler_is_made_by_one_of_the_runtimes_makers():
+    # A handler is one line: a maker of runtime/ (parse, settings, log context, metrics) around
+    # a task of the layer; lambda_task for a workflow's payload or an EventBridge event,
+    # sqs_batch_task for a queue, function_url_task for a Function URL.
+    made = re.compile(
+        r"^handler = (lambda_task|sqs_batch_task|function_url_task)\(", flags=re.MULTILINE
+    )
+    makers = {
+        name: made.findall((FUNCTIONS / name / "app.py").read_text()) for name in HANDLER_NAMES
+    }
+
+    assert {name: found for name, found in makers.items() if len(found) != 1} == {}
+    assert {found[0] for found in makers.values()} == {
+        "lambda_task",
+        "sqs_batch_task",
+        "function_url_task",
+    }
 
 
 def test_every_lambda_task_of_every_workflow_has_a_handler_and_every_handler_a_task():

@@ -24,7 +24,14 @@ import pytest
 from emulator.engine.stack import REPO_ROOT, load_template
 from emulator.ticket_desk.samples import GITHUB_SAMPLE, JIRA_SAMPLE, SERVICENOW_SAMPLE, load
 
-from .support import ACCOUNT, LEDGER_TABLE, REGION, FakeLambdaContext, FrozenClock
+from .support import (
+    ACCOUNT,
+    LEDGER_TABLE,
+    REGION,
+    FakeLambdaContext,
+    FrozenClock,
+    load_handler,
+)
 
 BUS = "private-api-requests"
 NOW = datetime(2026, 11, 19, 14, 8, 0, tzinfo=UTC)  # 29 s after the samples' approval
@@ -51,6 +58,7 @@ class Intake:
         from provisioner.tickets import intake, signatures
 
         self.module = intake
+        self.handler = load_handler("ticket_intake").handler
         self.signatures = signatures
         self.queue_url = queue_url
         self.clock = clock
@@ -87,7 +95,7 @@ class Intake:
         except UnicodeDecodeError:
             base64_encoded = True  # Lambda passes a body that is not text in base64
         event = function_url_event(path or f"/tickets/{system}", raw, sent, base64_encoded)
-        answer = self.module.handler(event, FakeLambdaContext())
+        answer = self.handler(event, FakeLambdaContext())
         return answer["statusCode"], json.loads(answer.get("body") or "{}")
 
     def _next_id(self) -> str:
@@ -312,7 +320,7 @@ def test_header_names_are_matched_without_regard_to_case(intake: Intake) -> None
     )
     event["headers"]["X-Hub-Signature-256"] = signature  # as a proxy might pass it on
 
-    answer = intake.module.handler(event, FakeLambdaContext())
+    answer = intake.handler(event, FakeLambdaContext())
 
     assert answer["statusCode"] == 202
 

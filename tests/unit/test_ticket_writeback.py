@@ -11,13 +11,11 @@ time has passed (``elapse``). Nothing waits on the wall clock.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -37,14 +35,13 @@ from provisioner.storage.ledger import Ledger
 from provisioner.tickets import clients as ticket_clients
 from provisioner.tickets import writeback
 
-from .support import LEDGER_TABLE, REGION, FakeLambdaContext
+from .support import LEDGER_TABLE, REGION, FakeLambdaContext, load_handler
 
 pytestmark = [
     pytest.mark.unit,
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
 ]
 
-APP = Path(__file__).resolve().parents[2] / "functions" / "ticket_writeback" / "app.py"
 LEDGER = Ledger(LEDGER_TABLE)
 QUEUE = "ticket-writeback"
 MAX_RECEIVES = 10
@@ -283,17 +280,9 @@ class Rig:
         parameters.clear_caches()
 
 
-def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("unit_handler_ticket_writeback", APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def app() -> ModuleType:
-    return load_handler()
+    return load_handler("ticket_writeback")
 
 
 def desk_credentials(desk: TicketDesk) -> dict[str, dict[str, str]]:

@@ -1,9 +1,12 @@
-"""``lambda_task``: the one way a Lambda handler is made from a task.
+"""``lambda_task``: the way a Lambda handler is made from a task.
 
-Every handler is ``lambda_task(Model, task)``: the event parsed into the task's payload model (a
+Every workflow function's handler, and the one an EventBridge rule invokes, is
+``lambda_task(Model, task)``: the event parsed into the task's payload model (a
 ``pydantic.ValidationError`` fails the invocation), the function's settings read from its
 environment and ARN, the logs bound to the request (its id is the correlation id), the Lambda
-context in every log line, and the metrics flushed when the task returns.
+context in every log line, and the metrics flushed when the task returns. Its two siblings do
+the same for a queue (``runtime.batch.sqs_batch_task``) and a Function URL
+(``runtime.function_url.function_url_task``).
 
 The edge (the validate tasks, which read EventBridge events) uses Powertools Parser; the
 workflow's internal payloads are our own models, validated the same way without importing the

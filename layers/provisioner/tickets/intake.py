@@ -23,23 +23,22 @@ Each delivery, in this order (the ticket systems time out after 5-10 s; nothing 
 A ticket's fields that are missing or wrong still make a request: the workflow REJECTS it with
 every field at fault, and the write-back tells the ticket, by the ticket's own field labels.
 
-The one route is matched here, not by Powertools' event handler: importing it loads every
-resolver it has (AppSync, Bedrock agents, VPC Lattice, an asyncio HTTP server, OpenAPI types),
-about 50 ms of this function's cold start (``make bench`` (a)). Its answers are kept as they
-were: any other method or path is its 404 ``{"statusCode":404,"message":"Not found"}``.
+The one route, ``ROUTE``, is matched by ``runtime.function_url``, not by Powertools' event
+handler: importing it loads every resolver it has (AppSync, Bedrock agents, VPC Lattice, an
+asyncio HTTP server, OpenAPI types), about 50 ms of this function's cold start (``make bench``
+(a)). Its answers are kept as they were: any other method or path is its 404
+``{"statusCode":404,"message":"Not found"}``.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
 import time
 import unicodedata
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -47,6 +46,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from provisioner.aws import announce
 from provisioner.contract import errors
 from provisioner.contract.requests import TICKET_INTAKE_SOURCE, TicketSystem
+from provisioner.runtime.function_url import UrlRequest, response
 from provisioner.runtime.observability import logger, metrics
 from provisioner.runtime.settings import Settings
 from provisioner.tickets import signatures
@@ -57,9 +57,6 @@ from provisioner.tickets.deliveries import (
     read_delivery,
 )
 from provisioner.tickets.mapping import DETAIL_TYPES, TicketMapping, load_mapping
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 MAX_BODY_BYTES = 512 * 1024  # GitHub caps an issue body at 65,536 characters; Jira's are smaller
 DELIVERY_MEMORY = timedelta(days=1, hours=1)
@@ -72,42 +69,11 @@ _forced_refresh_at: dict[TicketSystem, float] = {}
 
 # The one route, ``POST /tickets/<name>``, matched as Powertools' event handler matched it
 # (its characters for a path parameter); any other request is its 404.
-_ROUTE = re.compile(r"^/tickets/(?P<name>[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+)$")
-_NO_ROUTE = json.dumps({"statusCode": 404, "message": "Not found"}, separators=(",", ":"))
-
-
-def _request_line(event: dict[str, Any]) -> tuple[str, str]:
-    """The method and the path of a Function URL event (payload format 2.0)."""
-    context = event.get("requestContext") or {}
-    path = str(event.get("rawPath") or "/")
-    stage = context.get("stage", "$default")
-    if stage != "$default":  # a Function URL's is; API Gateway's HTTP APIs name theirs
-        path = path[len(f"/{stage}") :]
-    return str((context.get("http") or {}).get("method", "")).upper(), path
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """A delivery to the route, as received."""
-
-    path: str
-    headers: dict[str, str]
-    raw: bytes  # the bytes the system sent: what its signature covers
-
-
-def _response(status: int, body: str) -> dict[str, Any]:
-    """The Function URL's answer (payload format 2.0)."""
-    return {
-        "statusCode": status,
-        "body": body,
-        "isBase64Encoded": False,
-        "headers": {"Content-Type": "application/json"},
-        "cookies": [],
-    }
+ROUTE = re.compile(r"^/tickets/(?P<name>[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+)$")
 
 
 def _answer(status: int, **body: Any) -> dict[str, Any]:
-    return _response(status, json.dumps(body))
+    return response(status, json.dumps(body))
 
 
 def _system(path: str) -> TicketSystem | None:
@@ -118,20 +84,19 @@ def _system(path: str) -> TicketSystem | None:
         return None
 
 
-def raw_body(event: dict[str, Any]) -> bytes:
-    """The bytes the system sent: what its signature covers."""
-    body = event.get("body") or ""
-    return base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode()
+def deliver(delivered: UrlRequest, settings: Settings) -> dict[str, Any]:
+    """A ticket system's delivery to ``POST /tickets/<name>``: headers and body are never
+    logged (signatures)."""
+    return refused(delivered, settings) or receive(delivered, settings)
 
 
-def refused(delivered: Delivered) -> dict[str, Any] | None:
+def refused(delivered: UrlRequest, settings: Settings) -> dict[str, Any] | None:
     """413 / 404 / 401 before anything is parsed; None for a delivery to go on with."""
     if len(delivered.raw) > MAX_BODY_BYTES:
         return _answer(413, message=f"The body is over {MAX_BODY_BYTES} bytes.")
     system = _system(delivered.path)
     if system is None:
         return _answer(404, message="Not found.")
-    settings = Settings.from_environment()
     headers, raw = delivered.headers, delivered.raw
     signed = signatures.is_signed(system, headers, raw, _secrets(system, settings))
     if not signed and not _refreshed_secret_matches(system, settings, headers, raw):
@@ -167,9 +132,8 @@ def _refreshed_secret_matches(
     return signatures.is_signed(system, headers, raw, _secrets(system, settings, force=True))
 
 
-def receive(name: str, delivered: Delivered) -> dict[str, Any]:
-    system = TicketSystem(name)
-    settings = Settings.from_environment()
+def receive(delivered: UrlRequest, settings: Settings) -> dict[str, Any]:
+    system = TicketSystem(delivered.parameters["name"])
     try:
         body = _json_body(system, delivered.headers, delivered.raw)
     except _UnsupportedMediaType as error:
@@ -301,15 +265,3 @@ def _printable(text: str) -> str:
 def _duration(age: timedelta) -> str:
     minutes = int(age.total_seconds() // 60)
     return f"{minutes // 60} hours" if minutes % 60 == 0 else f"{minutes} minutes"
-
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """The Function URL's handler: headers and body are never logged (signatures)."""
-    method, path = _request_line(event)
-    route = _ROUTE.match(path)
-    if method != "POST" or route is None:
-        return _response(404, _NO_ROUTE)
-    delivered = Delivered(path, dict(event.get("headers") or {}), raw_body(event))
-    return refused(delivered) or receive(route["name"], delivered)
