@@ -48,20 +48,32 @@ class RequesterFields(WireModel):
     ticket: TicketRef | None = None
 
 
-class RequestDetail(RequesterFields):
+class LinkFields(RequesterFields):
+    """What a provisioning and a relink both say of the link their stage is to use: the load
+    balancer or the link itself, and how long to wait for it."""
+
+    stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
+    nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
+    vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
+    # Strict: JSON true is not a timeout of 1 s.
+    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
+    tags: Tags = Field(default_factory=dict)
+    # VPC links V2 (issue 13): any ALB or NLB, a link version, the link's network.
+    target_arn: LoadBalancerArn | None = None
+    vpc_link_version: VpcLinkVersion | None = None
+    subnet_ids: SubnetIds | None = None
+    security_group_ids: SecurityGroupIds | None = None
+
+
+class RequestDetail(LinkFields):
     """``detail`` of a ``PrivateApiRequested`` event, as the requester sends it."""
 
     api_name: ApiName
-    stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
     endpoint_type: EndpointType = EndpointType.REGIONAL
-    nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
-    vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
     endpoint_url: EndpointUrl | None = None
     http_method: HttpMethod = "GET"
-    # Strict: JSON true is not a timeout of 1 s, nor the string "false" a boolean.
+    # Strict: nor is the string "false" a boolean.
     proxy_all_paths: bool = Field(default=False, strict=True)
-    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
-    tags: Tags = Field(default_factory=dict)
     # Secure by default (README, "Who may call the API"): which fields go with which
     # authorization and endpoint type is checked in domain.validation, with every other rule.
     authorization: Authorization = Authorization.AWS_IAM
@@ -70,11 +82,6 @@ class RequestDetail(RequesterFields):
     )
     authorizer_function_arn: LambdaFunctionArn | None = None
     vpc_endpoint_ids: list[VpcEndpointId] | None = Field(default=None, min_length=1, max_length=10)
-    # VPC links V2 (issue 13): any ALB or NLB, a link version, the link's network.
-    target_arn: LoadBalancerArn | None = None
-    vpc_link_version: VpcLinkVersion | None = None
-    subnet_ids: SubnetIds | None = None
-    security_group_ids: SecurityGroupIds | None = None
 
 
 class TeardownDetail(RequesterFields):
@@ -85,19 +92,9 @@ class TeardownDetail(RequesterFields):
     keep_vpc_link: bool = Field(default=False, strict=True)
 
 
-class RelinkDetail(RequesterFields):
+class RelinkDetail(LinkFields):
     """``detail`` of a ``PrivateApiRelinkRequested`` event."""
 
     target_request_id: RequestId | None = None
     rest_api_id: RestApiId | None = None
-    stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
-    vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
-    nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
-    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
     delete_old_link: bool = Field(default=False, strict=True)
-    tags: Tags = Field(default_factory=dict)
-    # VPC links V2 (issue 13), as in RequestDetail.
-    target_arn: LoadBalancerArn | None = None
-    vpc_link_version: VpcLinkVersion | None = None
-    subnet_ids: SubnetIds | None = None
-    security_group_ids: SecurityGroupIds | None = None
