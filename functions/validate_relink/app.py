@@ -1,4 +1,5 @@
-"""Validate a PrivateApiRelinkRequested event: our API only, its stage, the new link or NLB."""
+"""Validate a PrivateApiRelinkRequested event: our API only, its stage, the new link or load
+balancer."""
 
 from provisioner.contract.payloads import ValidateTask
 from provisioner.runtime.task import lambda_task

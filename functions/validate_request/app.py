@@ -1,5 +1,5 @@
-"""Parse and validate a PrivateApiRequested event (every field error at once), check the NLB, claim
-the request."""
+"""Parse and validate a PrivateApiRequested event (every field error at once), check the load
+balancer or link it names, claim the request."""
 
 from provisioner.contract.payloads import ValidateTask
 from provisioner.runtime.task import lambda_task
