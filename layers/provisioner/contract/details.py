@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, StringConstraints
 
 from provisioner.contract.requests import (
+    MAX_TIMEOUT_SECONDS,
     NLB_ARN_PATTERN,
     STAGE_NAME_PATTERN,
     VPC_LINK_ID_PATTERN,
@@ -60,7 +61,7 @@ class RequestDetail(RequesterFields):
     http_method: HttpMethod = "GET"
     # Strict: JSON true is not a timeout of 1 s, nor the string "false" a boolean.
     proxy_all_paths: bool = Field(default=False, strict=True)
-    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
+    timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS, strict=True)
     tags: Tags = Field(default_factory=dict)
     # Secure by default (README, "Who may call the API"): which fields go with which
     # authorization and endpoint type is checked in domain.validation, with every other rule.
@@ -93,7 +94,7 @@ class RelinkDetail(RequesterFields):
     stage_name: Annotated[str, StringConstraints(pattern=STAGE_NAME_PATTERN)] | None = None
     vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
     nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
-    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
+    timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS, strict=True)
     delete_old_link: bool = Field(default=False, strict=True)
     tags: Tags = Field(default_factory=dict)
     # VPC links V2 (issue 13), as in RequestDetail.
