@@ -44,6 +44,7 @@ from emulator.engine.runtime import EmbeddedAws
 from emulator.fidelity.rate_limits import ApiCall
 from privateapi.network import create_sample_network
 from privateapi.waiting import wait_until
+from provisioner.contract.vocabulary import PROVISION_REQUESTED
 
 TARGET_RATIO = 1.15
 TARGET_THROTTLED_SHARE = 0.05
@@ -273,7 +274,7 @@ def _put_requests(aws: EmbeddedAws, nlbs: list[str], prefix: str) -> None:
         {
             "EventBusName": aws.outputs["RequestBusName"],
             "Source": "bench",
-            "DetailType": "PrivateApiRequested",
+            "DetailType": PROVISION_REQUESTED,
             "Detail": json.dumps(
                 {"requestId": f"{prefix}-{n}", "apiName": f"{prefix}-{n}", "nlbArn": nlb}
             ),

@@ -27,13 +27,20 @@ from typing import Any
 
 import boto3
 
-from privateapi.progress import FINAL_STATUSES, Notification, ProgressFollower
-from privateapi.requester import DEFAULT_BUS, PROVISION, Requester
+from privateapi.progress import Notification, ProgressFollower
+from privateapi.requester import DEFAULT_BUS, Requester
+from provisioner.contract.vocabulary import (
+    FINAL_STATUSES,
+    PROVISION_REQUESTED,
+    RELINK_REQUESTED,
+    TEARDOWN_REQUESTED,
+    Status,
+)
 
 DETAIL_TYPES = {
-    "request": PROVISION,
-    "teardown": "PrivateApiDeletionRequested",
-    "relink": "PrivateApiRelinkRequested",
+    "request": PROVISION_REQUESTED,
+    "teardown": TEARDOWN_REQUESTED,
+    "relink": RELINK_REQUESTED,
 }
 # flag name -> detail field, for each request type
 FIELDS = {
@@ -154,7 +161,7 @@ def follow(args: argparse.Namespace) -> int:
         if entry and entry.get("status") in FINAL_STATUSES:  # it is over: show what happened
             for step in entry.get("history", []):
                 print(f"{step['timestamp']}  {step['status']:20} {step['message']}")
-            return 0 if entry["status"] == "SUCCEEDED" else 1
+            return 0 if entry["status"] == Status.SUCCEEDED else 1
         return _print_until_final(follower, args.request_id, args.timeout)
 
 
@@ -216,7 +223,7 @@ def _print_until_final(follower: ProgressFollower, request_id: str, timeout: flo
         if error.get("remedy"):
             print(f"{'':26}remedy: {error['remedy']}")
         final = notification
-    return 0 if final is not None and final.status == "SUCCEEDED" else 1
+    return 0 if final is not None and final.status == Status.SUCCEEDED else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -232,9 +239,9 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     for name, help_text in (
-        ("request", "provision a private API (PrivateApiRequested)"),
-        ("teardown", "delete an API this control plane created (PrivateApiDeletionRequested)"),
-        ("relink", "point an API's stage at another link (PrivateApiRelinkRequested)"),
+        ("request", f"provision a private API ({PROVISION_REQUESTED})"),
+        ("teardown", f"delete an API this control plane created ({TEARDOWN_REQUESTED})"),
+        ("relink", f"point an API's stage at another link ({RELINK_REQUESTED})"),
     ):
         command = commands.add_parser(name, parents=[common], help=help_text)
         command.add_argument("--file", help="a JSON file with the event's detail")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner.contract import vocabulary
+
 
 @dataclass(frozen=True)
 class SampleAlb:
@@ -38,7 +40,7 @@ class SampleNetwork:
 
 
 # The tag by which a load balancer's owner consents to its exposure through API Gateway.
-EXPOSE_TAG = {"Key": "private-api:expose", "Value": "true"}
+EXPOSE_TAG = {"Key": vocabulary.EXPOSE_TAG, "Value": vocabulary.EXPOSE_TAG_VALUE}
 
 
 def create_sample_network(

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "REJECTED"})
+from provisioner.contract.vocabulary import FINAL_STATUSES
 
 
 @dataclass

@@ -19,13 +19,11 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from privateapi.network import SampleNetwork, create_sample_network
 from privateapi.progress import ProgressFollower
+from provisioner.contract.vocabulary import PROVISION_REQUESTED, REQUEST_ID_TAG
 from provisioner.storage.keys import REQUEST_PREFIX, request_key
 
-PROVISION = "PrivateApiRequested"
 DEFAULT_SOURCE = "privateapi.cli"
 DEFAULT_BUS = "private-api-requests"
-# Every resource the control plane creates carries the request's id in this tag.
-REQUEST_ID_TAG = "provisioner:request-id"
 
 
 @dataclass
@@ -50,7 +48,11 @@ class Requester:
 
     # --- sending --------------------------------------------------------------------------------
     def put(
-        self, detail: dict[str, Any], *, detail_type: str = PROVISION, source: str = DEFAULT_SOURCE
+        self,
+        detail: dict[str, Any],
+        *,
+        detail_type: str = PROVISION_REQUESTED,
+        source: str = DEFAULT_SOURCE,
     ) -> str:
         """Put one request event; returns its requestId (given, or a new one set here)."""
         detail = {"requestId": f"req-{uuid.uuid4().hex[:16]}", **detail}
@@ -61,13 +63,15 @@ class Requester:
         """A provisioning request (``PrivateApiRequested``) with these fields."""
         return self.put(detail)
 
-    def put_all(self, details: list[dict[str, Any]], *, detail_type: str = PROVISION) -> None:
+    def put_all(
+        self, details: list[dict[str, Any]], *, detail_type: str = PROVISION_REQUESTED
+    ) -> None:
         """Events in one PutEvents call (10 at most, EventBridge's limit): they arrive at the
         same moment. Each detail is put as given (a requestId, if any, is its own)."""
         self._put_entries([self._entry(detail, detail_type, DEFAULT_SOURCE) for detail in details])
 
     def put_copies(
-        self, detail: dict[str, Any], copies: int, *, detail_type: str = PROVISION
+        self, detail: dict[str, Any], copies: int, *, detail_type: str = PROVISION_REQUESTED
     ) -> None:
         """``copies`` identical events in one PutEvents call: they arrive at the same moment."""
         self.put_all([detail] * copies, detail_type=detail_type)

@@ -16,9 +16,15 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from privateapi.progress import Notification
+from provisioner.contract.vocabulary import Status
 
 _COLOURS = {"green": "32", "red": "31", "yellow": "33", "cyan": "36", "dim": "2", "bold": "1"}
-_STATUS_COLOURS = {"SUCCEEDED": "green", "FAILED": "red", "REJECTED": "red", "ACCEPTED": "cyan"}
+_STATUS_COLOURS: dict[str, str] = {
+    Status.SUCCEEDED: "green",
+    Status.FAILED: "red",
+    Status.REJECTED: "red",
+    Status.ACCEPTED: "cyan",
+}
 _SPINNER = "|/-\\"
 STATUS_WIDTH = 19
 

@@ -37,9 +37,7 @@ from emulator.apps.local import start_embedded_aws as _start_embedded_aws
 from emulator.apps.local import start_ticket_desk
 from emulator.apps.options import LocalSettings, claim_port
 from emulator.apps.requester import (
-    EXPOSE_TAG,
     MISSING_NLB_ARN,
-    STAGE_VARIABLE,
     FollowedRequest,
     Requester,
     Verdict,
@@ -50,6 +48,13 @@ from emulator.apps.requester import (
 from emulator.engine.clock import describe_time_scale
 from privateapi.network import SampleNetwork
 from privateapi.progress import ProgressFollower
+from provisioner.contract.vocabulary import (
+    EXPOSE_TAG,
+    EXPOSE_TAG_VALUE,
+    STAGE_LINK_CONNECTION,
+    STAGE_VARIABLE,
+    Status,
+)
 
 
 # --- scenario 1: a private API --------------------------------------------------------------------
@@ -67,7 +72,7 @@ def scenario_private_api(
     followed = send_and_follow(
         console, requester, follower, apiName="orders", nlbArn=network.nlb_arn
     )
-    if not verdict.final_status(followed, "SUCCEEDED"):
+    if not verdict.final_status(followed, Status.SUCCEEDED):
         return
     assert followed.final is not None
     body = followed.final.body
@@ -90,8 +95,8 @@ def verify_stage_and_integration(
     api_id, stage_name, link_id = body["restApiId"], body["stageName"], body["vpcLinkId"]
     variables = apigateway.get_stage(restApiId=api_id, stageName=stage_name).get("variables", {})
     verdict.check(
-        variables.get("vpcLinkId") == link_id,
-        f"stage {stage_name}: vpcLinkId = {link_id}",
+        variables.get(STAGE_VARIABLE) == link_id,
+        f"stage {stage_name}: {STAGE_VARIABLE} = {link_id}",
         variables,
     )
     resources = apigateway.get_resources(restApiId=api_id)["items"]
@@ -102,7 +107,7 @@ def verify_stage_and_integration(
     expected = {
         "type": "HTTP_PROXY",
         "connectionType": "VPC_LINK",
-        "connectionId": STAGE_VARIABLE,
+        "connectionId": STAGE_LINK_CONNECTION,
     }
     for key, value in expected.items():
         got = integration.get(key)
@@ -160,7 +165,7 @@ def scenario_missing_nlb(
     followed = send_and_follow(
         console, requester, follower, apiName="ghost", nlbArn=MISSING_NLB_ARN
     )
-    if not verdict.final_status(followed, "REJECTED"):
+    if not verdict.final_status(followed, Status.REJECTED):
         return
     assert followed.final is not None
     error = followed.final.body.get("error", {})
@@ -188,7 +193,7 @@ def scenario_nlb_already_associated(
     followed = send_and_follow(
         console, requester, follower, apiName="legacy", nlbArn=network.nlb_arn
     )
-    if not verdict.final_status(followed, "FAILED"):
+    if not verdict.final_status(followed, Status.FAILED):
         return
     assert followed.final is not None
     error = followed.final.body.get("error", {})
@@ -199,7 +204,9 @@ def scenario_nlb_already_associated(
         error.get("message"),
     )
     verdict.check(
-        "API_CREATED" in followed.statuses, "the API was created in parallel", followed.statuses
+        Status.API_CREATED in followed.statuses,
+        "the API was created in parallel",
+        followed.statuses,
     )
     left = wait_until_nothing_left(requester, followed.request_id)
     verdict.check(not left, "rolled back: nothing tagged with the request id is left", left)
@@ -213,11 +220,11 @@ def scenario_untagged_nlb(
     console.heading("4. An NLB whose owner has not consented to its exposure")
     network = requester.create_network("payroll-service", expose=False)
     console.line(f"  NLB {network.nlb_arn}")
-    console.line(f"  without the tag {EXPOSE_TAG}=true")
+    console.line(f"  without the tag {EXPOSE_TAG}={EXPOSE_TAG_VALUE}")
     followed = send_and_follow(
         console, requester, follower, apiName="payroll", nlbArn=network.nlb_arn
     )
-    if not verdict.final_status(followed, "REJECTED"):
+    if not verdict.final_status(followed, Status.REJECTED):
         return
     assert followed.final is not None
     error = followed.final.body.get("error", {})
@@ -248,7 +255,7 @@ def scenario_alb_private_api(
         f"{', '.join(alb.security_group_ids)}"
     )
     followed = send_and_follow(console, requester, follower, apiName="payments", targetArn=alb.arn)
-    if not verdict.final_status(followed, "SUCCEEDED"):
+    if not verdict.final_status(followed, Status.SUCCEEDED):
         return
     assert followed.final is not None
     body = followed.final.body

@@ -29,6 +29,7 @@ from emulator.ticket_desk import TicketDesk
 from emulator.ticket_desk.wiring import sample_delivery
 from privateapi.progress import ProgressFollower
 from privateapi.waiting import WaitedTooLong, wait_until
+from provisioner.contract.vocabulary import Status
 
 # Real seconds: the write-back runs from an SQS queue whose visibility timeouts are real time.
 WRITE_BACK_TIMEOUT_SECONDS = 60
@@ -87,7 +88,7 @@ def scenario_jira_ticket(
     body = sample_delivery("jira", now=CLOCK.now(), nlb_arn=network.nlb_arn)
     delivery = ("jira", body, "demo-jira-1")
     followed = deliver_and_follow(console, requester, follower, verdict, delivery)
-    if followed is None or not verdict.final_status(followed, "SUCCEEDED"):
+    if followed is None or not verdict.final_status(followed, Status.SUCCEEDED):
         return
     tickets = requester.tickets
     assert tickets is not None
@@ -123,7 +124,7 @@ def scenario_github_ticket_with_a_wrong_field(
     console.heading(f"7. A GitHub issue, {GITHUB_TICKET}, whose NLB ARN names no load balancer")
     body = sample_delivery("github", now=CLOCK.now(), nlb_arn=MISSING_NLB_ARN)
     followed = deliver_and_follow(console, requester, follower, verdict, ("github", body, None))
-    if followed is None or not verdict.final_status(followed, "REJECTED"):
+    if followed is None or not verdict.final_status(followed, Status.REJECTED):
         return
     tickets = requester.tickets
     assert tickets is not None

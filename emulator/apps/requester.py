@@ -16,12 +16,11 @@ from emulator.engine.clock import CLOCK
 from emulator.ticket_desk.wiring import TicketWiring
 from privateapi import requester as shared
 from privateapi.progress import Notification, ProgressFollower
+from provisioner.contract.vocabulary import PROVISION_REQUESTED, parse_timestamp
 
 FOLLOW_TIMEOUT_SECONDS = 60
 CLEANUP_TIMEOUT_SECONDS = 10
 ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
-EXPOSE_TAG = "private-api:expose"
-STAGE_VARIABLE = "${stageVariables.vpcLinkId}"
 MISSING_NLB_ARN = (
     f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:"
     "loadbalancer/net/ghost-nlb/0123456789abcdef"
@@ -87,8 +86,8 @@ class FollowedRequest:
     def seconds_since_sent(self, notification: Notification, arrival: float) -> float:
         """From the notification's own timestamp (when the step happened), else its arrival."""
         try:
-            stamp = datetime.fromisoformat(notification.body["timestamp"])
-        except (KeyError, TypeError, ValueError):
+            stamp = parse_timestamp(notification.body["timestamp"])
+        except (KeyError, AttributeError, TypeError, ValueError):
             return arrival
         return max(0.0, (stamp - self.sent_at).total_seconds())
 
@@ -134,7 +133,7 @@ def send_and_follow(
 ) -> FollowedRequest:
     sent_at = CLOCK.now()  # the embedded AWS's clock, which the notifications' timestamps use
     request_id = requester.request(**detail)
-    console.line(f"  PrivateApiRequested put on {requester.bus_name}: requestId {request_id}")
+    console.line(f"  {PROVISION_REQUESTED} put on {requester.bus_name}: requestId {request_id}")
     return follow(console, requester, follower, FollowedRequest(request_id, sent_at))
 
 

@@ -14,13 +14,15 @@ from provisioner.aws import clients
 from provisioner.aws.clients import aws_errors
 from provisioner.contract import errors
 
+# The integrations' connectionId: the stage's vpcLinkId variable gives them their link (the
+# tutorial's way), so a relink changes the variable, not the integrations.
+from provisioner.contract.vocabulary import STAGE_LINK_CONNECTION
+
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
 
 VERSION = "V1"
 LINK_STATUSES_IN_SERVICE = frozenset({"PENDING", "AVAILABLE"})
-# The integrations a stage's vpcLinkId variable gives their link to (the tutorial's).
-STAGE_LINK_CONNECTION = "${stageVariables.vpcLinkId}"
 
 # API Gateway's largest page (default 25): every call counts against the account's 10 per second.
 _LARGEST_PAGES: Any = {"PaginationConfig": {"PageSize": 500}}

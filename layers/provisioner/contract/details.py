@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, StringConstraints
 
 from provisioner.contract.requests import (
+    MAX_TIMEOUT_SECONDS,
     NLB_ARN_PATTERN,
     STAGE_NAME_PATTERN,
     VPC_LINK_ID_PATTERN,
@@ -56,7 +57,7 @@ class LinkFields(RequesterFields):
     nlb_arn: Annotated[str, StringConstraints(pattern=NLB_ARN_PATTERN)] | None = None
     vpc_link_id: Annotated[str, StringConstraints(pattern=VPC_LINK_ID_PATTERN)] | None = None
     # Strict: JSON true is not a timeout of 1 s.
-    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, strict=True)
+    timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS, strict=True)
     tags: Tags = Field(default_factory=dict)
     # VPC links V2 (issue 13): any ALB or NLB, a link version, the link's network.
     target_arn: LoadBalancerArn | None = None

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, NamedTuple
 
+from provisioner.contract.vocabulary import EXPOSE_TAG, EXPOSE_TAG_VALUE
+
 # An error never grows with its input: a 100 KB field name or 2,000 unknown fields still make
 # an error of a few kilobytes, which every workflow state and notification can carry.
 MAX_LISTED_FIELDS = 10
@@ -104,9 +106,9 @@ class ExposureNotAllowed(InvalidRequest):
     created, the field named. Raised when that is all that is wrong with the request."""
 
     default_remedy = (
-        "Ask the load balancer's owner to tag it private-api:expose=true (aws elbv2 add-tags "
-        "--resource-arns <arn> --tags Key=private-api:expose,Value=true), then send the "
-        "request again; nothing was created."
+        f"Ask the load balancer's owner to tag it {EXPOSE_TAG}={EXPOSE_TAG_VALUE} (aws elbv2 "
+        f"add-tags --resource-arns <arn> --tags Key={EXPOSE_TAG},Value={EXPOSE_TAG_VALUE}), "
+        "then send the request again; nothing was created."
     )
 
 

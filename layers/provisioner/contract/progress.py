@@ -1,5 +1,6 @@
-"""The progress contract: one JSON body and SNS message attributes for every milestone, the
-status vocabulary, and the outcome events' detail-types.
+"""The progress contract: one JSON body and SNS message attributes for every milestone, and
+the outcome events' detail-types. The status vocabulary and the timestamp format are
+``contract.vocabulary``'s (standard library only, for the CLI), imported from here as well.
 
 Every milestone is told in one place (``domain.milestones.announce``): recorded in the ledger,
 published on the progress topic and, when it is final, put on the bus as an outcome event.
@@ -7,34 +8,13 @@ published on the progress topic and, when it is final, put on the bus as an outc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from provisioner.contract.payloads import RequestRef, WorkflowKind
-
-
-class Status(StrEnum):
-    """Every status a request has: in its notifications, and in the ledger."""
-
-    ACCEPTED = "ACCEPTED"
-    # A rate-limited API Gateway call waits its turn (domain.pacing): expectedAt, waitSeconds
-    WAITING_FOR_API_GATEWAY = "WAITING_FOR_API_GATEWAY"
-    VPC_LINK_PENDING = "VPC_LINK_PENDING"
-    VPC_LINK_AVAILABLE = "VPC_LINK_AVAILABLE"
-    API_CREATED = "API_CREATED"
-    API_DEPLOYED = "API_DEPLOYED"
-    API_DELETED = "API_DELETED"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    REJECTED = "REJECTED"
-    # The ledger's only: a provisioning whose API a teardown deleted.
-    DELETED = "DELETED"
-
-
-FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.REJECTED})
-# A request that ended like this may be sent again with the same requestId (after a fix).
-RERUNNABLE_STATUSES = frozenset({Status.FAILED, Status.REJECTED})
+from provisioner.contract.vocabulary import FINAL_STATUSES as FINAL_STATUSES
+from provisioner.contract.vocabulary import RERUNNABLE_STATUSES as RERUNNABLE_STATUSES
+from provisioner.contract.vocabulary import Status as Status
+from provisioner.contract.vocabulary import timestamp as timestamp
 
 # EventBridge detail-types of the outcome events; none of them matches a request rule.
 _OUTCOMES = {
@@ -50,12 +30,6 @@ REJECTED_DETAIL_TYPE = "PrivateApiRequestRejected"
 
 def outcome_detail_type(workflow: WorkflowKind, status: Status) -> str:
     return REJECTED_DETAIL_TYPE if status is Status.REJECTED else _OUTCOMES[(workflow, status)]
-
-
-def timestamp(moment: datetime | None = None) -> str:
-    """ISO 8601 in UTC with milliseconds and a ``Z``: every timestamp a requester sees."""
-    moment = moment or datetime.now(UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def invoke_url(rest_api_id: str, region: str, stage_name: str) -> str:

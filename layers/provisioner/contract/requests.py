@@ -18,6 +18,13 @@ from pydantic import (
     field_validator,
 )
 
+# The tag keys (ours, whose prefix a requester's tags may not use, and the load balancer
+# owner's consent) are contract.vocabulary's, imported from here as well.
+from provisioner.contract.vocabulary import EXPOSE_TAG as EXPOSE_TAG
+from provisioner.contract.vocabulary import EXPOSE_TAG_VALUE as EXPOSE_TAG_VALUE
+from provisioner.contract.vocabulary import MANAGED_BY_TAG as MANAGED_BY_TAG
+from provisioner.contract.vocabulary import REQUEST_ID_TAG as REQUEST_ID_TAG
+from provisioner.contract.vocabulary import TAG_PREFIX
 from provisioner.contract.wire import WireModel
 
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -36,10 +43,9 @@ SECURITY_GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
 # stays small, and so does the ledger key of the link it may share (storage.keys.LinkKey).
 MAX_LINK_SUBNETS = 16
 MAX_LINK_SECURITY_GROUPS = 16
-# Tag keys we own. A requester's tags may not use this prefix (nor AWS's).
-TAG_PREFIX = "provisioner:"
-REQUEST_ID_TAG = f"{TAG_PREFIX}request-id"
-MANAGED_BY_TAG = f"{TAG_PREFIX}managed-by"
+# The longest a request may have its link waited for (timeoutSeconds): a day. The workflows'
+# backstop timeouts are counted from it (statemachine.workflows).
+MAX_TIMEOUT_SECONDS = 86_400
 MAX_REQUESTER_TAGS = 40  # API Gateway allows 50 per resource; we add ours
 # What API Gateway's tag pattern allows besides letters, numbers and separators (spaces):
 # ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$
@@ -105,9 +111,6 @@ class Authorization(StrEnum):
     CUSTOM = "CUSTOM"  # a Lambda (TOKEN) authorizer on authorizerFunctionArn
 
 
-# The tag a load balancer's owner sets to consent to its exposure through API Gateway.
-EXPOSE_TAG = "private-api:expose"
-EXPOSE_TAG_VALUE = "true"
 VPC_ENDPOINT_ID_PATTERN = r"^vpce-[0-9a-f]{8,17}$"
 LAMBDA_FUNCTION_ARN_PATTERN = (
     r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"

@@ -20,11 +20,11 @@ from provisioner.contract.payloads import ApiGatewayTurn, VpcLinkState
 from provisioner.contract.payloads.provisioning import ApiState, DeploymentState, ProvisionRequest
 from provisioner.contract.progress import invoke_url
 from provisioner.contract.requests import Authorization, EndpointType, VpcLinkVersion
+from provisioner.contract.vocabulary import STAGE_VARIABLE as STAGE_VARIABLE
 from provisioner.domain import pacing
 from provisioner.domain.ownership import created_by, ownership_tags
 from provisioner.runtime.settings import Settings
 
-STAGE_VARIABLE = "vpcLinkId"
 PROXY_PATH_PART = "{proxy+}"
 
 AUTHORIZER_NAME = "provisioner"  # the one authorizer a COGNITO_USER_POOLS or CUSTOM API gets

@@ -31,6 +31,7 @@ from provisioner.contract.payloads import ApiGatewayTurn, AwsError, RequestRef, 
 from provisioner.contract.payloads.rollback import FailedState, RollbackTask, RolledBack
 from provisioner.contract.progress import Status, timestamp
 from provisioner.contract.requests import TicketRef
+from provisioner.contract.vocabulary import REQUEST_ID_TAG
 from provisioner.domain import pacing, vpc_links
 from provisioner.domain.ownership import created_by
 from provisioner.runtime.observability import logger
@@ -46,7 +47,7 @@ _REMEDIES = {
     "States.Timeout": "The workflow ran out of time; send the request again.",
     "RollbackIncomplete": (
         "Rolling back kept failing: the operators have been alerted; what is left carries the "
-        "tag provisioner:request-id with this request's id."
+        f"tag {REQUEST_ID_TAG} with this request's id."
     ),
     "ExecutionAborted": "The workflow was stopped by an operator; send the request again.",
 }

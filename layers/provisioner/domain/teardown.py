@@ -13,7 +13,7 @@ from provisioner.aws import apigateway
 from provisioner.contract import errors
 from provisioner.contract.payloads import ApiGatewayTurn, LinkRelease
 from provisioner.contract.payloads.teardown import TeardownRequest
-from provisioner.contract.progress import timestamp
+from provisioner.contract.vocabulary import parse_timestamp, timestamp
 from provisioner.domain import pacing, vpc_links
 
 # A link normally leaves DELETING within a minute; past this the teardown reports it.
@@ -52,8 +52,10 @@ def release_links(
     A V2 link is deleted in its DeleteVpcLink turn (``turns.turn``, once waited for); the
     deadline (``LINK_DELETION_DEADLINE`` from ``started_at``) does not count that wait."""
     if turns.turn is not None:
-        started_at = timestamp(_parse(started_at) + timedelta(seconds=turns.turn.waited_seconds))
-    started = _parse(started_at)
+        started_at = timestamp(
+            parse_timestamp(started_at) + timedelta(seconds=turns.turn.waited_seconds)
+        )
+    started = parse_timestamp(started_at)
     releases: list[LinkRelease] = []
     for link_id in request.vpc_link_ids:
         release = _release(link_id, request, turns)
@@ -77,8 +79,3 @@ def _release(
     # The API is gone: its provisioning request no longer uses the link.
     ignoring = [request.request_id, *filter(None, [request.created_by_request])]
     return vpc_links.release_link(link_id, turns, ignoring=ignoring)
-
-
-def _parse(moment: str) -> datetime:
-    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

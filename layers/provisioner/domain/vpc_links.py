@@ -68,6 +68,7 @@ from provisioner.contract.errors import (
 )
 from provisioner.contract.payloads import ApiGatewayTurn, LinkRelease, LinkRequest, VpcLinkState
 from provisioner.contract.requests import VpcLinkVersion
+from provisioner.contract.vocabulary import parse_timestamp
 from provisioner.domain import pacing
 from provisioner.domain.ownership import created_by, managed_here, ownership_tags
 from provisioner.runtime.settings import Settings
@@ -170,7 +171,7 @@ def ensure_vpc_link(
     for turns."""
     settings, turn = turns.settings, turns.turn
     waited = turn.waited_seconds if turn is not None else 0.0
-    deadline = _parse_time(started_at) + timedelta(seconds=request.timeout_seconds + waited)
+    deadline = parse_timestamp(started_at) + timedelta(seconds=request.timeout_seconds + waited)
     if request.vpc_link_id:
         named = apigatewayv2.find_link(request.vpc_link_id)
         if named is None:
@@ -338,7 +339,7 @@ def check_vpc_link(link: VpcLinkState, *, settings: Settings) -> VpcLinkState:
         raise VpcLinkInactive(f"VpcLink {link.vpc_link_id} is INACTIVE: {why}")
     if current.status not in apigateway.LINK_STATUSES_IN_SERVICE:
         raise VpcLinkFailed(f"VpcLink {link.vpc_link_id} is {current.status}")
-    deadline = _parse_time(link.deadline)
+    deadline = parse_timestamp(link.deadline)
     if current.status == "PENDING" and datetime.now(UTC) >= deadline:
         raise VpcLinkTimeout(
             f"VpcLink {link.vpc_link_id} was still PENDING at the deadline {link.deadline}"
@@ -382,8 +383,3 @@ def _now() -> datetime:
 
 def _moment(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -13,6 +13,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from provisioner.aws import clients
 from provisioner.contract import errors
+from provisioner.contract.vocabulary import timestamp
 from provisioner.storage.keys import Key
 
 
@@ -22,7 +23,8 @@ def utcnow() -> datetime:
 
 
 def now_iso() -> str:
-    return utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now on the ledger's clock, as every timestamp is written."""
+    return timestamp(utcnow())
 
 
 def seconds(value: float) -> Decimal:

@@ -60,7 +60,7 @@ def deploy_api(task: DeployApiTask, settings: Settings) -> dict[str, Any]:
     }
     message = (
         f"API {api.rest_api_id} deployed to stage '{deployment.stage_name}' with "
-        f"vpcLinkId={link.vpc_link_id}."
+        f"{rest_apis.STAGE_VARIABLE}={link.vpc_link_id}."
     )
     milestones.announce(
         settings,

@@ -23,6 +23,11 @@ from provisioner.contract.details import (
     TeardownDetail,
 )
 from provisioner.contract.requests import TicketSystem
+from provisioner.contract.vocabulary import (
+    PROVISION_REQUESTED,
+    RELINK_REQUESTED,
+    TEARDOWN_REQUESTED,
+)
 from provisioner.contract.wire import WireModel
 
 type RequestKind = Literal["provision", "teardown", "relink"]
@@ -39,9 +44,9 @@ REQUEST_FIELDS: dict[str, frozenset[str]] = {
     )
 }
 DETAIL_TYPES: dict[str, str] = {
-    "provision": "PrivateApiRequested",
-    "teardown": "PrivateApiDeletionRequested",
-    "relink": "PrivateApiRelinkRequested",
+    "provision": PROVISION_REQUESTED,
+    "teardown": TEARDOWN_REQUESTED,
+    "relink": RELINK_REQUESTED,
 }
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]

@@ -7,13 +7,13 @@ tasks that find them); each workflow's own are in the module named after it (``p
 ``teardown``, ``relink``, ``rollback``), so a function imports only its own workflow's models.
 """
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from provisioner.contract.requests import TicketRef, VpcLinkVersion
+from provisioner.contract.vocabulary import parse_timestamp
 from provisioner.contract.wire import WireModel
 
 
@@ -115,7 +115,7 @@ class ApiGatewayTurn(WireModel):
 
 
 def _epoch_seconds(moment: str) -> float:
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+    return parse_timestamp(moment).timestamp()
 
 
 class AwsError(BaseModel):
