@@ -1,6 +1,6 @@
 """Close the gaps between moto and the real services, one module per service.
 
-moto 5.2 is looser than AWS exactly where this product must be strict (DESIGN.md, "Running it
+moto 5.2 is looser than AWS exactly where this product must be strict (README, "Running it
 without AWS"); :func:`install` patches it once per process:
 
 * :mod:`.apigateway`: VpcLinks PENDING then AVAILABLE or FAILED on the clock (or scripted by

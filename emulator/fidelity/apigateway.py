@@ -1,6 +1,6 @@
 """Close the gaps between moto's API Gateway and the real service.
 
-moto 5.2 is looser than AWS exactly where this product must be strict (see DESIGN.md,
+moto 5.2 is looser than AWS exactly where this product must be strict (see the README,
 "Running it without AWS"). ``install()`` patches moto's backend and response classes once
 (idempotently) so that:
 
