@@ -28,7 +28,6 @@ deployment needs no interval before it), so the ratio is a little generous.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import time
@@ -37,12 +36,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
 from emulator import fidelity
 from emulator.engine.runtime import EmbeddedAws
 from emulator.fidelity.rate_limits import ApiCall
 from privateapi.network import create_sample_network
+from privateapi.requester import Requester
 from privateapi.waiting import wait_until
 from provisioner.contract.vocabulary import PROVISION_REQUESTED
 
@@ -270,26 +268,25 @@ def _burst(
 
 
 def _put_requests(aws: EmbeddedAws, nlbs: list[str], prefix: str) -> None:
-    entries = [
-        {
-            "EventBusName": aws.outputs["RequestBusName"],
-            "Source": "bench",
-            "DetailType": PROVISION_REQUESTED,
-            "Detail": json.dumps(
-                {"requestId": f"{prefix}-{n}", "apiName": f"{prefix}-{n}", "nlbArn": nlb}
-            ),
-        }
+    details = [
+        {"requestId": f"{prefix}-{n}", "apiName": f"{prefix}-{n}", "nlbArn": nlb}
         for n, nlb in enumerate(nlbs)
     ]
-    events = aws.client("events")
-    batches = [list(batch) for batch in itertools.batched(entries, PUT_EVENTS_BATCH, strict=False)]
+    requester = _requester(aws)
+    batches = [list(batch) for batch in itertools.batched(details, PUT_EVENTS_BATCH, strict=False)]
+
+    def put(batch: list[dict[str, Any]]) -> None:  # raises if the bus refuses any of them
+        requester.put_all(batch, detail_type=PROVISION_REQUESTED, source="bench")
+
     # All at once, each PutEvents in a thread of its own: one after the other, the later ones
     # would wait for the emulator to start the executions of the earlier ones.
     with ThreadPoolExecutor(max_workers=len(batches)) as pool:
-        answers = list(pool.map(lambda batch: events.put_events(Entries=batch), batches))
-    refused = [entry for answer in answers for entry in answer["Entries"] if "ErrorCode" in entry]
-    if refused:
-        raise RuntimeError(f"EventBridge refused requests: {refused}")
+        list(pool.map(put, batches))
+
+
+def _requester(aws: EmbeddedAws) -> Requester:
+    """The shared requester harness on this embedded AWS (its clients, the stack's names)."""
+    return Requester.from_outputs(aws.client, aws.outputs)
 
 
 def _all_ended(aws: EmbeddedAws, count: int, timeout: float) -> list[dict[str, Any]]:
@@ -350,17 +347,12 @@ def _state_of(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> str:
 
 def _waiting_notices(aws: EmbeddedAws) -> int:
     """How many times a requester was told it waits for API Gateway (the ledger's history)."""
-    dynamodb = aws.client("dynamodb")
-    pages = dynamodb.get_paginator("scan").paginate(TableName=aws.outputs["LedgerTableName"])
-    deserializer = TypeDeserializer()
-    notices = 0
-    for page in pages:
-        for item in page["Items"]:
-            if not item["pk"]["S"].startswith("REQUEST#") or "history" not in item:
-                continue
-            history = deserializer.deserialize(item["history"])
-            notices += sum(1 for entry in history if entry.get("status") == WAITING_STATUS)
-    return notices
+    return sum(
+        1
+        for request in _requester(aws).ledger_requests()
+        for entry in request.get("history", [])
+        if entry.get("status") == WAITING_STATUS
+    )
 
 
 # --- reporting ---------------------------------------------------------------------------------

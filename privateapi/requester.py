@@ -64,11 +64,16 @@ class Requester:
         return self.put(detail)
 
     def put_all(
-        self, details: list[dict[str, Any]], *, detail_type: str = PROVISION_REQUESTED
+        self,
+        details: list[dict[str, Any]],
+        *,
+        detail_type: str = PROVISION_REQUESTED,
+        source: str = DEFAULT_SOURCE,
     ) -> None:
         """Events in one PutEvents call (10 at most, EventBridge's limit): they arrive at the
-        same moment. Each detail is put as given (a requestId, if any, is its own)."""
-        self._put_entries([self._entry(detail, detail_type, DEFAULT_SOURCE) for detail in details])
+        same moment. Each detail is put as given (a requestId, if any, is its own). Raises if
+        the bus refuses any of them."""
+        self._put_entries([self._entry(detail, detail_type, source) for detail in details])
 
     def put_copies(
         self, detail: dict[str, Any], copies: int, *, detail_type: str = PROVISION_REQUESTED

@@ -80,7 +80,7 @@ class LocalServer:
     def is_ready(self) -> bool:
         """Says it is ready (as a user waits for it to), and answers over HTTP with the sample
         network created. Nothing is asked before it says so: a request in the middle of the
-        sample network's creation would change its NLB ARN (see emulator/serve.py)."""
+        sample network's creation would change its NLB ARN (see emulator/apps/serve.py)."""
         if self.process.poll() is not None:
             raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.output()}")
         if READY_LINE not in self.output():

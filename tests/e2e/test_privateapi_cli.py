@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from privateapi.network import create_sample_alb
+from provisioner.storage.keys import LinkKey
 from tests.e2e.conftest import REPO_ROOT, LocalServer
 
 pytestmark = pytest.mark.e2e
@@ -66,7 +67,8 @@ def test_request_follow_status_list_and_teardown_from_the_cli(local_server: Loca
     listed = run_cli(local_server, "list")
     assert listed.returncode == 0, listed.stderr
     assert request_id in listed.stdout
-    assert "NLB#" not in listed.stdout  # the ledger's NLB claims are not requests
+    # ... and not the ledger's claims on links (this request's NLB claim among them)
+    assert LinkKey.of_nlb(network.nlb_arn).pk not in listed.stdout
 
     # When they tear it down
     teardown = run_cli(local_server, "teardown", "--target-request-id", request_id, "--follow")

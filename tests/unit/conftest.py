@@ -1,7 +1,7 @@
 """Fixtures for the unit tests: in-process moto, the functions' environment, a VPC with a
 network and an application load balancer, EventBridge events and a Lambda context.
 
-moto is looser than AWS (see DESIGN.md, "Running it without AWS"): the embedded runtime's
+moto is looser than AWS (README, "Running it without AWS"): the embedded runtime's
 ``emulator.fidelity`` is installed for the whole session, with links that settle at once
 (``pending_seconds=0``) and API Gateway's rate limits off, so these tests see what AWS would
 show: a new link is PENDING until it is next read, ``net/`` NLB ARNs, ``connectionId`` kept,

@@ -33,15 +33,16 @@ FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 
-# Powertools reads its variables when ``provisioner.observability`` is imported (at collection
-# time, before any fixture runs), so they must be in place before the test modules import it.
+# Powertools reads its variables when ``provisioner.runtime.observability`` is imported (at
+# collection time, before any fixture runs), so they must be in place before the test modules
+# import it.
 for _name, _value in FUNCTION_ENVIRONMENT.items():
     if _name.startswith("POWERTOOLS_"):
         os.environ.setdefault(_name, _value)
 
 
 # The embedded AWS's corrections to moto (emulator/fidelity), installed for every unit test:
-# one mode, in which moto behaves as AWS does where it matters (DESIGN.md).
+# one mode, in which moto behaves as AWS does where it matters (README, "Running it without AWS").
 FIDELITY = fidelity
 
 
@@ -64,7 +65,7 @@ class AuthorizerFunctions:
 class Provisioned:
     """What a provisioning left behind: its request, its link, its API and its stage."""
 
-    request: Any  # provisioner.models.ProvisionRequest
+    request: Any  # provisioner.contract.payloads.provisioning.ProvisionRequest
     vpc_link_id: str
     rest_api_id: str
     stage_name: str

@@ -81,22 +81,29 @@ def test_tags_api_gateway_allows_are_accepted(network, validate_provision, tags)
     assert validate_provision(eventbridge_event(detail)).tags == tags
 
 
-def test_a_relink_validates_its_tags_like_a_provisioning(provision, second_nlb_arn, settings):
+@pytest.mark.parametrize("reserved", ["aws:evil", "provisioner:request-id"])
+def test_a_relink_validates_its_tags_like_a_provisioning(
+    provision, second_nlb_arn, settings, reserved
+):
     # Given a provisioned API and another NLB
     provisioned = provision()
     detail = {
         "targetRequestId": provisioned.request.request_id,
         "nlbArn": second_nlb_arn,
-        "tags": {"aws:evil": "1", "bad\nkey": "v" * 300},
+        "tags": {reserved: "1", "bad\nkey": "v" * 300},
     }
 
-    # When a relink names reserved and malformed tags, then it is rejected for them
+    # When a relink names a tag with a reserved prefix (either one) and a malformed one
     with pytest.raises(InvalidRequest) as raised:
         validation.validate_relink(
             eventbridge_event(detail, detail_type="PrivateApiRelinkRequested"),
             settings=settings,
         )
-    assert {problem.field for problem in raised.value.fields} == {"detail.tags"}
+
+    # Then it is rejected for its tags: the reserved key, checked first, is the one named
+    ((field, rule),) = [(problem.field, problem.rule) for problem in raised.value.fields]
+    assert field == "detail.tags"
+    assert f"tag {reserved!r}: the prefixes 'aws:' and 'provisioner:' are reserved" in rule
 
 
 # --- free text that reaches AWS APIs and SNS message attributes ----------------------------------

@@ -502,7 +502,7 @@ def test_a_request_takes_over_a_claim_whose_link_failed_or_is_gone(
     assert ours.vpc_link_id != dead
     assert ours.created_by_this_request is True
     assert nlb_item(network.nlb_arn) == {
-        "pk": f"NLB#{network.nlb_arn}",
+        "pk": LinkKey.of_nlb(network.nlb_arn).pk,
         "nlbArn": network.nlb_arn,
         "holder": request.request_id,
         "claimedAt": nlb_item(network.nlb_arn)["claimedAt"],

@@ -1,4 +1,4 @@
-"""The progress contract (DESIGN.md, "The progress contract (SNS)")."""
+"""The progress contract (README, "The progress contract (SNS)")."""
 
 from __future__ import annotations
 

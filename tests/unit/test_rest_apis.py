@@ -49,7 +49,7 @@ def resource_by_path(apigw, rest_api_id: str) -> dict[str, dict]:
 
 # --- create_api ---------------------------------------------------------------------------------
 def test_the_api_gets_the_tutorials_private_integration_on_its_root(
-    network, apigw, make_request, settings, fidelity
+    network, apigw, make_request, settings
 ):
     # Given a validated request
     request = make_request()
@@ -84,10 +84,9 @@ def test_the_api_gets_the_tutorials_private_integration_on_its_root(
     assert integration["connectionType"] == "VPC_LINK"
     assert integration["uri"] == f"http://{network.nlb_dns_name}"
     assert integration["httpMethod"] == "GET"  # the integration's method (moto's name for it)
-    # moto 5.2 forgets connectionId on put_integration; emulator.fidelity keeps it, as AWS does.
-    # So connectionId is asserted only when fidelity is installed (see conftest / support).
-    if fidelity is not None:
-        assert integration["connectionId"] == STAGE_VARIABLE_REFERENCE
+    # moto 5.2 forgets connectionId on put_integration; emulator.fidelity (installed for every
+    # unit test) keeps it, as AWS does.
+    assert integration["connectionId"] == STAGE_VARIABLE_REFERENCE
 
 
 def test_the_requested_method_and_endpoint_url_are_used(network, apigw, make_request, settings):

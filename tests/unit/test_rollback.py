@@ -171,11 +171,10 @@ def test_a_failure_before_anything_was_created_says_so(network, make_request, se
 
 
 def test_a_link_that_another_api_uses_is_kept_with_the_reason(
-    network, make_request, settings, inventory, link_status, fidelity
+    network, make_request, settings, inventory, link_status
 ):
-    # AWS refuses to delete a referenced link; bare moto does not, emulator.fidelity does.
-    if fidelity is None:
-        pytest.skip("needs emulator.fidelity: bare moto deletes links that are in use")
+    # AWS refuses to delete a referenced link; bare moto does not, emulator.fidelity (installed
+    # for every unit test) does.
 
     # Given request A created a link, then request B reused it and deployed on it
     first = make_request()

@@ -23,6 +23,7 @@ import pytest
 
 from emulator.engine.stack import REPO_ROOT, load_template
 from emulator.ticket_desk.samples import GITHUB_SAMPLE, JIRA_SAMPLE, SERVICENOW_SAMPLE, load
+from provisioner.storage.keys import delivery_key
 
 from .support import (
     ACCOUNT,
@@ -439,7 +440,7 @@ def test_a_delivery_is_remembered_for_a_day_then_forgotten(intake: Intake) -> No
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     same = {"X-GitHub-Delivery": "d-1"}
     assert intake.post("github", sample("github"), headers=same)[0] == 202
-    key = {"pk": {"S": "DELIVERY#github#d-1"}}
+    key = {name: {"S": value} for name, value in delivery_key("github", "d-1").items()}
     item = dynamodb.get_item(TableName=LEDGER_TABLE, Key=key)["Item"]
     received = datetime.fromisoformat(item["receivedAt"]["S"])
     kept = datetime.fromtimestamp(int(item["expiration"]["N"]), UTC) - received

@@ -1,4 +1,5 @@
-"""validate_request: the request contract at the edge (DESIGN.md, "The request contract")."""
+"""validate_request: the request contract at the edge (README, "The request contract
+(EventBridge)")."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ with our real handlers (in warm worker processes) answering every Lambda task.
 One embedded AWS per module, wiped and redeployed from template.yaml before each test. It runs
 with the template's own poll interval (15 s) and AWS's own timings (a new link PENDING for
 three minutes), on a clock that skips a wait whenever nothing else runs (``time_scale="auto"``,
-see emulator/clock.py): every Wait state and every poll happens, and costs no real time. A test
-that needs an exact number of polls pins it with ``fidelity.script_vpc_links``.
+see emulator/engine/clock.py): every Wait state and every poll happens, and costs no real time.
+A test that needs an exact number of polls pins it with ``fidelity.script_vpc_links``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from emulator import fidelity
 from emulator.fidelity import events
 from privateapi.network import EXPOSE_TAG, create_sample_network
+from privateapi.requester import REQUEST_ID_TAG
 from privateapi.waiting import wait_until
 from provisioner.contract.errors import MAX_LISTED_FIELDS
 from tests.requests_corpus import MAX_DETAIL, SEED, Case, World, named, provision_cases
@@ -27,7 +28,6 @@ from tests.workflow.conftest import LINK_DELETING_SECONDS, Provisioner
 pytestmark = pytest.mark.workflow
 
 SOURCE = "tests"
-REQUEST_ID_TAG = "provisioner:request-id"
 
 
 def tagged_with(provisioner: Provisioner, request_id: str, *, deleting: bool = True) -> list[str]:
@@ -230,21 +230,14 @@ def test_twenty_requests_at_once_on_twenty_nlbs_all_succeed(provisioner: Provisi
     for network in networks:  # the burst is what matters here, not how long links pend
         fidelity.script_vpc_links(network.nlb_arn, pending_polls=1)
     ids = [f"burst-{index}-{uuid.uuid4().hex[:6]}" for index in range(20)]
-    entries = [
-        {
-            "EventBusName": provisioner.aws.outputs["RequestBusName"],
-            "Source": SOURCE,
-            "DetailType": "PrivateApiRequested",
-            "Detail": json.dumps(
-                {"requestId": request_id, "apiName": f"api-{index}", "nlbArn": network.nlb_arn}
-            ),
-        }
+    details = [
+        {"requestId": request_id, "apiName": f"api-{index}", "nlbArn": network.nlb_arn}
         for index, (request_id, network) in enumerate(zip(ids, networks, strict=True))
     ]
 
-    # When they are all put on the bus
-    for batch in (entries[:10], entries[10:]):
-        assert provisioner.aws.client("events").put_events(Entries=batch)["FailedEntryCount"] == 0
+    # When they are all put on the bus (each put_all raises if the bus refuses any)
+    for batch in (details[:10], details[10:]):
+        provisioner.put_all(batch, source=SOURCE)
     finals = {request_id: provisioner.notifications(request_id)[-1] for request_id in ids}
 
     # Then all twenty succeed, each with a link of its own

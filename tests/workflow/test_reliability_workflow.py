@@ -34,18 +34,14 @@ def ten_requests_at_once(provisioner: Provisioner) -> list[str]:
         ).nlb_arn
         for n in range(REQUESTS)
     ]
-    entries = [
-        {
-            "EventBusName": provisioner.aws.outputs["RequestBusName"],
-            "Source": "tests",
-            "DetailType": "PrivateApiRequested",
-            "Detail": f'{{"requestId": "team-{n}", "apiName": "api-{n}", "nlbArn": "{nlb}"}}',
-        }
-        for n, nlb in enumerate(nlbs)
-    ]
-    answer = provisioner.aws.client("events").put_events(Entries=entries)
-    assert answer["FailedEntryCount"] == 0
-    return [f"team-{n}" for n in range(REQUESTS)]
+    request_ids = [f"team-{n}" for n in range(REQUESTS)]
+    provisioner.put_all(  # raises if the bus refuses any
+        [
+            {"requestId": rid, "apiName": f"api-{n}", "nlbArn": nlb}
+            for n, (rid, nlb) in enumerate(zip(request_ids, nlbs, strict=True))
+        ]
+    )
+    return request_ids
 
 
 def finished(provisioner: Provisioner) -> list[dict[str, Any]]:

@@ -8,7 +8,10 @@ that a tool outside the functions imports it without the layer's dependencies.
 * ``PACE#<operation>``: the turns of one rate-limited API Gateway operation (``storage.pace``);
 * ``DELIVERY#<system>#<id>``, ``TICKET#<requestId>``: ticket deliveries and write-backs
   (``storage.tickets``);
-* ``ANSWER#<executionArn>``: a stopped execution whose requester was answered.
+* ``ANSWER#<executionArn>``: a stopped execution whose requester was answered;
+* ``WRITEBACK#<hash>``: Powertools Idempotency's record of one notification written back to its
+  ticket (``tickets.writeback``): Powertools builds the key from :data:`WRITEBACK_KEY_PREFIX`,
+  a ``#`` and the hash of the notification's requestId, status and timestamp.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any, NamedTuple
 type Key = dict[str, str]
 
 REQUEST_PREFIX = "REQUEST#"
+# Powertools Idempotency's ``key_prefix``: it adds the ``#`` and the hash itself.
+WRITEBACK_KEY_PREFIX = "WRITEBACK"
 
 
 def request_key(request_id: str) -> Key:

@@ -60,6 +60,7 @@ from provisioner.contract.requests import TicketSystem
 from provisioner.runtime.batch import QueueMessage
 from provisioner.runtime.observability import logger, metrics
 from provisioner.runtime.settings import Settings
+from provisioner.storage.keys import WRITEBACK_KEY_PREFIX
 from provisioner.storage.tickets import Tickets, WriteBacks, milestone_name
 from provisioner.tickets import mapping as ticket_mapping
 from provisioner.tickets.clients import (
@@ -81,7 +82,6 @@ if TYPE_CHECKING:
 
 IDEMPOTENCY_EXPIRY_SECONDS = 7 * 24 * 3600
 IDEMPOTENCY_KEY = "[requestId, status, timestamp]"
-IDEMPOTENCY_PREFIX = "WRITEBACK"
 MAX_RETRY_DELAY_SECONDS = 900
 BACKOFF_BASE_SECONDS = 10
 ORDER_WAIT_SECONDS = 10  # per receive, at most ORDER_MAX_WAIT_SECONDS
@@ -170,7 +170,7 @@ def _written_back_once(settings: Settings, context: LambdaContext) -> Any:
         data_keyword_argument="notification",
         persistence_store=store,
         config=config,
-        key_prefix=IDEMPOTENCY_PREFIX,
+        key_prefix=WRITEBACK_KEY_PREFIX,
     )
 
 
