@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from provisioner.contract import errors
 from provisioner.contract.events import request_ref_from_event
@@ -23,8 +23,9 @@ from provisioner.runtime.settings import Settings
 
 def validate_request(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     """A ``PrivateApiRequested`` event."""
-    validate = partial(validation.validate_request, task.event, settings=settings)
-    return _admit(WorkflowKind.PROVISION, task, settings, validate, _provisioning_accepted)
+    return _admit(
+        WorkflowKind.PROVISION, task, settings, validation.validate_request, _provisioning_accepted
+    )
 
 
 def _provisioning_accepted(request: ProvisionRequest) -> str:
@@ -40,8 +41,9 @@ def _provisioning_accepted(request: ProvisionRequest) -> str:
 
 def validate_teardown(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     """A ``PrivateApiDeletionRequested`` event."""
-    validate = partial(validation.validate_teardown, task.event, settings=settings)
-    return _admit(WorkflowKind.TEARDOWN, task, settings, validate, _teardown_accepted)
+    return _admit(
+        WorkflowKind.TEARDOWN, task, settings, validation.validate_teardown, _teardown_accepted
+    )
 
 
 def _teardown_accepted(request: TeardownRequest) -> str:
@@ -54,8 +56,7 @@ def _teardown_accepted(request: TeardownRequest) -> str:
 
 def validate_relink(task: ValidateTask, settings: Settings) -> dict[str, Any]:
     """A ``PrivateApiRelinkRequested`` event."""
-    validate = partial(validation.validate_relink, task.event, settings=settings)
-    return _admit(WorkflowKind.RELINK, task, settings, validate, _relink_accepted)
+    return _admit(WorkflowKind.RELINK, task, settings, validation.validate_relink, _relink_accepted)
 
 
 def _relink_accepted(request: RelinkRequest) -> str:
@@ -71,18 +72,26 @@ def _relink_accepted(request: RelinkRequest) -> str:
     )
 
 
+class Validation[Request](Protocol):
+    """``domain.validation``'s three: the event's request, or ``InvalidRequest``."""
+
+    def __call__(self, event: dict[str, Any], *, settings: Settings) -> Request: ...
+
+
 def _admit[Request](
     kind: WorkflowKind,
     task: ValidateTask,
     settings: Settings,
-    validate: Callable[[], Request],
+    validate: Validation[Request],
     accepted: Callable[[Request], str],
 ) -> dict[str, Any]:
-    """What every validate task does: validate the request (an error carries the request it is
-    about: :func:`answering`), claim it in the ledger exactly once and tell its acceptance, in
-    the words ``accepted`` gives it."""
+    """What every validate task does: validate the request (``validate(event, settings=...)``;
+    an error carries the request it is about: :func:`answering`), claim it in the ledger
+    exactly once and tell its acceptance, in the words ``accepted`` gives it."""
     with answering(task) as ref:
-        request = milestones.validated(kind, ref, task, settings, validate)
+        request = milestones.validated(
+            kind, ref, task, settings, partial(validate, task.event, settings=settings)
+        )
         return milestones.accept(kind, request, task, accepted(request), settings)
 
 
