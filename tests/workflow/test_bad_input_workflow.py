@@ -19,7 +19,6 @@ from hypothesis import settings as hypothesis_settings
 from emulator import fidelity
 from emulator.fidelity import events
 from privateapi.network import EXPOSE_TAG, create_sample_network
-from privateapi.requester import REQUEST_ID_TAG
 from privateapi.waiting import wait_until
 from provisioner.contract.errors import MAX_LISTED_FIELDS
 from tests.requests_corpus import MAX_DETAIL, SEED, Case, World, named, provision_cases
@@ -28,17 +27,6 @@ from tests.workflow.conftest import LINK_DELETING_SECONDS, Provisioner
 pytestmark = pytest.mark.workflow
 
 SOURCE = "tests"
-
-
-def tagged_with(provisioner: Provisioner, request_id: str, *, deleting: bool = True) -> list[str]:
-    items = [("rest api", api) for api in provisioner.rest_apis()]
-    items += [("vpc link", link) for link in provisioner.vpc_links()]
-    return [
-        f"{kind} {item['id']}"
-        for kind, item in items
-        if (item.get("tags") or {}).get(REQUEST_ID_TAG) == request_id
-        and (deleting or item.get("status") != "DELETING")
-    ]
 
 
 def put_detail(provisioner: Provisioner, detail: dict[str, Any]) -> None:
@@ -94,7 +82,7 @@ def test_a_large_invalid_event_is_rejected_with_a_bounded_answer(
     assert all(len(f["field"]) <= 200 for f in error["fields"])
     assert len(json.dumps(notifications[0].body)) < 16 * 1024
     # ... nothing was created, and the workflow ended in its answered state
-    assert tagged_with(provisioner, request_id) == []
+    assert provisioner.tagged_with(request_id) == []
     execution = provisioner.execution()
     assert execution["error"] == "InvalidRequest"
     assert provisioner.entered_states(execution["executionArn"])[-1] == "Rejected"
@@ -186,7 +174,7 @@ def test_an_execution_stopped_without_answering_is_answered_and_rolled_back(
     wait_until(
         lambda: (
             "WaitForLink" in provisioner.entered_states(running["executionArn"])
-            and len(tagged_with(provisioner, request_id)) == 2
+            and len(provisioner.tagged_with(request_id)) == 2
         ),
         timeout=60,
         what="the API and the link to exist while the workflow waits",
@@ -214,7 +202,7 @@ def test_an_execution_stopped_without_answering_is_answered_and_rolled_back(
     assert "stopped by an operator" in final.body["error"]["remedy"]
     # ... and what the request created is rolled back, and the ledger says FAILED
     provisioner.aws.clock.advance(LINK_DELETING_SECONDS)
-    assert tagged_with(provisioner, request_id) == []
+    assert provisioner.tagged_with(request_id) == []
     entry = provisioner.ledger_entry(request_id)
     assert entry is not None and entry["status"] == "FAILED"
 
