@@ -89,7 +89,11 @@ e2e: venv
 test: checks
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-checks: venv lint typecheck validate build scan
+# Two at a time: each check is one process on one core (mypy and sam build take about half a
+# minute each on a fresh clone), and each one's output is kept together. Measured in one fresh
+# clone, alternating, twice: 72 s and 75 s one after the other, 47 s and 46 s two at a time.
+checks: venv
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck validate build scan
 
 demo: venv
 	$(PY) -m emulator demo --time-scale $(TIME_SCALE)
