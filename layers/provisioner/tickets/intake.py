@@ -76,10 +76,10 @@ def _answer(status: int, **body: Any) -> dict[str, Any]:
     return response(status, json.dumps(body))
 
 
-def _system(path: str) -> TicketSystem | None:
-    match = re.fullmatch(r"/tickets/([a-z]+)/?", path)
+def _system(delivered: UrlRequest) -> TicketSystem | None:
+    """The system the route names (``ROUTE``'s ``name``), if it is one we know."""
     try:
-        return TicketSystem(match.group(1)) if match else None
+        return TicketSystem(delivered.parameters["name"])
     except ValueError:
         return None
 
@@ -94,7 +94,7 @@ def refused(delivered: UrlRequest, settings: Settings) -> dict[str, Any] | None:
     """413 / 404 / 401 before anything is parsed; None for a delivery to go on with."""
     if len(delivered.raw) > MAX_BODY_BYTES:
         return _answer(413, message=f"The body is over {MAX_BODY_BYTES} bytes.")
-    system = _system(delivered.path)
+    system = _system(delivered)
     if system is None:
         return _answer(404, message="Not found.")
     headers, raw = delivered.headers, delivered.raw
