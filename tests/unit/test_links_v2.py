@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import msgspec
 import pytest
 
 from privateapi.network import SampleAlb, create_sample_alb
@@ -120,7 +121,7 @@ def other_vpc(ec2: Any) -> tuple[str, str]:
 @pytest.fixture
 def v2_defaults(settings: Any) -> Any:
     """The stack deployed with DefaultNlbVpcLinkVersion=V2."""
-    return settings.model_copy(update={"default_nlb_vpc_link_version": "V2"})
+    return msgspec.structs.replace(settings, **{"default_nlb_vpc_link_version": "V2"})
 
 
 # --- the contract: versions and their defaults ---------------------------------------------------
@@ -595,7 +596,7 @@ def provision_v2(make_request: Any, alb: SampleAlb, settings: Any, **overrides: 
         request, Turns(settings, request.request_id), started_at=now_iso()
     )
     settle_available(link.vpc_link_id)
-    link = link.model_copy(update={"status": "AVAILABLE"})
+    link = msgspec.structs.replace(link, **{"status": "AVAILABLE"})
     api = rest_apis.create_api(request, Turns(settings, request.request_id))
     rest_apis.deploy_api(request, link, api, Turns(settings, request.request_id))
     return request, link, api
@@ -637,7 +638,7 @@ def test_a_relink_from_v1_to_v2_changes_the_integration_target_and_redeploys(
     # ... and an AVAILABLE V2 link for the ALB
     v2 = _ensure(make_request, alb, settings)
     settle_available(v2.vpc_link_id)
-    v2 = v2.model_copy(update={"status": "AVAILABLE"})
+    v2 = msgspec.structs.replace(v2, **{"status": "AVAILABLE"})
 
     # When the stage is relinked to the V2 link
     relinking = _relink_request((v1.request, None, _api(v1)), v2, v1.vpc_link_id, alb.arn)
@@ -669,7 +670,7 @@ def test_a_relink_from_v2_back_to_v1_removes_the_integration_target(
         request, Turns(settings, request.request_id), started_at=now_iso()
     )
     link_status(v1.vpc_link_id, "AVAILABLE", "Your vpc link is ready for use")
-    v1 = v1.model_copy(update={"status": "AVAILABLE"})
+    v1 = msgspec.structs.replace(v1, **{"status": "AVAILABLE"})
 
     relinking = _relink_request(provisioned, v1, v2.vpc_link_id, network.nlb_arn)
     said = relink.relink_stage(relinking, v1, Turns(settings, relinking.request_id)).news
@@ -692,7 +693,7 @@ def test_a_relink_from_v1_to_v1_only_changes_the_stage_variable(
         request, Turns(settings, request.request_id), started_at=now_iso()
     )
     link_status(other.vpc_link_id, "AVAILABLE", "Your vpc link is ready for use")
-    other = other.model_copy(update={"status": "AVAILABLE"})
+    other = msgspec.structs.replace(other, **{"status": "AVAILABLE"})
 
     relinking = _relink_request((v1.request, None, _api(v1)), other, v1.vpc_link_id, second_nlb_arn)
     said = relink.relink_stage(relinking, other, Turns(settings, relinking.request_id)).news

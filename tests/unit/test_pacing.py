@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 
 from provisioner.aws import clients
@@ -64,7 +65,7 @@ def paced(aws: None) -> Settings:
     """The functions' settings with pacing on (the template's default; off in the other unit
     tests, which are not about rates)."""
     environment = {**FUNCTION_ENVIRONMENT, "PROVISIONER_API_GATEWAY_PACING": "Enabled"}
-    settings = Settings.model_validate(environment)
+    settings = Settings.from_variables(environment)
     assert settings.api_gateway_pacing
     return settings
 
@@ -368,7 +369,7 @@ def test_a_tasks_turns_are_read_from_its_payload(paced, clock, retry_count, retr
     # $$.State.RetryCount: above 0, an attempt after a failed one)
     assert take(paced, "r-1") is None
     held = take(paced, "r-2")
-    task = EnsureVpcLinkTask.model_validate(
+    task = EnsureVpcLinkTask.from_wire(
         {
             "request": {"requestId": "r-2", "timeoutSeconds": 900},
             "startedAt": "2030-01-01T10:00:00Z",
@@ -473,7 +474,7 @@ def test_create_api_waits_its_turn_and_the_requester_hears_it_past_ten_seconds(
     # When CreateApi runs for each ({"request.$": "$.request", "retryCount.$": ...})
     results = [
         provisioning.create_api(
-            CreateApiTask.model_validate({"request": request.to_wire(), "retryCount": 0}),
+            CreateApiTask.from_wire({"request": request.to_wire(), "retryCount": 0}),
             handler_settings,
         )
         for request in requests
@@ -481,7 +482,7 @@ def test_create_api_waits_its_turn_and_the_requester_hears_it_past_ten_seconds(
 
     # Then the first creates its API; the others answer their turns, 3.2 s apart
     assert results[0]["api"] is not None and results[0]["turn"] is None
-    turns = [ApiGatewayTurn.model_validate(result["turn"]) for result in results[1:]]
+    turns = [ApiGatewayTurn.from_wire(result["turn"]) for result in results[1:]]
     assert [turn.wait_seconds for turn in turns] == [4, 7, 10, 13]
     assert all(result["api"] is None for result in results[1:])
     # ... having asked API Gateway nothing (is the API there already? asked in their turns):
@@ -501,7 +502,7 @@ def test_create_api_waits_its_turn_and_the_requester_hears_it_past_ten_seconds(
     # When the last one's Wait state ends and it is called again with its turn
     clock.at = turns[-1].at_seconds
     again = provisioning.create_api(
-        CreateApiTask.model_validate(
+        CreateApiTask.from_wire(
             {"request": requests[-1].to_wire(), "turn": results[-1]["turn"], "retryCount": 0}
         ),
         handler_settings,
@@ -517,7 +518,7 @@ def test_deploy_api_answers_its_turn_without_deploying(
     # Given an API whose link is AVAILABLE, and a deployment made by another request just now
     api = provision(request_id="r-1")
     assert take(handler_settings, "another") is None
-    request = api.request.model_copy(update={"stage_name": "next"})
+    request = msgspec.structs.replace(api.request, **{"stage_name": "next"})
     claimed(request.request_id)
     link = {
         "vpcLinkId": api.vpc_link_id,
@@ -533,18 +534,18 @@ def test_deploy_api_answers_its_turn_without_deploying(
     }
 
     # When DeployApi runs
-    waiting = provisioning.deploy_api(DeployApiTask.model_validate(task), handler_settings)
+    waiting = provisioning.deploy_api(DeployApiTask.from_wire(task), handler_settings)
 
     # Then it deploys nothing yet and answers its turn (no notice: 6 s is not worth one)
     assert waiting["progress"] is None
-    assert ApiGatewayTurn.model_validate(waiting["turn"]).wait_seconds == 6
+    assert ApiGatewayTurn.from_wire(waiting["turn"]).wait_seconds == 6
     stages = {stage["stageName"] for stage in apigw.get_stages(restApiId=api.rest_api_id)["item"]}
     assert stages == {"prod"}
 
     # When its turn comes
     clock.at += 6
     done = provisioning.deploy_api(
-        DeployApiTask.model_validate({**task, "turn": waiting["turn"]}), handler_settings
+        DeployApiTask.from_wire({**task, "turn": waiting["turn"]}), handler_settings
     )
 
     # Then it deploys, and says so

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import msgspec
 import pytest
 
 from privateapi.network import SampleAlb, create_sample_alb
@@ -83,7 +84,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> SharedClock:
 @pytest.fixture
 def paced(settings: Settings) -> Settings:
     """The functions' settings with pacing on (the template's default)."""
-    return settings.model_copy(update={"api_gateway_pacing": True})
+    return msgspec.structs.replace(settings, **{"api_gateway_pacing": True})
 
 
 @pytest.fixture
@@ -355,7 +356,7 @@ def available_v2_link(make_request: Any, alb: SampleAlb, settings: Settings, num
     )
     assert isinstance(made, VpcLinkState)
     settle(made.vpc_link_id)
-    return made.model_copy(update={"status": "AVAILABLE"})
+    return msgspec.structs.replace(made, **{"status": "AVAILABLE"})
 
 
 def settle(link_id: str) -> None:
@@ -519,7 +520,7 @@ def test_a_rollback_waits_for_each_turn_and_tells_everything_it_deleted(
     running = paced.running_as(FakeLambdaContext.invoked_function_arn)
 
     # When the rollback runs
-    first = rollback_tasks.rollback(RollbackTask.model_validate(task), running)
+    first = rollback_tasks.rollback(RollbackTask.from_wire(task), running)
 
     # Then it deletes nothing yet and answers DeleteRestApi's turn
     assert first["outcome"] is None
@@ -528,12 +529,10 @@ def test_a_rollback_waits_for_each_turn_and_tells_everything_it_deleted(
     assert [a["id"] for a in apigw_apis()] == [api.rest_api_id]
 
     # When, at its turn, it runs again, and a teardown takes DeleteVpcLink just before
-    clock.at = ApiGatewayTurn.model_validate(first["turn"]).at_seconds
+    clock.at = ApiGatewayTurn.from_wire(first["turn"]).at_seconds
     teardown_called(DELETE, paced, clock)
     second = rollback_tasks.rollback(
-        RollbackTask.model_validate(
-            {**task, "turn": first["turn"], "rolledBack": first["rolledBack"]}
-        ),
+        RollbackTask.from_wire({**task, "turn": first["turn"], "rolledBack": first["rolledBack"]}),
         running,
     )
 
@@ -544,9 +543,9 @@ def test_a_rollback_waits_for_each_turn_and_tells_everything_it_deleted(
     assert second["rolledBack"]["deleted"] == [f"REST API {api.rest_api_id}"]
 
     # When, at that turn, it runs again with what it did
-    clock.at = ApiGatewayTurn.model_validate(second["turn"]).at_seconds
+    clock.at = ApiGatewayTurn.from_wire(second["turn"]).at_seconds
     done = rollback_tasks.rollback(
-        RollbackTask.model_validate(
+        RollbackTask.from_wire(
             {**task, "turn": second["turn"], "rolledBack": second["rolledBack"]}
         ),
         running,
@@ -582,7 +581,7 @@ def test_the_answer_to_a_stopped_execution_pauses_for_a_near_turn_in_its_functio
 
     # When its rollback runs where no Wait state can wait for a turn
     report = rollback_request(
-        RollbackTask.model_validate(
+        RollbackTask.from_wire(
             {
                 "workflow": "PROVISION",
                 "executionArn": execution,

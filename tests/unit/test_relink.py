@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 
 from provisioner.contract.errors import InvalidRequest, StageNotSafe
@@ -57,7 +58,7 @@ def new_link(second_nlb_arn, make_request, settings, link_status):
         started_at = datetime.now(UTC).isoformat()
         state = ensure_vpc_link(request, Turns(settings, request.request_id), started_at=started_at)
         link_status(state.vpc_link_id, status, f"the link is {status}")
-        return state.model_copy(update={"status": status})
+        return msgspec.structs.replace(state, **{"status": status})
 
     return make
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from provisioner.contract import errors
@@ -60,13 +61,13 @@ def claim(request, execution_arn: str = EXECUTION_ARN) -> None:
 
 def failed(state: dict, execution_arn: str = EXECUTION_ARN) -> RollbackTask:
     """The Rollback payload: {"workflow": "PROVISION", "executionArn.$", "state.$": "$"}."""
-    return RollbackTask.model_validate(
+    return RollbackTask.from_wire(
         {"workflow": "PROVISION", "executionArn": execution_arn, "state": state}
     )
 
 
 def after(request, error: errors.ProvisionerError) -> RollbackTask:
-    return failed({"request": request.to_wire(), "error": caught(error).model_dump()})
+    return failed({"request": request.to_wire(), "error": msgspec.to_builtins(caught(error))})
 
 
 def provision(request, settings, link_status) -> tuple[str, str]:
@@ -226,7 +227,7 @@ def test_a_duplicate_delivery_that_failed_does_not_undo_the_originals_work(
         failed(
             {
                 "request": request.to_wire(),
-                "error": caught(errors.TransientAwsError("x")).model_dump(),
+                "error": msgspec.to_builtins(caught(errors.TransientAwsError("x"))),
             },
             execution_arn=duplicate,
         ),
@@ -292,7 +293,7 @@ def test_a_rejected_request_deletes_nothing_and_lists_every_field(
 
     # When it is "rolled back"
     report = rollback_request(
-        failed({**event, "error": caught(rejection).model_dump()}),
+        failed({**event, "error": msgspec.to_builtins(caught(rejection))}),
         settings=settings,
     )
 
@@ -324,7 +325,7 @@ def test_a_request_id_reused_for_another_body_is_rejected_and_deletes_nothing(
     # When that second execution rolls back
     report = rollback_request(
         failed(
-            {"request": request.to_wire(), "error": caught(conflict).model_dump()},
+            {"request": request.to_wire(), "error": msgspec.to_builtins(caught(conflict))},
             execution_arn="arn:aws:states:us-east-1:123456789012:execution:provision:run-2",
         ),
         settings=settings,
@@ -341,7 +342,7 @@ def test_a_rejected_event_with_a_malformed_request_id_is_answered_by_event_id(aw
     rejection = InvalidRequest.of([FieldError("detail.requestId", "must match")])
 
     report = rollback_request(
-        failed({**event, "error": caught(rejection).model_dump()}),
+        failed({**event, "error": msgspec.to_builtins(caught(rejection))}),
         settings=settings,
     )
 
@@ -428,7 +429,10 @@ def test_a_link_another_running_request_reuses_is_kept_even_where_aws_would_dele
     # When the first request fails and is rolled back
     report = rollback_request(
         failed(
-            {"request": first.to_wire(), "error": caught(errors.QuotaExceeded("no")).model_dump()},
+            {
+                "request": first.to_wire(),
+                "error": msgspec.to_builtins(caught(errors.QuotaExceeded("no"))),
+            },
             execution_arn=f"{EXECUTION_ARN}-{first.request_id}",
         ),
         settings=settings,

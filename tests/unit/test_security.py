@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import msgspec
 import pytest
 
 from provisioner.contract.errors import ExposureNotAllowed, InvalidRequest
@@ -38,7 +39,7 @@ def refused(settings: Any, error: type[InvalidRequest] = InvalidRequest, **detai
 
 
 def allowing(settings: Any, **changes: Any) -> Any:
-    return settings.model_copy(update=changes)
+    return msgspec.structs.replace(settings, **changes)
 
 
 # --- authorization ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 
 from provisioner.aws import announce as announcements
@@ -91,7 +92,7 @@ def validate_teardown(detail: dict[str, Any]) -> dict[str, Any]:
     """ValidateTeardown's payload: {"event.$": "$", "executionArn.$": "$$.Execution.Id"}."""
     event = eventbridge_event(detail, detail_type="PrivateApiDeletionRequested")
     return validate_tasks.validate_teardown(
-        ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN}), running_settings()
+        ValidateTask.from_wire({"event": event, "executionArn": TEARDOWN}), running_settings()
     )
 
 
@@ -155,7 +156,7 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(
 
     # When DeleteApi runs ({"request.$": "$.request"})
     deleted = teardown_tasks.delete_api(
-        TeardownTask.model_validate({"request": request}), running_settings()
+        TeardownTask.from_wire({"request": request}), running_settings()
     )
 
     # Then the API is gone and API_DELETED is announced and recorded; the links' deletion
@@ -170,7 +171,7 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(
     assert ledger_item("DEL-1")["history"][-1]["timestamp"] == told["timestamp"]
 
     # When ReleaseVpcLinks runs ({"request.$", "startedAt.$": "$.deletion.deletedAt"})
-    release = TeardownTask.model_validate({"request": request, "startedAt": deleted["deletedAt"]})
+    release = TeardownTask.from_wire({"request": request, "startedAt": deleted["deletedAt"]})
     first = teardown_tasks.release_links(release, running_settings())
 
     # Then, while the link is DELETING, it asks to be called again and announces nothing
@@ -195,7 +196,7 @@ def test_the_teardown_tasks_delete_the_api_then_wait_for_the_link(
 
     monkeypatch.setattr(announcements, "publish_progress", publish)
     topic = "arn:aws:sns:us-east-1:123456789012:progress"
-    settings = running_settings().model_copy(update={"progress_topic_arn": topic})
+    settings = msgspec.structs.replace(running_settings(), **{"progress_topic_arn": topic})
     done = teardown_tasks.release_links(release, settings)
 
     # Then the teardown SUCCEEDED, and the provisioning request was marked DELETED before
@@ -226,16 +227,16 @@ def test_a_teardown_delivered_again_after_its_api_was_deleted_is_an_ignored_dupl
         detail_type="PrivateApiDeletionRequested",
     )
     first = validate_tasks.validate_teardown(
-        ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN}), running_settings()
+        ValidateTask.from_wire({"event": event, "executionArn": TEARDOWN}), running_settings()
     )
     teardown_tasks.delete_api(
-        TeardownTask.model_validate({"request": first["request"]}), running_settings()
+        TeardownTask.from_wire({"request": first["request"]}), running_settings()
     )
 
     # When EventBridge delivers the same event again (another execution)
     with pytest.raises(errors.DuplicateRequest):
         validate_tasks.validate_teardown(
-            ValidateTask.model_validate({"event": event, "executionArn": TEARDOWN + "-copy"}),
+            ValidateTask.from_wire({"event": event, "executionArn": TEARDOWN + "-copy"}),
             running_settings(),
         )
 
@@ -252,7 +253,7 @@ def test_delete_api_of_an_api_already_gone_says_so(
     apigw.delete_rest_api(restApiId=api.rest_api_id)
 
     result = teardown_tasks.delete_api(
-        TeardownTask.model_validate({"request": request}), running_settings()
+        TeardownTask.from_wire({"request": request}), running_settings()
     )
 
     assert "was already gone" in progress_of(result, "API_DELETED", "DEL-1")["message"]
@@ -261,10 +262,10 @@ def test_delete_api_of_an_api_already_gone_says_so(
 def test_a_teardown_that_keeps_the_link_succeeds_at_once(network, provision, inventory):
     api = provision()
     request = validate_teardown({"restApiId": api.rest_api_id, "keepVpcLink": True})["request"]
-    teardown_tasks.delete_api(TeardownTask.model_validate({"request": request}), running_settings())
+    teardown_tasks.delete_api(TeardownTask.from_wire({"request": request}), running_settings())
 
     result = teardown_tasks.release_links(
-        TeardownTask.model_validate({"request": request, "startedAt": start_time()}),
+        TeardownTask.from_wire({"request": request, "startedAt": start_time()}),
         running_settings(),
     )
 
@@ -294,7 +295,7 @@ def test_the_relink_tasks_move_the_stage_to_a_new_link_and_delete_the_old_one(
         detail_type="PrivateApiRelinkRequested",
     )
     validated = validate_tasks.validate_relink(
-        ValidateTask.model_validate({"event": event, "executionArn": RELINK}), running_settings()
+        ValidateTask.from_wire({"event": event, "executionArn": RELINK}), running_settings()
     )
 
     # Then the request names the stage and its current link, and the ledger holds it
@@ -310,7 +311,7 @@ def test_the_relink_tasks_move_the_stage_to_a_new_link_and_delete_the_old_one(
 
     # When EnsureVpcLink runs on the relink request, and its link becomes AVAILABLE
     ensured = link_tasks.ensure_link(
-        EnsureVpcLinkTask.model_validate({"request": request, "startedAt": start_time()}),
+        EnsureVpcLinkTask.from_wire({"request": request, "startedAt": start_time()}),
         running_settings(),
     )
     link = ensured["link"]
@@ -320,7 +321,7 @@ def test_the_relink_tasks_move_the_stage_to_a_new_link_and_delete_the_old_one(
 
     # And RelinkStage runs ({"request.$": "$.request", "link.$": "$.linkState.link"})
     done = relink_tasks.relink_stage(
-        RelinkTask.model_validate({"request": request, "link": link}), running_settings()
+        RelinkTask.from_wire({"request": request, "link": link}), running_settings()
     )
 
     # Then the stage uses the new link, the old one is being deleted, and it SUCCEEDED (no
@@ -350,7 +351,7 @@ def caught(error: errors.ProvisionerError) -> dict[str, str]:
 def rollback(workflow: str, execution_arn: str, state: dict[str, Any]) -> dict[str, Any]:
     """Rollback's payload: {"workflow", "executionArn.$": "$$.Execution.Id", "state.$": "$"}."""
     return rollback_tasks.rollback(
-        RollbackTask.model_validate(
+        RollbackTask.from_wire(
             {"workflow": workflow, "executionArn": execution_arn, "state": state}
         ),
         running_settings(),

@@ -677,7 +677,7 @@ def test_text_booleans_numbers_and_tags_are_typed(intake: Intake) -> None:
     from provisioner.tickets.deliveries import TicketRequest
     from provisioner.tickets.intake import request_detail
 
-    ticket = TicketRef.model_validate({"system": "jira", "key": "OPS-1"})
+    ticket = TicketRef.from_wire({"system": "jira", "key": "OPS-1"})
     request = TicketRequest(
         "provision",
         ticket,
@@ -708,7 +708,7 @@ def test_a_long_ticket_name_gives_a_request_id_within_the_contract(intake: Intak
     from provisioner.tickets.intake import request_id_for
 
     key = "a-very-long-organisation-name/" + "r" * 90 + "#123456"
-    ticket = TicketRef.model_validate({"system": "github", "key": key})
+    ticket = TicketRef.from_wire({"system": "github", "key": key})
     request_id = request_id_for(TicketRequest("teardown", ticket, key, None, {}))
 
     assert len(request_id) <= 64

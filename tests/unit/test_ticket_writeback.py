@@ -363,17 +363,17 @@ def rig(
 # --- tickets ---------------------------------------------------------------------------------
 def jira_ticket(desk: TicketDesk, key: str = "OPS-42", **issue: Any) -> TicketRef:
     desk.create_jira_issue(key, status=issue.pop("status", "Approved"), **issue)
-    return TicketRef.model_validate({"system": "jira", "key": key, "fieldLabels": LABELS})
+    return TicketRef.from_wire({"system": "jira", "key": key, "fieldLabels": LABELS})
 
 
 def servicenow_ticket(desk: TicketDesk) -> TicketRef:
     desk.create_servicenow_item(number="RITM0010042", sys_id=SYS_ID, state="2")
-    return TicketRef.model_validate({"system": "servicenow", "key": SYS_ID, "fieldLabels": LABELS})
+    return TicketRef.from_wire({"system": "servicenow", "key": SYS_ID, "fieldLabels": LABELS})
 
 
 def github_ticket(desk: TicketDesk) -> TicketRef:
     desk.create_github_issue("acme", "platform", 17, labels=["private-api-request", "approved"])
-    return TicketRef.model_validate(
+    return TicketRef.from_wire(
         {"system": "github", "key": "acme/platform#17", "fieldLabels": LABELS}
     )
 
@@ -855,7 +855,7 @@ def test_the_last_receive_gives_up_loudly_and_lets_the_successors_go(rig, logs, 
 # --- what retrying cannot fix ------------------------------------------------------------------
 def test_a_ticket_that_does_not_exist_is_logged_and_dropped(rig, logs):
     # Given a request whose Jira issue was deleted
-    ticket = TicketRef.model_validate({"system": "jira", "key": "OPS-404"})
+    ticket = TicketRef.from_wire({"system": "jira", "key": "OPS-404"})
 
     rig.send(rig.milestone(ticket, Status.ACCEPTED, "Accepted.", at=at(1)))
     step = rig.step()

@@ -34,7 +34,7 @@ from provisioner.tickets.credentials import (
 pytestmark = pytest.mark.unit
 
 LABELS = {"nlbArn": "NLB ARN", "apiName": "API name", "tags": "Tags"}
-TICKET = TicketRef.model_validate({"system": "jira", "key": "OPS-7", "fieldLabels": LABELS})
+TICKET = TicketRef.from_wire({"system": "jira", "key": "OPS-7", "fieldLabels": LABELS})
 
 
 def notification(status: Status, message: str, **known: Any) -> Notification:

@@ -326,7 +326,7 @@ def test_the_next_poll_never_overshoots_the_deadline_by_a_whole_second(
     # Given a link in service and a deadline `seconds_left` from now
     link = apigw.create_vpc_link(name="l", targetArns=[network.nlb_arn])
     link_status(link["id"], "AVAILABLE", "Your vpc link is ready for use")
-    settings = Settings.model_validate(
+    settings = Settings.from_variables(
         {
             "PROVISIONER_STACK_NAME": STACK_NAME,
             "PROVISIONER_LEDGER_TABLE": LEDGER_TABLE,

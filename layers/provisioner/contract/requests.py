@@ -4,30 +4,42 @@ is reported with the field's documented name. The ``detail`` models that put the
 are ``contract.details``' (only the functions that read a request event import them).
 """
 
-import re
 import unicodedata
-from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
 )
+from pydantic.alias_generators import to_camel
+
+from provisioner.contract.tickets import TICKET_KEY_PATTERNS as TICKET_KEY_PATTERNS
+from provisioner.contract.tickets import TicketRef as TicketRef
 
 # The tag keys (ours, whose prefix a requester's tags may not use, and the load balancer
 # owner's consent) are contract.vocabulary's, imported from here as well.
 from provisioner.contract.vocabulary import EXPOSE_TAG as EXPOSE_TAG
 from provisioner.contract.vocabulary import EXPOSE_TAG_VALUE as EXPOSE_TAG_VALUE
 from provisioner.contract.vocabulary import MANAGED_BY_TAG as MANAGED_BY_TAG
+from provisioner.contract.vocabulary import (
+    MAX_REQUESTED_BY_LENGTH,
+    MAX_TICKET_ID_LENGTH,
+    TAG_PREFIX,
+)
+from provisioner.contract.vocabulary import REQUEST_ID_PATTERN as REQUEST_ID_PATTERN
 from provisioner.contract.vocabulary import REQUEST_ID_TAG as REQUEST_ID_TAG
-from provisioner.contract.vocabulary import TAG_PREFIX
-from provisioner.contract.wire import WireModel
+from provisioner.contract.vocabulary import TICKET_INTAKE_SOURCE as TICKET_INTAKE_SOURCE
+from provisioner.contract.vocabulary import Authorization as Authorization
+from provisioner.contract.vocabulary import EndpointType as EndpointType
+from provisioner.contract.vocabulary import HttpMethod as HttpMethod
+from provisioner.contract.vocabulary import TicketSystem as TicketSystem
+from provisioner.contract.vocabulary import VpcLinkVersion as VpcLinkVersion
+from provisioner.contract.wire import printable
 
-REQUEST_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 STAGE_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 VPC_LINK_ID_PATTERN = r"^[a-z0-9]{1,32}$"
 NLB_ARN_PATTERN = (
@@ -52,14 +64,6 @@ MAX_REQUESTER_TAGS = 40  # API Gateway allows 50 per resource; we add ours
 _TAG_PUNCTUATION = frozenset("_.:/=+-@")
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
-
-
-def _printable(text: str) -> str:
-    """No control characters: the text reaches AWS APIs and SNS message attributes, which
-    refuse them (SNS allows only #x9 | #xA | #xD | #x20-#xD7FF | ... in attribute values)."""
-    if any(unicodedata.category(char) == "Cc" for char in text):
-        raise ValueError("must not contain control characters (tab, newline, ...)")
-    return text
 
 
 def _tag_text_allowed(text: str) -> bool:
@@ -96,21 +100,6 @@ REST_API_ID_PATTERN = r"^[a-z0-9]{1,32}$"
 RestApiId = Annotated[str, StringConstraints(pattern=REST_API_ID_PATTERN)]
 
 
-class EndpointType(StrEnum):
-    REGIONAL = "REGIONAL"
-    EDGE = "EDGE"
-    PRIVATE = "PRIVATE"
-
-
-class Authorization(StrEnum):
-    """How callers of the created API are authorized (its methods' ``authorizationType``)."""
-
-    AWS_IAM = "AWS_IAM"  # the default: SigV4-signed requests, execute-api:Invoke in IAM
-    NONE = "NONE"  # only when the stack allows it (AllowUnauthenticatedApis)
-    COGNITO_USER_POOLS = "COGNITO_USER_POOLS"  # an authorizer on cognitoUserPoolArns
-    CUSTOM = "CUSTOM"  # a Lambda (TOKEN) authorizer on authorizerFunctionArn
-
-
 VPC_ENDPOINT_ID_PATTERN = r"^vpce-[0-9a-f]{8,17}$"
 LAMBDA_FUNCTION_ARN_PATTERN = (
     r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
@@ -123,14 +112,6 @@ USER_POOL_ARN_PATTERN = (
 VpcEndpointId = Annotated[str, StringConstraints(pattern=VPC_ENDPOINT_ID_PATTERN)]
 LambdaFunctionArn = Annotated[str, StringConstraints(pattern=LAMBDA_FUNCTION_ARN_PATTERN)]
 UserPoolArn = Annotated[str, StringConstraints(pattern=USER_POOL_ARN_PATTERN)]
-
-
-class VpcLinkVersion(StrEnum):
-    """V1 (legacy: one NLB, through a VPC endpoint service) or V2 (``apigatewayv2``: network
-    interfaces in the subnets, for any ALB or NLB they reach)."""
-
-    V1 = "V1"
-    V2 = "V2"
 
 
 def _distinct(ids: list[str]) -> list[str]:
@@ -151,8 +132,6 @@ SecurityGroupIds = Annotated[
     AfterValidator(_distinct),
 ]
 
-HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
-
 
 def _http_url(url: str) -> str:
     """An ``http://`` or ``https://`` URL with a host (checked with the standard library:
@@ -170,64 +149,36 @@ EndpointUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(
 
 # A requester's free text, echoed in every notification: printable, bounded.
 TicketId = Annotated[
-    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TICKET_ID_LENGTH),
+    AfterValidator(printable),
 ]
 RequestedBy = Annotated[
-    str, StringConstraints(min_length=1, max_length=256), AfterValidator(_printable)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_REQUESTED_BY_LENGTH),
+    AfterValidator(printable),
 ]
 ApiName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=128, pattern=r"\S"),
-    AfterValidator(_printable),
+    AfterValidator(printable),
 ]
 
 
-# The EventBridge source of the requests the ticket intake puts on the bus. Only its events
-# may carry ``ticket`` (where progress is written back); the intake's role may put events
-# with no other source, and no other role may put events with this one.
-TICKET_INTAKE_SOURCE = "private-api-provisioner.ticket-intake"
+class WireModel(BaseModel):
+    """The request contract's models: camelCase on the wire, snake_case in Python, unknown
+    fields refused (as the workflow's payloads, ``contract.wire.WireStruct``), with pydantic's
+    rules and the messages a REJECTED answer lists."""
 
+    # defer_build: a handler builds the validators of the models it uses, on first use, not
+    # those of every model of the package at import (a cold start cost).
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        defer_build=True,
+    )
 
-class TicketSystem(StrEnum):
-    JIRA = "jira"
-    SERVICENOW = "servicenow"
-    GITHUB = "github"
-
-
-# How each system names a ticket for its REST API: a Jira issue key, a ServiceNow record's
-# sys_id, a GitHub repository and issue number.
-TICKET_KEY_PATTERNS = {
-    TicketSystem.JIRA: r"^[A-Z][A-Z0-9_]{0,19}-[0-9]{1,12}$",
-    TicketSystem.SERVICENOW: r"^[0-9a-f]{32}$",
-    TicketSystem.GITHUB: r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}#[0-9]{1,12}$",
-}
-
-
-class TicketRef(WireModel):
-    """The ticket a request came from (set by the ticket intake): where its progress is
-    written back. The system's base URL and credentials are the stack's, never the request's."""
-
-    model_config = ConfigDict(validate_by_name=False, validate_by_alias=True)
-
-    system: TicketSystem
-    key: Annotated[str, StringConstraints(min_length=1, max_length=160)]
-    # How the ticket names the request's fields ({"nlbArn": "NLB ARN"}): a REJECTED answer
-    # names the ticket's fields, not the event's, whatever the mapping says by then.
-    field_labels: Annotated[
-        dict[
-            Annotated[str, StringConstraints(pattern=r"^[a-z][A-Za-z]{0,63}$")],
-            Annotated[
-                str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)
-            ],
-        ],
-        Field(max_length=20),
-    ] = Field(default_factory=dict)
-
-    @field_validator("key")
-    @classmethod
-    def _key_of_its_system(cls, key: str, info: Any) -> str:
-        system = info.data.get("system")
-        pattern = TICKET_KEY_PATTERNS.get(system) if system else None
-        if pattern and not re.fullmatch(pattern, key):
-            raise ValueError(f"must match {pattern} for a {system.value} ticket")
-        return key
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)

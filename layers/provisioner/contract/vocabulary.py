@@ -1,5 +1,7 @@
 """The contract's names that clients outside the layer use too: the statuses, the request
-events' detail-types, the tag keys, the stage variable, and the timestamp format.
+events' detail-types, the tag keys, the stage variable, the timestamp format, the request's
+enumerations (link versions, ticket systems, endpoint types, authorization, HTTP methods), and
+the request id's form.
 
 Each is written here once and imported everywhere else: by the layer (``contract.progress``
 and ``contract.requests`` re-export theirs), by the CLI (``privateapi``), the embedded AWS's
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 
 class Status(StrEnum):
@@ -67,3 +70,48 @@ def parse_timestamp(moment: str) -> datetime:
     """A ``timestamp()`` back to an aware datetime (one without an offset is taken as UTC)."""
     parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class VpcLinkVersion(StrEnum):
+    """V1 (legacy: one NLB, through a VPC endpoint service) or V2 (``apigatewayv2``: network
+    interfaces in the subnets, for any ALB or NLB they reach)."""
+
+    V1 = "V1"
+    V2 = "V2"
+
+
+class TicketSystem(StrEnum):
+    JIRA = "jira"
+    SERVICENOW = "servicenow"
+    GITHUB = "github"
+
+
+# The EventBridge source of the requests the ticket intake puts on the bus. Only its events
+# may carry ``ticket`` (where progress is written back); the intake's role may put events
+# with no other source, and no other role may put events with this one.
+TICKET_INTAKE_SOURCE = "private-api-provisioner.ticket-intake"
+
+
+class EndpointType(StrEnum):
+    REGIONAL = "REGIONAL"
+    EDGE = "EDGE"
+    PRIVATE = "PRIVATE"
+
+
+class Authorization(StrEnum):
+    """How callers of the created API are authorized (its methods' ``authorizationType``)."""
+
+    AWS_IAM = "AWS_IAM"  # the default: SigV4-signed requests, execute-api:Invoke in IAM
+    NONE = "NONE"  # only when the stack allows it (AllowUnauthenticatedApis)
+    COGNITO_USER_POOLS = "COGNITO_USER_POOLS"  # an authorizer on cognitoUserPoolArns
+    CUSTOM = "CUSTOM"  # a Lambda (TOKEN) authorizer on authorizerFunctionArn
+
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
+
+
+# A request's id, and the bounds of the free text it is known by (ticketId, requestedBy):
+# every notification echoes them, in SNS message attributes too.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+MAX_TICKET_ID_LENGTH = 128
+MAX_REQUESTED_BY_LENGTH = 256

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.contract.requests import MANAGED_BY_TAG, REQUEST_ID_TAG
+from provisioner.contract.vocabulary import MANAGED_BY_TAG, REQUEST_ID_TAG
 from provisioner.runtime.settings import Settings
 
 

@@ -73,6 +73,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
+import msgspec
+
 from provisioner.aws import apigateway, apigatewayv2
 from provisioner.contract import errors
 from provisioner.contract.payloads import ApiGatewayTurn, RequestRef
@@ -303,7 +305,7 @@ def others_turn(
     to look again (a little after that request's turn)."""
     now = _now()
     turn = _turn(queue, max(at, now), now, turns=0)
-    return turn.model_copy(update={"holder": holder}).after(earlier)
+    return msgspec.structs.replace(turn, holder=holder).after(earlier)
 
 
 def turn_ahead(

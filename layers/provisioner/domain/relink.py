@@ -23,7 +23,7 @@ from provisioner.contract import errors
 from provisioner.contract.payloads import ApiGatewayTurn, VpcLinkState
 from provisioner.contract.payloads.relink import RelinkRequest, StageSwitched
 from provisioner.contract.progress import Status
-from provisioner.contract.requests import VpcLinkVersion
+from provisioner.contract.vocabulary import VpcLinkVersion
 from provisioner.domain import pacing, vpc_links
 from provisioner.domain.rest_apis import integration_target, move_stage_to_link, point_stage_at_link
 from provisioner.runtime.settings import Settings

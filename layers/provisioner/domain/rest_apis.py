@@ -19,8 +19,8 @@ from provisioner.contract.errors import ProvisionerError, StageNotSafe
 from provisioner.contract.payloads import ApiGatewayTurn, VpcLinkState
 from provisioner.contract.payloads.provisioning import ApiState, DeploymentState, ProvisionRequest
 from provisioner.contract.progress import invoke_url
-from provisioner.contract.requests import Authorization, EndpointType, VpcLinkVersion
 from provisioner.contract.vocabulary import STAGE_VARIABLE as STAGE_VARIABLE
+from provisioner.contract.vocabulary import Authorization, EndpointType, VpcLinkVersion
 from provisioner.domain import pacing
 from provisioner.domain.ownership import created_by, ownership_tags
 from provisioner.runtime.settings import Settings

@@ -22,7 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+import msgspec
 
 from provisioner.aws import apigateway
 from provisioner.contract import errors
@@ -30,7 +30,7 @@ from provisioner.contract.events import request_ref_from_event
 from provisioner.contract.payloads import ApiGatewayTurn, AwsError, RequestRef, WorkflowKind
 from provisioner.contract.payloads.rollback import FailedState, RollbackTask, RolledBack
 from provisioner.contract.progress import Status, timestamp
-from provisioner.contract.requests import TicketRef
+from provisioner.contract.tickets import TicketRef
 from provisioner.contract.vocabulary import REQUEST_ID_TAG
 from provisioner.domain import pacing, vpc_links
 from provisioner.domain.ownership import created_by
@@ -206,8 +206,8 @@ def _who_to_answer(state: FailedState) -> RequestRef:
         # The validate task kept the ticket only for an event from the ticket intake's source
         # (the failed state no longer has the event's source): its REJECTED answer must reach
         # the ticket, by the ticket's own field labels.
-        with suppress(ValidationError):
-            ref = ref.model_copy(update={"ticket": TicketRef.model_validate(named["ticket"])})
+        with suppress(msgspec.ValidationError):
+            ref = msgspec.structs.replace(ref, ticket=TicketRef.from_wire(named["ticket"]))
     return ref
 
 

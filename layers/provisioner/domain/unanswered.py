@@ -14,11 +14,10 @@ rollback does), the ledger records FAILED, and the requester is told why.
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from provisioner.aws import executions
 from provisioner.contract.payloads import AwsError, WorkflowKind
 from provisioner.contract.payloads.rollback import FailedState, RollbackTask
+from provisioner.contract.wire import WireStruct
 from provisioner.domain.rollback import STOPPED_PAUSE_SECONDS, RollbackReport, rollback_request
 from provisioner.runtime.settings import Settings
 
@@ -33,13 +32,11 @@ _WORKFLOWS = {
 _ERROR_OF_STATUS = {"TIMED_OUT": "States.Timeout", "ABORTED": "ExecutionAborted"}
 
 
-class StoppedExecution(BaseModel):
+class StoppedExecution(WireStruct, forbid_unknown_fields=False, kw_only=True):
     """``detail`` of a "Step Functions Execution Status Change" event (camelCase, as sent)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
-    execution_arn: str = Field(alias="executionArn")
-    state_machine_arn: str = Field(alias="stateMachineArn")
+    execution_arn: str
+    state_machine_arn: str
     status: str
     input: str | None = None  # left out by Step Functions when it is too large for the event
     error: str | None = None
@@ -51,10 +48,8 @@ class StoppedExecution(BaseModel):
         return next((kind for end, kind in _WORKFLOWS.items() if name.endswith(end)), None)
 
 
-class StatusChange(BaseModel):
+class StatusChange(WireStruct, forbid_unknown_fields=False, kw_only=True):
     """The "Step Functions Execution Status Change" event the watch's rule delivers."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     detail: StoppedExecution
 

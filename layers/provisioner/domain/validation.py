@@ -20,9 +20,14 @@ import re
 from typing import Any, NamedTuple
 
 from provisioner.aws import apigateway, apigatewayv2, ec2, elbv2
-from provisioner.contract.details import RelinkDetail, RequestDetail, TeardownDetail
+from provisioner.contract.details import (
+    ParsedDetail,
+    RelinkDetail,
+    RequestDetail,
+    TeardownDetail,
+    parse_detail,
+)
 from provisioner.contract.errors import FieldError, InvalidRequest
-from provisioner.contract.events import ParsedDetail, parse_detail
 from provisioner.contract.payloads.provisioning import ProvisionRequest
 from provisioner.contract.payloads.relink import RelinkRequest
 from provisioner.contract.payloads.teardown import TeardownRequest

@@ -67,8 +67,7 @@ from provisioner.contract.errors import (
     VpcLinkTimeout,
 )
 from provisioner.contract.payloads import ApiGatewayTurn, LinkRelease, LinkRequest, VpcLinkState
-from provisioner.contract.requests import VpcLinkVersion
-from provisioner.contract.vocabulary import parse_timestamp
+from provisioner.contract.vocabulary import VpcLinkVersion, parse_timestamp
 from provisioner.domain import pacing
 from provisioner.domain.ownership import created_by, managed_here, ownership_tags
 from provisioner.runtime.settings import Settings

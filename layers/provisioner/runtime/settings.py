@@ -5,80 +5,68 @@ each function its own environment.
 """
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+import msgspec
 
 if TYPE_CHECKING:
     from provisioner.storage.ledger import Ledger
 
-_SWITCH = {"enabled": True, "disabled": False, "true": True, "false": False}
+# A switch's words, as pydantic read them before (and a template parameter's Enabled/Disabled)
+_TRUE = frozenset({"true", "1", "yes", "y", "on", "t", "enabled"})
+_FALSE = frozenset({"false", "0", "no", "n", "off", "f", "disabled"})
+# Read from the function's ARN, not from its environment.
+_FROM_ARN = ("account", "region")
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+Named = Annotated[str, msgspec.Meta(min_length=1)]
 
 
-def _switch(value: object) -> object:
-    """``Enabled`` / ``Disabled`` (a template parameter's words), or a boolean."""
-    return _SWITCH.get(value.strip().lower(), value) if isinstance(value, str) else value
+def _variable(name: str) -> str:
+    """``stack_name`` is read from PROVISIONER_STACK_NAME."""
+    return name if name in _FROM_ARN else f"PROVISIONER_{name.upper()}"
 
 
-Switch = Annotated[bool, BeforeValidator(_switch)]
+class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
+    """Each field is read from the environment variable named ``PROVISIONER_`` and its name
+    in capitals; a variable that breaks its rule fails the invocation, naming the variable."""
 
-
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", defer_build=True)
-
-    stack_name: str = Field(alias="PROVISIONER_STACK_NAME", min_length=1)
-    poll_interval_seconds: int = Field(alias="PROVISIONER_POLL_INTERVAL_SECONDS", ge=1, default=15)
-    link_timeout_seconds: int = Field(alias="PROVISIONER_LINK_TIMEOUT_SECONDS", ge=1, default=900)
-    default_stage_name: str = Field(alias="PROVISIONER_DEFAULT_STAGE_NAME", default="prod")
-    ledger_table: str = Field(alias="PROVISIONER_LEDGER_TABLE", min_length=1)
+    stack_name: Named
+    poll_interval_seconds: Positive = 15
+    link_timeout_seconds: Positive = 900
+    default_stage_name: str = "prod"
+    ledger_table: Named
     # Only the function that answers stopped executions publishes from Python.
-    progress_topic_arn: str | None = Field(alias="PROVISIONER_PROGRESS_TOPIC_ARN", default=None)
-    request_bus_name: str | None = Field(alias="PROVISIONER_REQUEST_BUS_NAME", default=None)
-    outcome_event_source: str | None = Field(alias="PROVISIONER_OUTCOME_EVENT_SOURCE", default=None)
+    progress_topic_arn: str | None = None
+    request_bus_name: str | None = None
+    outcome_event_source: str | None = None
     # Secure by default: unauthenticated APIs refused, load balancers exposed only with their
     # owner's consent (the tag private-api:expose=true), unless the stack's parameters say so.
-    allow_unauthenticated_apis: bool = Field(
-        alias="PROVISIONER_ALLOW_UNAUTHENTICATED_APIS", default=False
-    )
-    require_exposure_tag: bool = Field(alias="PROVISIONER_REQUIRE_EXPOSURE_TAG", default=True)
+    allow_unauthenticated_apis: bool = False
+    require_exposure_tag: bool = True
 
-    # API Gateway's fixed-rate calls taken in turn by every execution (domain.pacing)
-    api_gateway_pacing: Switch = Field(alias="PROVISIONER_API_GATEWAY_PACING", default=True)
+    # API Gateway's fixed-rate calls taken in turn by every execution (domain.pacing).
+    api_gateway_pacing: bool = True
 
     # Ticket self-service (README, "Requests from tickets"): the mapping's SSM parameter, each
     # system's webhook secret and write-back credentials (Secrets Manager ids), and how old a
     # delivery may be.
-    ticket_mapping_parameter: str | None = Field(
-        alias="PROVISIONER_TICKET_MAPPING_PARAMETER", default=None
-    )
-    jira_webhook_secret: str | None = Field(alias="PROVISIONER_JIRA_WEBHOOK_SECRET", default=None)
-    servicenow_webhook_secret: str | None = Field(
-        alias="PROVISIONER_SERVICENOW_WEBHOOK_SECRET", default=None
-    )
-    github_webhook_secret: str | None = Field(
-        alias="PROVISIONER_GITHUB_WEBHOOK_SECRET", default=None
-    )
-    jira_credentials: str | None = Field(alias="PROVISIONER_JIRA_CREDENTIALS", default=None)
-    servicenow_credentials: str | None = Field(
-        alias="PROVISIONER_SERVICENOW_CREDENTIALS", default=None
-    )
-    github_credentials: str | None = Field(alias="PROVISIONER_GITHUB_CREDENTIALS", default=None)
-    delivery_max_age_seconds: int = Field(
-        alias="PROVISIONER_DELIVERY_MAX_AGE_SECONDS", ge=60, default=21_600
-    )
+    ticket_mapping_parameter: str | None = None
+    jira_webhook_secret: str | None = None
+    servicenow_webhook_secret: str | None = None
+    github_webhook_secret: str | None = None
+    jira_credentials: str | None = None
+    servicenow_credentials: str | None = None
+    github_credentials: str | None = None
+    delivery_max_age_seconds: Annotated[int, msgspec.Meta(ge=60)] = 21_600
     # The write-back's queue (its messages' visibility is how a retry waits) and the receives
     # its redrive policy allows before the dead-letter queue (the template sets both).
-    ticket_writeback_queue_url: str | None = Field(
-        alias="PROVISIONER_TICKET_WRITEBACK_QUEUE_URL", default=None
-    )
-    ticket_writeback_max_receives: int = Field(
-        alias="PROVISIONER_TICKET_WRITEBACK_MAX_RECEIVES", ge=1, le=1000, default=10
-    )
+    ticket_writeback_queue_url: str | None = None
+    ticket_writeback_max_receives: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
     # The link version a request for an NLB gets when it names none (template parameter
     # DefaultNlbVpcLinkVersion): V1, as before VPC links V2, unless the operator says V2.
-    default_nlb_vpc_link_version: Literal["V1", "V2"] = Field(
-        alias="PROVISIONER_DEFAULT_NLB_VPC_LINK_VERSION", default="V1"
-    )
+    default_nlb_vpc_link_version: Literal["V1", "V2"] = "V1"
 
     # Where the function runs (from its ARN): the stack's account and region, where the load
     # balancers a request names must be.
@@ -87,11 +75,24 @@ class Settings(BaseModel):
 
     @classmethod
     def from_environment(cls) -> Self:
-        return cls.model_validate(dict(os.environ))
+        """The settings in ``os.environ``; numbers and booleans are read from their text
+        (``msgspec.ValidationError`` names the variable at fault)."""
+        return cls.from_variables(os.environ)
+
+    @classmethod
+    def from_variables(cls, variables: Mapping[str, object]) -> Self:
+        given = {
+            name: value for name, value in variables.items() if name.startswith("PROVISIONER_")
+        }
+        for name in _SWITCHES:
+            word = str(given.get(name, "")).strip().lower()
+            if word in _TRUE | _FALSE:
+                given[name] = str(word in _TRUE).lower()
+        return msgspec.convert(given, cls, strict=False)
 
     def running_as(self, function_arn: str) -> Self:
         _, _, _, region, account, *_ = function_arn.split(":")
-        return self.model_copy(update={"account": account, "region": region})
+        return msgspec.structs.replace(self, account=account, region=region)
 
     @property
     def ledger(self) -> "Ledger":
@@ -99,3 +100,8 @@ class Settings(BaseModel):
         from provisioner.storage.ledger import Ledger
 
         return Ledger(self.ledger_table)
+
+
+_SWITCHES = tuple(
+    _variable(name) for name, kind in Settings.__annotations__.items() if kind in (bool, "bool")
+)

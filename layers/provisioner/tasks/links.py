@@ -11,7 +11,7 @@ from provisioner.contract.payloads import (
     LinkRequest,
 )
 from provisioner.contract.progress import Status, progress
-from provisioner.contract.requests import VpcLinkVersion
+from provisioner.contract.vocabulary import VpcLinkVersion
 from provisioner.domain import milestones, pacing, vpc_links
 from provisioner.runtime.observability import logger
 from provisioner.runtime.settings import Settings

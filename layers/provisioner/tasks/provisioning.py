@@ -10,7 +10,7 @@ from provisioner.aws import apigateway
 from provisioner.contract.payloads import WorkflowKind
 from provisioner.contract.payloads.provisioning import CreateApiTask, DeployApiTask
 from provisioner.contract.progress import Status, progress
-from provisioner.contract.requests import VpcLinkVersion
+from provisioner.contract.vocabulary import VpcLinkVersion
 from provisioner.domain import milestones, rest_apis
 from provisioner.runtime.observability import metrics
 from provisioner.runtime.settings import Settings

@@ -275,7 +275,7 @@ def _request(
     values: dict[str, Any],
 ) -> TicketRequest:
     labels = {name: source.label for name, source in rule.fields.items()}
-    ticket = TicketRef.model_validate({"system": system, "key": key, "fieldLabels": labels})
+    ticket = TicketRef.from_wire({"system": system, "key": key, "fieldLabels": labels})
     given = {name: value for name, value in values.items() if value is not None}
     return TicketRequest(rule.kind, ticket, ticket_id[:128], requested_by, given)
 

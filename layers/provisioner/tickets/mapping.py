@@ -22,13 +22,12 @@ from provisioner.contract.details import (
     RequesterFields,
     TeardownDetail,
 )
-from provisioner.contract.requests import TicketSystem
+from provisioner.contract.requests import TicketSystem, WireModel
 from provisioner.contract.vocabulary import (
     PROVISION_REQUESTED,
     RELINK_REQUESTED,
     TEARDOWN_REQUESTED,
 )
-from provisioner.contract.wire import WireModel
 
 type RequestKind = Literal["provision", "teardown", "relink"]
 

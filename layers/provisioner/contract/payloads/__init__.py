@@ -10,11 +10,11 @@ tasks that find them); each workflow's own are in the module named after it (``p
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
 
-from provisioner.contract.requests import TicketRef, VpcLinkVersion
-from provisioner.contract.vocabulary import parse_timestamp
-from provisioner.contract.wire import WireModel
+from provisioner.contract.tickets import TicketRef
+from provisioner.contract.vocabulary import VpcLinkVersion, parse_timestamp
+from provisioner.contract.wire import WireStruct
 
 
 class WorkflowKind(StrEnum):
@@ -23,10 +23,8 @@ class WorkflowKind(StrEnum):
     RELINK = "RELINK"
 
 
-class RequestRef(WireModel):
+class RequestRef(WireStruct, forbid_unknown_fields=False, kw_only=True):
     """What every notification echoes; known even when a request is rejected."""
-
-    model_config = ConfigDict(extra="ignore")
 
     request_id: str
     ticket_id: str | None = None
@@ -43,7 +41,7 @@ class RequestRef(WireModel):
         )
 
 
-class LinkRequest(RequestRef):
+class LinkRequest(RequestRef, kw_only=True):
     """What finding, creating and waiting for a VpcLink needs: read from a provisioning or a
     relink request alike (their other fields are ignored)."""
 
@@ -51,13 +49,13 @@ class LinkRequest(RequestRef):
     nlb_arn: str | None = None
     vpc_link_id: str | None = None
     timeout_seconds: int
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = msgspec.field(default_factory=dict)
     vpc_link_version: VpcLinkVersion = VpcLinkVersion.V1
     subnet_ids: list[str] | None = None
     security_group_ids: list[str] | None = None
 
 
-class VpcLinkState(WireModel):
+class VpcLinkState(WireStruct, kw_only=True):
     vpc_link_id: str
     status: str
     status_message: str | None = None
@@ -69,7 +67,7 @@ class VpcLinkState(WireModel):
     note: str | None = None
 
 
-class LinkRelease(WireModel):
+class LinkRelease(WireStruct, kw_only=True):
     """What became of a link this control plane was asked to let go of."""
 
     vpc_link_id: str
@@ -77,7 +75,7 @@ class LinkRelease(WireModel):
     reason: str
 
 
-class ApiGatewayTurn(WireModel):
+class ApiGatewayTurn(WireStruct, kw_only=True):
     """A turn reserved for one call of a rate-limited API Gateway operation (domain.pacing):
     the workflow waits until ``waitUntil`` in a Wait state, then calls the task again with it.
 
@@ -111,39 +109,36 @@ class ApiGatewayTurn(WireModel):
         counts from ``earlier``'s first reservation."""
         if earlier is None:
             return self
-        return self.model_copy(update={"queued_at": earlier.queued_at or earlier.reserved_at})
+        return msgspec.structs.replace(self, queued_at=earlier.queued_at or earlier.reserved_at)
 
 
 def _epoch_seconds(moment: str) -> float:
     return parse_timestamp(moment).timestamp()
 
 
-class AwsError(BaseModel):
-    """What a Step Functions ``Catch`` puts at ``ResultPath``."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+class AwsError(msgspec.Struct, frozen=True, kw_only=True):
+    """What a Step Functions ``Catch`` puts at ``ResultPath`` (its names as Step Functions
+    writes them; other fields ignored)."""
 
     Error: str
     Cause: str | None = None
 
 
 # --- task payloads (what the ASL passes to each function) --------------------------------------
-class ValidateTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
+class ValidateTask(WireStruct, forbid_unknown_fields=False, kw_only=True):
     event: dict[str, Any]
     execution_arn: str
 
 
-class PacedTask(WireModel):
+class PacedTask(WireStruct, forbid_unknown_fields=False, kw_only=True):
     """A task whose API Gateway call is paced (domain.pacing): ``turn`` is the turn it waited
     for (none on its first call), ``retryCount`` the ASL's ``$$.State.RetryCount``."""
 
-    model_config = ConfigDict(extra="ignore")
     turn: ApiGatewayTurn | None = None
     retry_count: int = 0
 
 
-class EnsureVpcLinkTask(PacedTask):
+class EnsureVpcLinkTask(PacedTask, kw_only=True):
     """A V2 link's CreateVpcLink is paced; ``turn`` may also be the turn of the request that
     creates the link this one will share (``ApiGatewayTurn.holder``)."""
 
@@ -151,7 +146,6 @@ class EnsureVpcLinkTask(PacedTask):
     started_at: str
 
 
-class GetVpcLinkStatusTask(WireModel):
-    model_config = ConfigDict(extra="ignore")
+class GetVpcLinkStatusTask(WireStruct, forbid_unknown_fields=False, kw_only=True):
     request: LinkRequest
     link: VpcLinkState

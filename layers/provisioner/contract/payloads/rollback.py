@@ -3,21 +3,19 @@ rollback has done so far."""
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
 
 from provisioner.contract.payloads import AwsError, PacedTask, RequestRef, WorkflowKind
-from provisioner.contract.wire import WireModel
+from provisioner.contract.wire import WireStruct
 
 
-class BranchFailure(BaseModel):
+class BranchFailure(msgspec.Struct, frozen=True, kw_only=True):
     """What a Parallel branch that failed ends with (``{"failure": {Error, Cause}}``)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     failure: AwsError | None = None
 
 
-class FailedState(BaseModel):
+class FailedState(msgspec.Struct, frozen=True, kw_only=True):
     """The workflow state at the moment something failed.
 
     A validate task that failed leaves its error and the event id (the error names the request
@@ -25,13 +23,11 @@ class FailedState(BaseModel):
     the Parallel state, its ``branches``, one of which ended with its failure.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
     request: RequestRef | None = None
     id: str | None = None
     detail: Any = None
     error: AwsError | None = None
-    branches: list[BranchFailure] = Field(default_factory=list)
+    branches: list[BranchFailure] = msgspec.field(default_factory=list)
 
     @property
     def the_error(self) -> AwsError:
@@ -41,17 +37,17 @@ class FailedState(BaseModel):
         return error or AwsError(Error="States.Runtime", Cause="the workflow lost its error")
 
 
-class RolledBack(WireModel):
+class RolledBack(WireStruct, kw_only=True):
     """What a rollback has done so far, when it waits for a turn before going on (a paced
     DeleteRestApi or DeleteVpcLink): what it deleted and kept is gone from AWS's listings by
     the time it is called again, so it is told."""
 
-    deleted: list[str] = Field(default_factory=list)
-    kept: list[str] = Field(default_factory=list)
-    known: dict[str, str] = Field(default_factory=dict)  # restApiId, vpcLinkId
+    deleted: list[str] = msgspec.field(default_factory=list)
+    kept: list[str] = msgspec.field(default_factory=list)
+    known: dict[str, str] = msgspec.field(default_factory=dict)  # restApiId, vpcLinkId
 
 
-class RollbackTask(PacedTask):
+class RollbackTask(PacedTask, kw_only=True):
     workflow: WorkflowKind
     execution_arn: str
     state: FailedState

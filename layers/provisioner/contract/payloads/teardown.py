@@ -3,7 +3,7 @@
 from provisioner.contract.payloads import PacedTask, RequestRef
 
 
-class TeardownRequest(RequestRef):
+class TeardownRequest(RequestRef, kw_only=True):
     rest_api_id: str
     api_name: str
     created_by_request: str | None = None
@@ -11,7 +11,7 @@ class TeardownRequest(RequestRef):
     keep_vpc_link: bool
 
 
-class TeardownTask(PacedTask):
+class TeardownTask(PacedTask, kw_only=True):
     request: TeardownRequest
     # ReleaseVpcLinks: when the API was deleted; the links' deletion deadline counts from it
     # (not from the execution's start: a wait for a DeleteRestApi turn must not eat it), and
