@@ -122,11 +122,22 @@ def test_a_workflow_handler_past_validation_imports_no_request_validation(handle
     # validation from its event)
     loaded = [m for m in modules if m in THE_VALIDATE_TASKS_OWN]
     assert loaded == []
-    # nor pydantic (the payloads are msgspec structs, contract.wire: pydantic would cost each
-    # function about 0.2x of the baseline)
-    assert [m for m in modules if m == "pydantic" or m.startswith("pydantic.")] == []
     reads_events = handler in {"rollback_request", "answer_stopped_execution"}
     assert ("provisioner.contract.events" in modules) == reads_events
+
+
+# pydantic costs a cold start about 0.2x of the baseline (make bench (a)): only the validate
+# tasks, which check a requester's detail against the request contract's rules and answer
+# with its messages, import it. The workflow's payloads, the settings, the notifications and
+# the ticket mapping and credentials are msgspec structs (contract.wire).
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_only_the_validate_functions_import_pydantic(handler: str) -> None:
+    # When the handler module is imported, as at a cold start
+    modules = _modules_after_import(handler)
+
+    # Then pydantic was loaded if and only if it is a validate function's
+    loaded = [m for m in modules if m == "pydantic" or m.startswith("pydantic.")]
+    assert bool(loaded) == (handler in VALIDATE_HANDLERS), loaded[:3]
 
 
 # The payload models are split by workflow (contract/payloads/<workflow>.py): a function

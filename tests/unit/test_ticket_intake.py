@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import boto3
+import msgspec
 import pytest
 
 from emulator.engine.stack import REPO_ROOT, load_template
@@ -782,21 +783,41 @@ def test_the_default_mapping_is_valid_and_names_only_request_fields() -> None:
     from provisioner.contract.requests import TicketSystem
     from provisioner.tickets.mapping import TicketMapping
 
-    mapping = TicketMapping.model_validate_json(default_mapping())
+    mapping = msgspec.json.decode(default_mapping(), type=TicketMapping)
 
     for system in TicketSystem:
         assert {rule.kind for rule in mapping.rules(system)} == {"provision", "teardown", "relink"}
 
 
 def test_a_mapping_naming_a_field_no_request_has_is_refused() -> None:
-    from pydantic import ValidationError
-
     from provisioner.tickets.mapping import KindRule
 
-    with pytest.raises(ValidationError, match="a teardown request has no field nlbArn"):
-        KindRule.model_validate(
+    with pytest.raises(msgspec.ValidationError, match="a teardown request has no field nlbArn"):
+        KindRule.from_wire(
             {"kind": "teardown", "when": "x", "fields": {"nlbArn": {"source": "a", "label": "b"}}}
         )
+
+
+def test_the_fields_a_ticket_may_fill_are_the_request_contracts() -> None:
+    # Given the request contract's detail models (what the validate tasks read)
+    from provisioner.contract.details import (
+        RelinkDetail,
+        RequestDetail,
+        RequesterFields,
+        TeardownDetail,
+    )
+    from provisioner.tickets.mapping import REQUEST_FIELDS
+
+    def wire_names(model: Any) -> set[str]:
+        return {field.alias or name for name, field in model.model_fields.items()}
+
+    # Then the mapping's fields of each kind are each detail's own, none of the requester's
+    own = wire_names(RequesterFields)
+    assert {
+        "provision": wire_names(RequestDetail) - own,
+        "teardown": wire_names(TeardownDetail) - own,
+        "relink": wire_names(RelinkDetail) - own,
+    } == REQUEST_FIELDS
 
 
 # --- the request it makes, through validation --------------------------------------------------

@@ -8,7 +8,6 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from provisioner.contract.payloads import RequestRef
 from provisioner.contract.progress import Status, progress
@@ -40,7 +39,7 @@ TICKET = TicketRef.from_wire({"system": "jira", "key": "OPS-7", "fieldLabels": L
 def notification(status: Status, message: str, **known: Any) -> Notification:
     ref = RequestRef(request_id="OPS-7-1", ticket_id="OPS-7", ticket=TICKET)
     body = progress(ref, status, message, at="2030-01-01T10:00:00.000Z", **known)["message"]
-    return Notification.model_validate(body)
+    return Notification.from_wire(body)
 
 
 # --- comments -------------------------------------------------------------------------------------
@@ -120,7 +119,7 @@ def test_a_notification_with_fields_the_write_back_does_not_know_is_still_read()
     ref = RequestRef(request_id="OPS-7-1", ticket=TICKET)
     body = progress(ref, Status.ACCEPTED, "Accepted.")["message"]
 
-    told = Notification.model_validate({**body, "somethingNew": {"a": 1}})
+    told = Notification.from_wire({**body, "somethingNew": {"a": 1}})
 
     assert told.ticket.field_labels == LABELS
     assert told.milestone == f"{body['timestamp']}|ACCEPTED"
@@ -218,7 +217,8 @@ def test_servicenow_credentials_are_basic_or_an_oauth_client():
     assert isinstance(basic, ServiceNowBasicCredentials)
     assert basic.instance_url == "https://acme.service-now.com"
     assert isinstance(oauth, ServiceNowOAuthCredentials)
-    assert oauth.client_secret == SecretStr("s")
+    assert oauth.client_secret.get_secret_value() == "s"
+    assert repr(oauth.client_secret) == "Secret('**********')"
 
 
 def test_github_credentials_default_to_the_public_api():

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 import urllib3
 
 from provisioner.contract.progress import Status
-from provisioner.contract.requests import TicketSystem
+from provisioner.contract.vocabulary import TicketSystem
 from provisioner.runtime.observability import logger
 from provisioner.tickets.comments import Comment
 from provisioner.tickets.credentials import (

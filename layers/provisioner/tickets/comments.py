@@ -14,45 +14,41 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.alias_generators import to_camel
+import msgspec
 
 from provisioner.contract.progress import FINAL_STATUSES, Status
-from provisioner.contract.requests import TicketRef
+from provisioner.contract.tickets import TicketRef
+from provisioner.contract.wire import WireStruct
 
 # The ticket systems take much longer comments; a requester reads a short one.
 MAX_COMMENT_CHARACTERS = 4000
 
 
-class _Received(BaseModel):
+class _Received(WireStruct, forbid_unknown_fields=False):
     """Read permissively: the progress contract may gain fields; the write-back must not
     refuse a notification for one it does not know."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
-    )
 
-
-class FieldAtFault(_Received):
+class FieldAtFault(_Received, kw_only=True):
     field: str
     rule: str
 
 
-class NotifiedError(_Received):
+class NotifiedError(_Received, kw_only=True):
     code: str
     message: str = ""
     remedy: str = ""
-    fields: list[FieldAtFault] = Field(default_factory=list)
+    fields: list[FieldAtFault] = msgspec.field(default_factory=list)
     more_fields: int = 0
 
 
-class Notification(_Received):
+class Notification(_Received, kw_only=True):
     """A progress notification of a request that came from a ticket."""
 
     request_id: str
     status: Status
     message: str
-    timestamp: Annotated[str, StringConstraints(min_length=1)]
+    timestamp: Annotated[str, msgspec.Meta(min_length=1)]
     ticket: TicketRef
     ticket_id: str | None = None
     vpc_link_id: str | None = None

@@ -15,23 +15,17 @@ Shapes (JSON):
 The base URL always comes from the secret, never from a notification. The template creates
 each secret with ``{"configured": false}``: a system whose secret still says so is not
 configured, and its tickets are not written back (a warning, once per execution environment).
-Secret values are ``SecretStr``: they never show in a ``repr``, a log line or an error.
+Secret values are :class:`Secret`: they never show in a ``repr``, a log line or an error; a
+malformed secret is reported by its fields' names and rules, never their values.
 """
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    SecretStr,
-    StringConstraints,
-    ValidationError,
-)
-from pydantic.alias_generators import to_camel
+import msgspec
 
-from provisioner.contract.requests import TicketSystem
+from provisioner.contract.vocabulary import TicketSystem
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -64,37 +58,126 @@ def _base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-BaseUrl = Annotated[str, StringConstraints(min_length=1), AfterValidator(_base_url)]
-Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+class Secret:
+    """A secret's value, shown as ``**********`` (as pydantic's ``SecretStr``, whose
+    ``get_secret_value`` it keeps)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
 
 
-class _Secret(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+class _Rule(Exception):
+    """A field's value breaks its rule; the rule's name is what a problem reports."""
+
+
+def _text(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise _Rule("string_too_short")
+    return text
+
+
+def _url(value: str) -> str:
+    if not value:
+        raise _Rule("string_too_short")
+    try:
+        return _base_url(value)
+    except ValueError:
+        raise _Rule("value_error") from None
+
+
+# A field of a secret: its name in Python, in the secret (camelCase), and how it is read.
+type _Field = tuple[str, str, Callable[[str], object]]
+
+
+class _Secret(msgspec.Struct, frozen=True, kw_only=True):
+    """One system's credentials; :meth:`read` reports every field at fault at once."""
+
+    FIELDS: ClassVar[tuple[_Field, ...]] = ()
+
+    @classmethod
+    def read(cls, value: dict[str, Any]) -> Any:
+        found: dict[str, object] = {}
+        problems: list[str] = []
+        required = {field.name for field in msgspec.structs.fields(cls) if field.required}
+        for name, key, read in cls.FIELDS:
+            given = value.get(key, value.get(name))
+            if given is None:
+                if name in required:
+                    problems.append(f"{key}: missing")
+                continue
+            if not isinstance(given, str):
+                problems.append(f"{key}: string_type")
+                continue
+            try:
+                found[name] = read(given)
+            except _Rule as rule:
+                problems.append(f"{key}: {rule}")
+        if problems:
+            raise _Malformed(problems)
+        return cls(**found)
+
+
+class _Malformed(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+class JiraCredentials(_Secret, frozen=True, kw_only=True):
+    FIELDS = (
+        ("base_url", "baseUrl", _url),
+        ("email", "email", _text),
+        ("api_token", "apiToken", Secret),
     )
+    base_url: str
+    email: str
+    api_token: Secret
 
 
-class JiraCredentials(_Secret):
-    base_url: BaseUrl
-    email: Text
-    api_token: SecretStr
+class ServiceNowBasicCredentials(_Secret, frozen=True, kw_only=True):
+    FIELDS = (
+        ("instance_url", "instanceUrl", _url),
+        ("username", "username", _text),
+        ("password", "password", Secret),
+    )
+    instance_url: str
+    username: str
+    password: Secret
 
 
-class ServiceNowBasicCredentials(_Secret):
-    instance_url: BaseUrl
-    username: Text
-    password: SecretStr
+class ServiceNowOAuthCredentials(_Secret, frozen=True, kw_only=True):
+    FIELDS = (
+        ("instance_url", "instanceUrl", _url),
+        ("client_id", "clientId", _text),
+        ("client_secret", "clientSecret", Secret),
+    )
+    instance_url: str
+    client_id: str
+    client_secret: Secret
 
 
-class ServiceNowOAuthCredentials(_Secret):
-    instance_url: BaseUrl
-    client_id: Text
-    client_secret: SecretStr
-
-
-class GitHubCredentials(_Secret):
-    token: SecretStr
-    api_url: BaseUrl = "https://api.github.com"
+class GitHubCredentials(_Secret, frozen=True, kw_only=True):
+    FIELDS = (("token", "token", Secret), ("api_url", "apiUrl", _url))
+    token: Secret
+    api_url: str = "https://api.github.com"
 
 
 type Credentials = (
@@ -125,18 +208,17 @@ def parse_credentials(system: TicketSystem, value: Any) -> Credentials:
         raise CredentialsMalformed(system, ["the secret is not a JSON object"])
     if value.get("configured") is False:
         raise CredentialsNotConfigured(f"the {system.value} credentials secret is a placeholder")
+    shape: type[_Secret]
+    if system is TicketSystem.JIRA:
+        shape = JiraCredentials
+    elif system is TicketSystem.GITHUB:
+        shape = GitHubCredentials
+    elif "clientId" in value or "clientSecret" in value:
+        shape = ServiceNowOAuthCredentials
+    else:
+        shape = ServiceNowBasicCredentials
     try:
-        if system is TicketSystem.JIRA:
-            return JiraCredentials.model_validate(value)
-        if system is TicketSystem.GITHUB:
-            return GitHubCredentials.model_validate(value)
-        if "clientId" in value or "clientSecret" in value:
-            return ServiceNowOAuthCredentials.model_validate(value)
-        return ServiceNowBasicCredentials.model_validate(value)
-    except ValidationError as invalid:
-        # The field and the rule only: pydantic's message would quote the value.
-        problems = [
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['type']}"
-            for error in invalid.errors(include_input=False, include_url=False)
-        ]
-        raise CredentialsMalformed(system, problems) from None
+        credentials: Credentials = shape.read(value)
+    except _Malformed as malformed:  # the field and the rule only, never the value
+        raise CredentialsMalformed(system, malformed.problems) from None
+    return credentials

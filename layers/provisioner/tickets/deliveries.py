@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from provisioner.contract.requests import TICKET_KEY_PATTERNS, TicketRef, TicketSystem
+from provisioner.contract.tickets import TICKET_KEY_PATTERNS, TicketRef
+from provisioner.contract.vocabulary import TicketSystem
 from provisioner.tickets.mapping import (
     GitHubMapping,
     JiraMapping,

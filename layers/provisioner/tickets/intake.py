@@ -45,7 +45,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from provisioner.aws import announce
 from provisioner.contract import errors
-from provisioner.contract.requests import TICKET_INTAKE_SOURCE, TicketSystem
+from provisioner.contract.vocabulary import TICKET_INTAKE_SOURCE, TicketSystem
 from provisioner.runtime.function_url import UrlRequest, response
 from provisioner.runtime.observability import logger, metrics
 from provisioner.runtime.settings import Settings

@@ -12,35 +12,52 @@ Field sources, by system:
 * GitHub: the label of an issue form field (its ``### <label>`` section of the body).
 """
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+import msgspec
 
-from provisioner.contract.details import (
-    RelinkDetail,
-    RequestDetail,
-    RequesterFields,
-    TeardownDetail,
-)
-from provisioner.contract.requests import TicketSystem, WireModel
 from provisioner.contract.vocabulary import (
     PROVISION_REQUESTED,
     RELINK_REQUESTED,
     TEARDOWN_REQUESTED,
+    TicketSystem,
 )
+from provisioner.contract.wire import WireStruct
 
 type RequestKind = Literal["provision", "teardown", "relink"]
 
 # The request fields a ticket may fill, by kind: the detail's own, not the requester's (the
-# intake sets requestId, ticketId, requestedBy and ticket itself).
-_OWN = {alias for alias in (f.alias for f in RequesterFields.model_fields.values()) if alias}
+# intake sets requestId, ticketId, requestedBy and ticket itself). Written out, not read from
+# contract.details' models: the write-back reads the mapping too, and does not import pydantic;
+# a unit test holds them equal to the models' fields.
+_LINK_FIELDS = frozenset(
+    {
+        "nlbArn",
+        "targetArn",
+        "vpcLinkId",
+        "vpcLinkVersion",
+        "subnetIds",
+        "securityGroupIds",
+        "timeoutSeconds",
+        "tags",
+        "stageName",
+    }
+)
 REQUEST_FIELDS: dict[str, frozenset[str]] = {
-    kind: frozenset(f.alias or name for name, f in model.model_fields.items()) - _OWN
-    for kind, model in (
-        ("provision", RequestDetail),
-        ("teardown", TeardownDetail),
-        ("relink", RelinkDetail),
-    )
+    "provision": _LINK_FIELDS
+    | {
+        "apiName",
+        "endpointType",
+        "endpointUrl",
+        "httpMethod",
+        "proxyAllPaths",
+        "authorization",
+        "cognitoUserPoolArns",
+        "authorizerFunctionArn",
+        "vpcEndpointIds",
+    },
+    "teardown": frozenset({"restApiId", "targetRequestId", "keepVpcLink"}),
+    "relink": _LINK_FIELDS | {"restApiId", "targetRequestId", "deleteOldLink"},
 }
 DETAIL_TYPES: dict[str, str] = {
     "provision": PROVISION_REQUESTED,
@@ -48,17 +65,17 @@ DETAIL_TYPES: dict[str, str] = {
     "relink": RELINK_REQUESTED,
 }
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
-class FieldSource(WireModel):
+class FieldSource(WireStruct, kw_only=True):
     """Where a request field comes from in the ticket, and the ticket's name for it."""
 
     source: Text
     label: Text
 
 
-class KindRule(WireModel):
+class KindRule(WireStruct, kw_only=True):
     """Tickets of this type ask for this kind of request, their fields from these sources.
 
     ``when``: Jira, the request type's name (Jira Service Management) or else the issue type's;
@@ -69,15 +86,13 @@ class KindRule(WireModel):
     when: Text
     fields: dict[str, FieldSource]
 
-    @model_validator(mode="after")
-    def _known_fields(self) -> Self:
+    def __post_init__(self) -> None:
         unknown = sorted(set(self.fields) - REQUEST_FIELDS[self.kind])
         if unknown:
             raise ValueError(f"a {self.kind} request has no field {', '.join(unknown)}")
-        return self
 
 
-class Outcomes(WireModel):
+class Outcomes(WireStruct, kw_only=True):
     """Where a ticket goes when its request ends: a Jira status name (the transition leading
     there is looked up), a ServiceNow state's display value, a GitHub label (the issue is
     closed as ``completed`` after SUCCEEDED, ``not_planned`` otherwise)."""
@@ -87,38 +102,46 @@ class Outcomes(WireModel):
     rejected: Text
 
 
-class JiraMapping(WireModel):
+# What each system's mapping says when it names no outcomes.
+DEFAULT_OUTCOMES = {
+    TicketSystem.JIRA: Outcomes(succeeded="Done", failed="Declined", rejected="Declined"),
+    TicketSystem.SERVICENOW: Outcomes(
+        succeeded="Closed Complete", failed="Closed Incomplete", rejected="Closed Incomplete"
+    ),
+    TicketSystem.GITHUB: Outcomes(
+        succeeded="private-api-ready", failed="private-api-failed", rejected="needs-changes"
+    ),
+}
+
+
+class JiraMapping(WireStruct, kw_only=True):
     approved_status: Text = "Approved"
     # Also a request when an issue is created with a matching request type (no approval step).
     on_create: bool = False
     request_type_field: Text = "customfield_10010"
-    projects: list[Text] = Field(default_factory=list)  # empty: every project
+    projects: list[Text] = msgspec.field(default_factory=list)  # empty: every project
     # Comments through Jira Service Management (public, the customer sees them) or plain Jira.
     service_desk: bool = True
     kinds: list[KindRule]
-    outcomes: Outcomes = Outcomes(succeeded="Done", failed="Declined", rejected="Declined")
+    outcomes: Outcomes = DEFAULT_OUTCOMES[TicketSystem.JIRA]
 
 
-class ServiceNowMapping(WireModel):
+class ServiceNowMapping(WireStruct, kw_only=True):
     approval: Text = "approved"
     # The item's states (values) in which an approval is a request: not closed.
-    open_states: list[Text] = Field(default_factory=lambda: ["-5", "1", "2"])
+    open_states: list[Text] = msgspec.field(default_factory=lambda: ["-5", "1", "2"])
     kinds: list[KindRule]
-    outcomes: Outcomes = Outcomes(
-        succeeded="Closed Complete", failed="Closed Incomplete", rejected="Closed Incomplete"
-    )
+    outcomes: Outcomes = DEFAULT_OUTCOMES[TicketSystem.SERVICENOW]
 
 
-class GitHubMapping(WireModel):
+class GitHubMapping(WireStruct, kw_only=True):
     trigger_label: Text = "approved"
-    repositories: list[Text] = Field(default_factory=list)  # owner/name; empty: every one
+    repositories: list[Text] = msgspec.field(default_factory=list)  # owner/name; empty: every one
     kinds: list[KindRule]
-    outcomes: Outcomes = Outcomes(
-        succeeded="private-api-ready", failed="private-api-failed", rejected="needs-changes"
-    )
+    outcomes: Outcomes = DEFAULT_OUTCOMES[TicketSystem.GITHUB]
 
 
-class TicketMapping(WireModel):
+class TicketMapping(WireStruct, kw_only=True):
     """Every system is optional: a system without a mapping has its deliveries ignored."""
 
     jira: JiraMapping | None = None
@@ -140,4 +163,4 @@ def load_mapping(parameter_name: str, *, max_age: int = 300) -> TicketMapping:
     from aws_lambda_powertools.utilities import parameters
 
     raw = parameters.get_parameter(parameter_name, max_age=max_age)
-    return TicketMapping.model_validate_json(str(raw))
+    return msgspec.json.decode(str(raw), type=TicketMapping)

@@ -22,7 +22,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from provisioner.contract.requests import TicketSystem
+from provisioner.contract.vocabulary import TicketSystem
 
 
 @dataclass(frozen=True)

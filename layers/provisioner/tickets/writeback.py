@@ -50,13 +50,13 @@ import math
 import random
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import ValidationError
 
 from provisioner.aws import queues
 from provisioner.contract import errors
 from provisioner.contract.progress import Status
-from provisioner.contract.requests import TicketSystem
+from provisioner.contract.vocabulary import TicketSystem
 from provisioner.runtime.batch import QueueMessage
 from provisioner.runtime.observability import logger, metrics
 from provisioner.runtime.settings import Settings
@@ -117,12 +117,9 @@ def write_back(record: QueueMessage, settings: Settings, context: LambdaContext)
     logger.append_keys(message_id=record.message_id)
     receive = record.receive_count
     try:
-        notification = Notification.model_validate_json(record.body)
-    except ValidationError as invalid:
-        problems = [
-            f"{'.'.join(map(str, e['loc']))}: {e['type']}"
-            for e in invalid.errors(include_input=False, include_url=False)
-        ]
+        notification = msgspec.json.decode(record.body, type=Notification)
+    except msgspec.DecodeError as invalid:  # its ValidationError too: the path and the rule
+        problems = [str(invalid)]
         logger.error("Not a ticket's progress notification; dropped", extra={"problems": problems})
         return
     logger.set_correlation_id(notification.request_id)
@@ -239,7 +236,7 @@ def retry_delay(asked: float | None, receive: int) -> int:
 def _write_back(notification: dict[str, Any], settings: Settings, receive: int) -> dict[str, str]:
     """Comment (and, when final, move) the ticket; the result is what the idempotency record
     keeps for the other deliveries of this notification."""
-    told = Notification.model_validate(notification)
+    told = Notification.from_wire(notification)
     tickets = settings.ledger.tickets
     done = tickets.write_backs(told.request_id)
     if told.milestone in done.settled:
@@ -340,18 +337,13 @@ def _client(told: Notification, settings: Settings) -> TicketClient:
     return client_for(credentials, jira_service_desk=service_desk)
 
 
-_DEFAULT_OUTCOMES = {
-    TicketSystem.JIRA: ticket_mapping.JiraMapping.model_fields["outcomes"].default,
-    TicketSystem.SERVICENOW: ticket_mapping.ServiceNowMapping.model_fields["outcomes"].default,
-    TicketSystem.GITHUB: ticket_mapping.GitHubMapping.model_fields["outcomes"].default,
-}
-
-
 def _final(told: Notification, settings: Settings) -> Final:
     """Where the mapping sends the ticket for this outcome (its defaults when it has none)."""
     system = told.ticket.system
     mapping = _mapping(settings)
-    outcomes = (mapping.outcomes(system) if mapping else None) or _DEFAULT_OUTCOMES[system]
+    outcomes = (mapping.outcomes(system) if mapping else None) or ticket_mapping.DEFAULT_OUTCOMES[
+        system
+    ]
     target = {
         Status.SUCCEEDED: outcomes.succeeded,
         Status.FAILED: outcomes.failed,
