@@ -20,7 +20,7 @@ malformed secret is reported by its fields' names and rules, never their values.
 """
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Annotated, Any, get_args, get_origin
 from urllib.parse import urlsplit
 
 import msgspec
@@ -103,33 +103,37 @@ def _url(value: str) -> str:
         raise _Rule("value_error") from None
 
 
-# A field of a secret: its name in Python, in the secret (camelCase), and how it is read.
-type _Field = tuple[str, str, Callable[[str], object]]
+# How a field of a secret is read: a base URL, a name (stripped), a secret value.
+BaseUrl = Annotated[str, _url]
+Text = Annotated[str, _text]
 
 
-class _Secret(msgspec.Struct, frozen=True, kw_only=True):
-    """One system's credentials; :meth:`read` reports every field at fault at once."""
+def _reader(kind: Any) -> Callable[[str], object]:
+    reader: Callable[[str], object] = get_args(kind)[1] if get_origin(kind) is Annotated else kind
+    return reader
 
-    FIELDS: ClassVar[tuple[_Field, ...]] = ()
+
+class _Secret(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """One system's credentials, camelCase in the secret; :meth:`read` reports every field
+    at fault at once."""
 
     @classmethod
     def read(cls, value: dict[str, Any]) -> Any:
         found: dict[str, object] = {}
         problems: list[str] = []
-        required = {field.name for field in msgspec.structs.fields(cls) if field.required}
-        for name, key, read in cls.FIELDS:
-            given = value.get(key, value.get(name))
+        for field in msgspec.structs.fields(cls):
+            key = field.encode_name
+            given = value.get(key, value.get(field.name))
             if given is None:
-                if name in required:
+                if field.required:
                     problems.append(f"{key}: missing")
-                continue
-            if not isinstance(given, str):
+            elif not isinstance(given, str):
                 problems.append(f"{key}: string_type")
-                continue
-            try:
-                found[name] = read(given)
-            except _Rule as rule:
-                problems.append(f"{key}: {rule}")
+            else:
+                try:
+                    found[field.name] = _reader(field.type)(given)
+                except _Rule as rule:
+                    problems.append(f"{key}: {rule}")
         if problems:
             raise _Malformed(problems)
         return cls(**found)
@@ -142,42 +146,26 @@ class _Malformed(Exception):
 
 
 class JiraCredentials(_Secret, frozen=True, kw_only=True):
-    FIELDS = (
-        ("base_url", "baseUrl", _url),
-        ("email", "email", _text),
-        ("api_token", "apiToken", Secret),
-    )
-    base_url: str
-    email: str
+    base_url: BaseUrl
+    email: Text
     api_token: Secret
 
 
 class ServiceNowBasicCredentials(_Secret, frozen=True, kw_only=True):
-    FIELDS = (
-        ("instance_url", "instanceUrl", _url),
-        ("username", "username", _text),
-        ("password", "password", Secret),
-    )
-    instance_url: str
-    username: str
+    instance_url: BaseUrl
+    username: Text
     password: Secret
 
 
 class ServiceNowOAuthCredentials(_Secret, frozen=True, kw_only=True):
-    FIELDS = (
-        ("instance_url", "instanceUrl", _url),
-        ("client_id", "clientId", _text),
-        ("client_secret", "clientSecret", Secret),
-    )
-    instance_url: str
-    client_id: str
+    instance_url: BaseUrl
+    client_id: Text
     client_secret: Secret
 
 
 class GitHubCredentials(_Secret, frozen=True, kw_only=True):
-    FIELDS = (("token", "token", Secret), ("api_url", "apiUrl", _url))
     token: Secret
-    api_url: str = "https://api.github.com"
+    api_url: BaseUrl = "https://api.github.com"
 
 
 type Credentials = (
