@@ -191,10 +191,11 @@ class ForkedProcess:
         return -1
 
 
-# What every function imports: loaded once, in the base zygote.
+# What the functions import: loaded once, in the base zygote (pydantic: the validate ones).
 PRELOAD = (
     "boto3",
     "botocore.session",
+    "msgspec",
     "pydantic",
     "aws_lambda_powertools",
     "aws_lambda_powertools.metrics",

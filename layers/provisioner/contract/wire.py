@@ -5,8 +5,8 @@ The payloads are msgspec structs, not pydantic models (the request contract's, w
 pydantic's rules and their messages, are ``contract.requests``' ``WireModel``): a function
 that defines a pydantic model pays for pydantic at every cold start, about 95 ms after boto3
 and Powertools are loaded, against 4 ms for msgspec (``make bench`` (a); README, "Cold
-start"). The workflow's functions after the validate tasks, whose payloads our own
-validate tasks and ASL write, never import pydantic.
+start"). Only the validate tasks import pydantic; the payloads they and the ASL write are
+still checked against their structs (types, enumerations, nesting, unknown fields).
 """
 
 import unicodedata
