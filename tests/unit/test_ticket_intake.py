@@ -781,12 +781,27 @@ def test_the_kind_of_request_follows_the_mapping(
 
 def test_the_default_mapping_is_valid_and_names_only_request_fields() -> None:
     from provisioner.contract.requests import TicketSystem
-    from provisioner.tickets.mapping import TicketMapping
+    from provisioner.tickets.mapping import parse_mapping
 
-    mapping = msgspec.json.decode(default_mapping(), type=TicketMapping)
+    mapping = parse_mapping(default_mapping())
 
     for system in TicketSystem:
         assert {rule.kind for rule in mapping.rules(system)} == {"provision", "teardown", "relink"}
+
+
+def test_a_mapping_reads_a_switch_given_as_text() -> None:
+    from provisioner.tickets.mapping import parse_mapping
+
+    # Given a Jira mapping whose switches an operator wrote as text and as a number
+    kinds = [{"kind": "teardown", "when": "Delete", "fields": {}}]
+    text = json.dumps({"jira": {"onCreate": "true", "serviceDesk": 0, "kinds": kinds}})
+
+    # When it is read
+    jira = parse_mapping(text).jira
+
+    # Then each is the switch it says
+    assert jira is not None
+    assert (jira.on_create, jira.service_desk) == (True, False)
 
 
 def test_a_mapping_naming_a_field_no_request_has_is_refused() -> None:

@@ -1,7 +1,8 @@
 """The request contract's events (README, "The request contract"): the ``detail`` a requester
-may put in each kind of event, as its model. The fields' types and rules are
-``contract.requests``'; only the functions that read a request event (the validate tasks, the
-ticket intake's mapping) import these models.
+may put in each kind of event, as its model, and :func:`parse_detail`, which reads an event's
+``detail`` into one with every field error at once. The fields' types and rules are
+``contract.requests``'; only the validate tasks import these models (the ticket mapping's
+list of the fields a ticket may fill is held equal to them by a unit test).
 """
 
 import re

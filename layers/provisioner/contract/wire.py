@@ -5,8 +5,9 @@ The payloads are msgspec structs, not pydantic models (the request contract's, w
 pydantic's rules and their messages, are ``contract.requests``' ``WireModel``): a function
 that defines a pydantic model pays for pydantic at every cold start, about 95 ms after boto3
 and Powertools are loaded, against 4 ms for msgspec (``make bench`` (a); README, "Cold
-start"). Only the validate tasks import pydantic; the payloads they and the ASL write are
-still checked against their structs (types, enumerations, nesting, unknown fields).
+start"). Only the validate tasks import pydantic; a function that reads a payload (the
+validate tasks and the ASL write them) still checks it against its struct (types,
+enumerations, nesting, unknown fields). Building a struct in Python checks nothing: mypy does.
 """
 
 import unicodedata

@@ -13,7 +13,7 @@ import msgspec
 if TYPE_CHECKING:
     from provisioner.storage.ledger import Ledger
 
-# A switch's words, as pydantic read them before (and a template parameter's Enabled/Disabled)
+# A switch's words (pydantic's for a boolean, and a template parameter's Enabled/Disabled)
 _TRUE = frozenset({"true", "1", "yes", "y", "on", "t", "enabled"})
 _FALSE = frozenset({"false", "0", "no", "n", "off", "f", "disabled"})
 # Read from the function's ARN, not from its environment.

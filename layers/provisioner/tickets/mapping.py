@@ -163,4 +163,10 @@ def load_mapping(parameter_name: str, *, max_age: int = 300) -> TicketMapping:
     from aws_lambda_powertools.utilities import parameters
 
     raw = parameters.get_parameter(parameter_name, max_age=max_age)
-    return msgspec.json.decode(str(raw), type=TicketMapping)
+    return parse_mapping(str(raw))
+
+
+def parse_mapping(text: str) -> TicketMapping:
+    """The mapping's JSON, read leniently: an operator's ``"true"`` or ``1`` for a switch
+    still reads, as it always has; ``msgspec.ValidationError`` names the path at fault."""
+    return msgspec.json.decode(text, type=TicketMapping, strict=False)
