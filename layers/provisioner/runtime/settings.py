@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from provisioner.storage.ledger import Ledger
 
 # A switch's words (pydantic's for a boolean, and a template parameter's Enabled/Disabled)
-_TRUE = frozenset({"true", "1", "yes", "y", "on", "t", "enabled"})
-_FALSE = frozenset({"false", "0", "no", "n", "off", "f", "disabled"})
+_SWITCH_WORDS = {word: "true" for word in ("true", "1", "yes", "y", "on", "t", "enabled")} | {
+    word: "false" for word in ("false", "0", "no", "n", "off", "f", "disabled")
+}
 # Read from the function's ARN, not from its environment.
 _FROM_ARN = ("account", "region")
 
@@ -85,9 +86,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
             name: value for name, value in variables.items() if name.startswith("PROVISIONER_")
         }
         for name in _SWITCHES:
-            word = str(given.get(name, "")).strip().lower()
-            if word in _TRUE | _FALSE:
-                given[name] = str(word in _TRUE).lower()
+            if name in given:
+                given[name] = _SWITCH_WORDS.get(str(given[name]).strip().lower(), given[name])
         return msgspec.convert(given, cls, strict=False)
 
     def running_as(self, function_arn: str) -> Self:

@@ -118,7 +118,7 @@ class _Secret(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     at fault at once."""
 
     @classmethod
-    def read(cls, value: dict[str, Any]) -> Any:
+    def read(cls, system: TicketSystem, value: dict[str, Any]) -> Any:
         found: dict[str, object] = {}
         problems: list[str] = []
         for field in msgspec.structs.fields(cls):
@@ -134,15 +134,9 @@ class _Secret(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
                     found[field.name] = _reader(field.type)(given)
                 except _Rule as rule:
                     problems.append(f"{key}: {rule}")
-        if problems:
-            raise _Malformed(problems)
+        if problems:  # the field and the rule only, never the value
+            raise CredentialsMalformed(system, problems)
         return cls(**found)
-
-
-class _Malformed(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(problems)
-        self.problems = problems
 
 
 class JiraCredentials(_Secret, frozen=True, kw_only=True):
@@ -205,8 +199,5 @@ def parse_credentials(system: TicketSystem, value: Any) -> Credentials:
         shape = ServiceNowOAuthCredentials
     else:
         shape = ServiceNowBasicCredentials
-    try:
-        credentials: Credentials = shape.read(value)
-    except _Malformed as malformed:  # the field and the rule only, never the value
-        raise CredentialsMalformed(system, malformed.problems) from None
+    credentials: Credentials = shape.read(system, value)
     return credentials
